@@ -1,0 +1,21 @@
+"""recgym: strategic content producers in engagement-driven recommender systems."""
+
+from recgym import users
+from recgym.game import EngagementGame, Utilities
+from recgym.rules import Linear, ServingRule, Softmax, TopK, Uniform, make_rule
+from recgym.strategy import project_to_simplex, project_to_strategy_set
+
+__all__ = [
+    "EngagementGame",
+    "Linear",
+    "ServingRule",
+    "Softmax",
+    "TopK",
+    "Uniform",
+    "Utilities",
+    "make_rule",
+    "project_to_simplex",
+    "project_to_strategy_set",
+    "users",
+]
+__version__ = "0.1.0"
