@@ -46,7 +46,8 @@ def check_matrix(name: str, value: object, *, shape: tuple[int | None, int | Non
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a numeric 2-D array, got {type(value).__name__}") from exc
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array of shape {_fmt(shape)}, got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be a 2-D array of shape {_fmt(shape)}, got shape {arr.shape}")
     for axis, want in enumerate(shape):
         if want is not None and arr.shape[axis] != want:
             raise ValueError(f"{name} must have shape {_fmt(shape)}, got shape {arr.shape}")
