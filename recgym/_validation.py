@@ -56,7 +56,7 @@ def check_matrix(name: str, value: object, *, shape: tuple[int | None, int | Non
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     if nonnegative and np.any(arr < 0):
-        raise ValueError(f"{name} must be non-negative, got minimum {arr.min()!r}")
+        raise ValueError(f"{name} must be non-negative, got minimum {float(arr.min())!r}")
     return arr
 
 
@@ -71,13 +71,13 @@ def check_profile(profile: object, n_producers: int, dim: int,
     if arr.min() < -tol:
         raise ValueError(
             f"profile must lie in the strategy set {{s >= 0, sum(s) <= 1}} (tolerance {tol:g}); "
-            f"got an entry {arr.min()!r}. Use recgym.project_to_strategy_set to project actions."
+            f"got an entry {float(arr.min())!r}. Use recgym.project_to_strategy_set to project actions."
         )
     sums = arr.sum(axis=1)
     if sums.max() > 1 + tol:
         raise ValueError(
             f"profile must lie in the strategy set {{s >= 0, sum(s) <= 1}} (tolerance {tol:g}); "
-            f"producer {int(sums.argmax())} has sum {sums.max()!r}. "
+            f"producer {int(sums.argmax())} has sum {float(sums.max())!r}. "
             "Use recgym.project_to_strategy_set to project actions."
         )
     return arr

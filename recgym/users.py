@@ -48,7 +48,7 @@ def l1_normalize(users: np.ndarray) -> np.ndarray:
     if np.any(sums <= 0):
         bad = int(np.flatnonzero(sums[:, 0] <= 0)[0])
         raise ValueError(f"users must have a positive sum in every row to be L1-normalised; "
-                         f"row {bad} sums to {sums[bad, 0]!r}")
+                         f"row {bad} sums to {float(sums[bad, 0])!r}")
     return users / sums
 
 

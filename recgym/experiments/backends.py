@@ -1,0 +1,126 @@
+"""Where the sweep's work runs: local processes or a Ray cluster.
+
+A backend is a context manager with ``map_unordered(fn, items)``, which calls
+``fn(item)`` for every item and yields ``(index, result)`` pairs as they finish,
+in any order. Each task draws its randomness only from its own arguments, so the
+results do not depend on the backend, the number of workers or the order of
+completion; the sweep restores its own order before finishing.
+
+Workers keep what they loaded between tasks (the user matrices are cached per
+process), so a backend should reuse its workers across calls of ``map_unordered``
+within one ``with`` block.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from typing import Any
+
+from recgym._validation import check_int
+
+RAY_MISSING = 'The ray backend needs Ray: pip install "recgym[ray]" (or use --backend local)'
+
+
+class LocalBackend:
+    """Tasks on this machine: in this process (``jobs=1``) or ``jobs`` worker processes.
+
+    Parameters
+    ----------
+    jobs : int >= 1
+        Worker processes; started with ``spawn`` so that behaviour is the same on
+        every platform.
+    """
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = check_int("jobs", jobs, 1)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> LocalBackend:
+        if self.jobs > 1:
+            self._pool = ProcessPoolExecutor(self.jobs,
+                                             mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._pool is not None:
+            # On an error or Ctrl-C, drop queued tasks instead of running them.
+            self._pool.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
+            self._pool = None
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]
+                      ) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(items[index]))`` as tasks finish."""
+        if self._pool is None:
+            for index, item in enumerate(items):
+                yield index, fn(item)
+            return
+        futures: dict[Future, int] = {self._pool.submit(fn, item): index
+                                      for index, item in enumerate(items)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+class RayBackend:
+    """Tasks as Ray remote functions, on a local Ray instance or a cluster.
+
+    Parameters
+    ----------
+    address : str, optional
+        Cluster address for ``ray.init``; by default Ray joins the cluster named by
+        ``RAY_ADDRESS`` or starts a local one.
+
+    Raises
+    ------
+    ImportError
+        If Ray is not installed, naming the extra to install.
+    """
+
+    def __init__(self, address: str | None = None) -> None:
+        try:  # imported here: Ray takes seconds to import and is optional
+            import ray
+        except ImportError as exc:
+            raise ImportError(RAY_MISSING) from exc
+        self._ray = ray
+        self.address = address
+        self._started = False
+
+    def __enter__(self) -> RayBackend:
+        if not self._ray.is_initialized():
+            self._ray.init(address=self.address)
+            self._started = True
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._started:
+            self._ray.shutdown()
+            self._started = False
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]
+                      ) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(items[index]))`` as remote tasks finish."""
+        remote = self._ray.remote(fn)
+        pending = {remote.remote(item): index for index, item in enumerate(items)}
+        try:
+            while pending:
+                done, _ = self._ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    yield pending.pop(ref), self._ray.get(ref)
+        finally:
+            for ref in pending:
+                self._ray.cancel(ref)
+
+
+def make_backend(name: str, jobs: int = 1, address: str | None = None
+                 ) -> LocalBackend | RayBackend:
+    """Backend ``"local"`` (with ``jobs`` processes) or ``"ray"`` (at ``address``)."""
+    if name == "local":
+        return LocalBackend(jobs)
+    if name == "ray":
+        return RayBackend(address)
+    raise ValueError(f"backend must be 'local' or 'ray', got {name!r}")
