@@ -36,8 +36,9 @@ PAPER_TEMPERATURES = (0.01, 0.1, 1.0, 10.0, 100.0)
 RULES = ("linear", "softmax")
 BACKENDS = ("local", "ray")
 FORMATS = ("csv", "parquet")
-#: Settings that do not change any result; a sweep may be resumed with other values.
-EXECUTION_FIELDS = frozenset({"jobs", "backend", "progress", "ray_address"})
+#: Settings that do not change any result (where and how the sweep runs, where its
+#: files are); a sweep may be resumed with other values of these.
+NON_RESULT_FIELDS = frozenset({"out", "data", "jobs", "backend", "ray_address", "progress"})
 
 
 def option(default: Any, help: str, *, parse: Callable[[str], Any] | None = None,
@@ -68,12 +69,14 @@ def parse_runs(spec: str) -> tuple[int, ...]:
     return tuple(sorted(set(runs)))
 
 
-def _check_ints(flag: str, values: tuple, minimum: int) -> tuple[int, ...]:
+def _check_ints(flag: str, values: tuple, minimum: int, single: bool = False
+                ) -> tuple[int, ...]:
     if len(values) == 0:
         raise ValueError(f"{flag} needs at least one value")
     for value in values:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{flag} must be integers >= {minimum}, got {value!r}")
+            what = "an integer" if single else "integers"
+            raise ValueError(f"{flag} must be {what} >= {minimum}, got {value!r}")
     if len(set(values)) != len(values):
         raise ValueError(f"{flag} must not repeat values, got {list(values)}")
     return tuple(values)
@@ -128,9 +131,9 @@ class SweepConfig:
             for temp in self.temperatures:
                 if not (isinstance(temp, float | int) and math.isfinite(temp) and temp > 0):
                     raise ValueError(f"--temperatures must be finite numbers > 0, got {temp!r}")
-        _check_ints("--max-iter", (self.max_iter,), 1)
+        _check_ints("--max-iter", (self.max_iter,), 1, single=True)
         _check_choice("--format", self.format, FORMATS)
-        _check_ints("--jobs", (self.jobs,), 1)
+        _check_ints("--jobs", (self.jobs,), 1, single=True)
         _check_choice("--backend", self.backend, BACKENDS)
 
     def rule_settings(self) -> list[tuple[str, float | None]]:
@@ -185,7 +188,7 @@ class Exp2Config(SweepConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_ints("--dynamics-seed", (self.dynamics_seed,), 0)
+        _check_ints("--dynamics-seed", (self.dynamics_seed,), 0, single=True)
 
 
 EXPERIMENTS: dict[str, type[SweepConfig]] = {"exp1": Exp1Config, "exp2": Exp2Config}
@@ -215,7 +218,7 @@ def add_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
         default = f.default
         shown = ("-".join(map(str, _ranges(default))) if meta.get("parse") is parse_runs
                  else " ".join(map(str, default)) if isinstance(default, tuple) else default)
-        text = f"{meta.get('help', '')} (default: {shown})"
+        text = meta.get("help", "") + ("" if default is None else f" (default: {shown})")
         kwargs: dict[str, Any] = {"dest": f.name, "help": text, "default": default}
         if meta.get("metavar"):
             kwargs["metavar"] = meta["metavar"]
@@ -253,3 +256,31 @@ def from_namespace(config_class: type, namespace: argparse.Namespace) -> Any:
         value = getattr(namespace, f.name)
         values[f.name] = tuple(value) if isinstance(value, list) else value
     return config_class(**values)
+
+
+@dataclass(frozen=True)
+class EquilibriumConfig:
+    """One run of the paper's best-response dynamics (``recgym equilibrium``)."""
+
+    dataset: str = option("synth-uniform", f"User data: {', '.join(DATASETS)}.")
+    data: str | None = option(None, "Folder or file with the real rating data "
+                              "(default: the RECGYM_DATA environment variable).", metavar="PATH")
+    embedding_seed: int = option(17, "Embedding seed of the user data.")
+    dim: int = option(5, "Embedding dimension d.")
+    n_producers: int = option(10, "Number of producers n.")
+    rule: str = option("softmax", "Serving rule: linear or softmax.")
+    temperature: float = option(1.0, "Softmax temperature (ignored by linear).")
+    seed: int = option(0, "Seed of the dynamics' RandomState.")
+    max_iter: int = option(500, "Iteration budget of the dynamics.")
+
+    def __post_init__(self) -> None:
+        _check_choice("--dataset", self.dataset, DATASETS)
+        _check_ints("--embedding-seed", (self.embedding_seed,), 0, single=True)
+        _check_ints("--dim", (self.dim,), 1, single=True)
+        _check_ints("--n-producers", (self.n_producers,), 1, single=True)
+        _check_choice("--rule", self.rule, RULES)
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"--temperature must be a finite number > 0, got "
+                             f"{self.temperature!r}")
+        _check_ints("--seed", (self.seed,), 0, single=True)
+        _check_ints("--max-iter", (self.max_iter,), 1, single=True)
