@@ -1,0 +1,531 @@
+r"""The engagement game as a PettingZoo environment (model.md sections 1-3).
+
+## Description
+
+``n`` content producers repeatedly post content for a static population of
+``K`` users. Each step every producer chooses a content embedding at once; the
+platform serves each user the producers according to a serving rule (softmax,
+linear, top-k or uniform, ``recgym.rules``) and each producer earns the
+engagement (or exposure) it receives. One step is one round of the one-shot
+game ``recgym.EngagementGame``; the environment adds no other dynamics.
+
+## Agents
+
+``producer_0 .. producer_{n-1}``, all present for the whole episode.
+
+## Action space
+
+``Box(0, 1, (d,), float32)`` per producer: a content embedding. It is mapped
+into the strategy set ``S = {s >= 0, sum(s) <= 1}`` by the Euclidean projection
+``recgym.project_to_strategy_set`` (negative entries become 0; if the rest sums
+to more than 1 it is projected onto the probability simplex). Points of ``S``
+are kept as they are. Finite values outside the box (below 0, above 1) are
+projected the same way rather than rejected; NaN, inf and wrong shapes raise
+``ValueError``. ``infos[agent]["embedding"]`` reports the projected embedding.
+
+## Observation space
+
+``Box(low, high, (3 d + 1 [+ n],), float32)``, the same for every producer
+(``recgym.observations``):
+
+==================  =====================================================  ==========
+index               meaning                                                bounds
+==================  =====================================================  ==========
+``0 .. d-1``        own current embedding ``s_i`` (projected)               ``[0, 1]``
+``d .. 2d-1``       the others' mean embedding ``sum_{j != i} s_j/(n-1)``   ``[0, 1]``
+``2d .. 3d-1``      users' feature distribution ``U.sum(0) / U.sum()``      ``[0, 1]``
+``3d``              own reward at the current profile                      ``[0, r_max]``
+``3d+1 .. 3d+n``    one-hot producer id (``agent_ids=True``, the default)   ``{0, 1}``
+==================  =====================================================  ==========
+
+``r_max`` bounds every reward: ``sum_k max_f U_kf`` for engagement (no rating
+exceeds ``max_f U_kf``), ``K`` for exposure, each divided by ``K`` when
+``reward_scale="mean"``.
+
+## Rewards
+
+With ``P`` the projected profile ``(n, d)``, producer ``i`` receives
+``EngagementGame.utilities(P).engagement[i]`` (``reward="engagement"``) or
+``.exposure[i]`` (``reward="exposure"``), divided by ``K`` when
+``reward_scale="mean"`` (per-user mean, comparable across user populations) and
+as the sum over users with ``"sum"`` (the paper's scale).
+
+## Starting state
+
+``reset`` sets the profile ``env.profile`` ``(n, d)``: by default every producer
+plays a basis vector ``e_j`` with ``j`` drawn uniformly from ``0..d-1`` by the
+environment's generator (the paper's starting distribution); ``options={"directions":
+ints (n,)}`` sets those vertices and ``options={"profile": array (n, d)}`` sets any
+profile in ``S``. Before the first reset the profile is all zeros. The users
+never change: they are fixed at construction.
+
+## Episode end
+
+No termination (the game has no terminal state). Truncation after ``horizon``
+steps, for every producer at once; ``env.agents`` is then empty until ``reset``.
+
+## Arguments
+
+``parallel_env(rule="softmax", temperature=1.0, k=None, n_producers=10, dim=None,
+n_users=None, users=None, horizon=100, reward="engagement", reward_scale="mean",
+render_mode=None, users_seed=0, agent_ids=True)``; see ``EngagementEnv``.
+
+## Seeding
+
+``reset(seed=s)`` re-seeds the environment's own ``numpy.random.Generator``
+(``env.np_random``); before any seeded reset it is seeded from fresh OS entropy,
+as Gymnasium does. Only the starting profile is random. Synthetic users come
+from ``users_seed`` (the paper's stream) and do not depend on ``reset``'s seed.
+
+## Version history
+
+* v0: initial release.
+
+## Example
+
+>>> import numpy as np, recgym
+>>> env = recgym.parallel_env(rule="softmax", n_producers=3, dim=2, n_users=50)
+>>> obs, infos = env.reset(seed=0)
+>>> obs["producer_0"].shape
+(10,)
+>>> actions = {agent: np.array([1.0, 0.0], dtype=np.float32) for agent in env.agents}
+>>> obs, rewards, terminations, truncations, infos = env.step(actions)
+>>> bool(np.isclose(sum(rewards.values()), env.game.utilities(env.profile).user.mean()))
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium.spaces import Box
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils import BaseWrapper, OrderEnforcingWrapper
+from pettingzoo.utils.conversions import parallel_to_aec_wrapper
+
+from recgym import rendering
+from recgym import users as user_data
+from recgym._validation import check_int
+from recgym.game import EngagementGame
+from recgym.observations import ObservationLayout
+from recgym.rules import Linear, ServingRule, Softmax, Uniform
+from recgym.strategy import project_to_strategy_set
+
+REWARDS = ("engagement", "exposure")
+REWARD_SCALES = ("mean", "sum")
+RENDER_MODES = ("ansi", "rgb_array")
+DEFAULT_DIM = 5  # features when neither users nor dim fix it
+DEFAULT_N_USERS = 1000  # synthetic users when n_users is not given
+RESET_OPTIONS = ("directions", "profile")
+
+
+class EngagementEnv(ParallelEnv):
+    """Producers competing for users' engagement; see the module docstring for the manual.
+
+    Parameters
+    ----------
+    rule : {"softmax", "linear", "topk", "uniform"} or ServingRule
+        The platform's serving rule.
+    temperature : float > 0
+        Softmax temperature ``T`` (``softmax``, ``topk``).
+    k : int >= 1, optional
+        Producers served per user (``topk`` only; an error with any other rule).
+    n_producers : int >= 1
+        ``n``, the number of agents.
+    dim : int >= 1, optional
+        ``d``, the number of content features. Default 5; with a user array it is
+        the array's width (a different value is an error).
+    n_users : int >= 1, optional
+        ``K`` synthetic users. Default 1000; with a user array or a data set it is
+        their number (a different value is an error).
+    users : None, array (K, d) or str
+        ``None``: ``K`` users uniform on the simplex, drawn from ``users_seed`` by
+        the paper's generator (``recgym.users.synthetic_uniform``; ``K = 10000``,
+        ``users_seed=17`` gives the paper's synthetic-uniform users). An array:
+        used as given (non-negative and finite; see ``recgym.users.from_array`` to
+        L1-normalise). A data set name: ``recgym.datasets.load_users(name, d,
+        users_seed)``.
+    horizon : int >= 1
+        Steps per episode before truncation.
+    reward : {"engagement", "exposure"}
+        What a producer earns.
+    reward_scale : {"mean", "sum"}
+        Per-user mean or sum over users.
+    render_mode : {None, "ansi", "rgb_array"}
+        ``"ansi"``: ``render()`` returns a text table of producers per feature next
+        to the users' distribution; ``"rgb_array"``: the same as an image.
+    users_seed : int >= 0
+        Seed of the synthetic users (or of the data set's embedding).
+    agent_ids : bool
+        Append a one-hot producer id to every observation (for parameter sharing).
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid or contradictory arguments, naming the argument and the value.
+    """
+
+    metadata = {"name": "recgym_engagement_v0", "render_modes": list(RENDER_MODES),
+                "is_parallelizable": True, "render_fps": 4}
+
+    def __init__(self, rule: str | ServingRule = "softmax", temperature: float | None = 1.0,
+                 k: int | None = None, n_producers: int = 10, dim: int | None = None,
+                 n_users: int | None = None, users: object = None, horizon: int = 100,
+                 reward: str = "engagement", reward_scale: str = "mean",
+                 render_mode: str | None = None, *, users_seed: int = 0,
+                 agent_ids: bool = True) -> None:
+        _check_choice("reward", reward, REWARDS)
+        _check_choice("reward_scale", reward_scale, REWARD_SCALES)
+        if render_mode is not None:
+            _check_choice("render_mode", render_mode, RENDER_MODES)
+        if k is not None and rule != "topk":
+            raise ValueError(f"k is used only by rule 'topk'; got k={k!r} with rule={rule!r}")
+        if not isinstance(agent_ids, bool):
+            raise TypeError(f"agent_ids must be True or False, got {agent_ids!r}")
+        n_producers = check_int("n_producers", n_producers, 1)
+        dim = None if dim is None else check_int("dim", dim, 1)
+        n_users = None if n_users is None else check_int("n_users", n_users, 1)
+        user_matrix, source = _make_users(users, dim, n_users,
+                                          check_int("users_seed", users_seed, 0))
+
+        # Constants of the game: users, rule and its parameters live in the game object.
+        self.game: EngagementGame = EngagementGame(user_matrix, n_producers, rule, temperature, k)
+        _check_user_shape(self.game.users.shape, dim, n_users, source)
+        self.users: np.ndarray = self.game.users  # (K, d), read-only, ratings per feature
+        self.n_producers: int = n_producers  # n
+        self.dim: int = self.game.dim  # d
+        self.n_users: int = self.game.n_users  # K
+        self.horizon: int = check_int("horizon", horizon, 1)  # steps per episode
+        self.reward: str = reward
+        self.reward_scale: str = reward_scale
+        self.render_mode: str | None = render_mode
+        self.user_distribution: np.ndarray = _user_distribution(self.users)  # (d,), sums to 1
+        self.reward_high: float = _reward_bound(self.users, reward, reward_scale)  # r_max
+        self._users_t: np.ndarray = np.ascontiguousarray(self.users.T)  # (d, K), for ratings
+        self._reward_divisor: float = float(self.n_users) if reward_scale == "mean" else 1.0
+
+        # Agents and their spaces (one object per agent, returned every time).
+        self.possible_agents: list[str] = [f"producer_{i}" for i in range(n_producers)]
+        self.agents: list[str] = []  # live agents: all of them during an episode
+        self._index: dict[str, int] = {a: i for i, a in enumerate(self.possible_agents)}
+        self.observation_layout: ObservationLayout = ObservationLayout(n_producers, self.dim,
+                                                                       agent_ids)
+        self._action_spaces: dict[str, Box] = {
+            a: Box(0.0, 1.0, (self.dim,), np.float32) for a in self.possible_agents}
+        self._observation_spaces: dict[str, Box] = {
+            a: self.observation_layout.space(self.reward_high) for a in self.possible_agents}
+
+        # Mutable state.
+        self.np_random: np.random.Generator = np.random.default_rng()  # re-seeded by reset
+        self.profile: np.ndarray = np.zeros((n_producers, self.dim))  # (n, d), projected, in S
+        self.engagement: np.ndarray = np.zeros(n_producers)  # (n,), sum over users
+        self.exposure: np.ndarray = np.zeros(n_producers)  # (n,), expected users served
+        self.rewards_now: np.ndarray = np.zeros(n_producers)  # (n,), reward at the profile
+        self.step_count: int = 0  # steps since reset
+
+    # ------------------------------------------------------------------ spaces
+    def observation_space(self, agent: str) -> Box:
+        """The observation space of ``agent`` (the same object on every call)."""
+        return self._observation_spaces[self.possible_agents[self.agent_index(agent)]]
+
+    def action_space(self, agent: str) -> Box:
+        """The action space of ``agent`` (the same object on every call)."""
+        return self._action_spaces[self.possible_agents[self.agent_index(agent)]]
+
+    def agent_index(self, agent: str) -> int:
+        """The index ``i`` of ``agent`` (``"producer_i"``); ``ValueError`` for unknown names."""
+        try:
+            return self._index[agent]
+        except (KeyError, TypeError):
+            raise ValueError(f"unknown agent {agent!r}; agents are producer_0 .. "
+                             f"producer_{self.n_producers - 1}") from None
+
+    # ------------------------------------------------------------------ reset
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        """Start an episode; see "Starting state" in the module docstring.
+
+        Parameters
+        ----------
+        seed : int >= 0, optional
+            Re-seeds ``env.np_random``.
+        options : dict, optional
+            ``{"directions": ints (n,)}`` or ``{"profile": array (n, d) in S}``; other
+            keys are ignored with a warning.
+
+        Returns
+        -------
+        observations, infos : dict
+            Keyed by agent.
+        """
+        if seed is not None:
+            self.np_random = np.random.default_rng(check_int("seed", seed, 0))
+        self.profile = self._initial_profile(options or {})
+        self._evaluate()
+        self.step_count = 0
+        self.agents = list(self.possible_agents)
+        return self._observations(), self._infos()
+
+    def _initial_profile(self, options: Mapping[str, Any]) -> np.ndarray:
+        """The starting profile ``(n, d)`` from ``options`` or the generator."""
+        if not isinstance(options, Mapping):
+            raise TypeError(f"options must be a dict, got {type(options).__name__}")
+        unknown = sorted(str(key) for key in options if key not in RESET_OPTIONS)
+        if unknown:
+            warnings.warn(f"reset ignores unknown options {unknown}; known options are "
+                          f"{list(RESET_OPTIONS)}", stacklevel=3)
+        if "directions" in options and "profile" in options:
+            raise ValueError("options may set 'directions' or 'profile', not both")
+        if "profile" in options:
+            return self.game.check_profile(options["profile"]).copy()
+        if "directions" in options:
+            return self.game.vertex_profile(options["directions"])
+        return self.game.vertex_profile(self.np_random.integers(self.dim, size=self.n_producers))
+
+    # ------------------------------------------------------------------ step
+    def step(self, actions: Mapping[str, object]) -> tuple[
+            dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool],
+            dict[str, dict[str, Any]]]:
+        """All producers post content at once.
+
+        Parameters
+        ----------
+        actions : dict
+            One embedding ``(d,)`` per live agent, every agent included.
+
+        Returns
+        -------
+        observations, rewards, terminations, truncations, infos : dict
+            Keyed by agent.
+
+        Raises
+        ------
+        ValueError
+            Unknown or missing agents, actions of the wrong shape or with NaN/inf.
+        RuntimeError
+            If the episode has ended (or never started): call ``reset``.
+        """
+        # Unpack: validate the actions and project them onto the strategy set.
+        if not self.agents:
+            raise RuntimeError("step() called with no live agents: call reset() first "
+                               "(a new environment, or the episode reached its horizon)")
+        self.profile = project_to_strategy_set(self._stack_actions(actions))
+
+        # Compute: every producer's utilities at the new profile.
+        self._evaluate()
+        self.step_count += 1
+
+        # Decide the end: no terminal state; truncation at the horizon.
+        truncated = self.step_count >= self.horizon
+
+        # Return.
+        observations, infos = self._observations(), self._infos()
+        rewards = dict(zip(self.agents, self.rewards_now.tolist(), strict=True))
+        terminations = dict.fromkeys(self.agents, False)
+        truncations = dict.fromkeys(self.agents, truncated)
+        if truncated:
+            self.agents = []
+        return observations, rewards, terminations, truncations, infos
+
+    def check_action(self, agent: str, action: object) -> np.ndarray:
+        """Validate one action; return it as a ``float64`` array ``(d,)`` (not projected).
+
+        Raises
+        ------
+        ValueError
+            Unknown agent, wrong shape, or NaN/inf values.
+        TypeError
+            A non-numeric action.
+        """
+        self.agent_index(agent)
+        try:
+            arr = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"action of {agent} must be a numeric array of shape ({self.dim},), "
+                            f"got {action!r}") from exc
+        if arr.shape != (self.dim,):
+            raise ValueError(f"action of {agent} must have shape ({self.dim},), "
+                             f"got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"action of {agent} must be finite (no NaN or inf), got {action!r}")
+        return arr
+
+    def _stack_actions(self, actions: Mapping[str, object]) -> np.ndarray:
+        """The actions as one ``(n, d)`` array in agent order; errors name the agent."""
+        if not isinstance(actions, Mapping):
+            raise TypeError(f"actions must be a dict {{agent: action}}, "
+                            f"got {type(actions).__name__}")
+        if actions.keys() != set(self.agents):
+            for agent in actions:
+                self.agent_index(agent)
+            missing = [a for a in self.agents if a not in actions]
+            raise ValueError(f"actions must include every live agent; missing {missing}")
+        try:
+            stacked = np.asarray([actions[a] for a in self.agents], dtype=np.float64)
+        except (TypeError, ValueError):
+            stacked = None
+        if (stacked is None or stacked.shape != (self.n_producers, self.dim)
+                or not np.all(np.isfinite(stacked))):
+            # Slow path, only for bad input: find the offending agent.
+            stacked = np.stack([self.check_action(a, actions[a]) for a in self.agents])
+        return stacked
+
+    def _evaluate(self) -> None:
+        """Utilities and rewards at ``self.profile``."""
+        ratings = self.profile @ self._users_t  # (n, K)
+        self.engagement, self.exposure = _producer_utilities(self.game.rule, ratings)
+        chosen = self.engagement if self.reward == "engagement" else self.exposure
+        self.rewards_now = chosen / self._reward_divisor
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        rows = self.observation_layout.build(self.profile, self.rewards_now,
+                                             self.user_distribution)
+        return dict(zip(self.possible_agents, rows, strict=True))
+
+    def _infos(self) -> dict[str, dict[str, Any]]:
+        embeddings = self.profile.copy()
+        engagement = (self.engagement / self._reward_divisor).tolist()
+        exposure = (self.exposure / self._reward_divisor).tolist()
+        return {a: {"embedding": embeddings[i], "engagement": engagement[i],
+                    "exposure": exposure[i]} for i, a in enumerate(self.possible_agents)}
+
+    # ------------------------------------------------------------------ render
+    def render(self) -> str | np.ndarray | None:
+        """Producers per feature next to the users' distribution.
+
+        Returns
+        -------
+        str (``"ansi"``), array (H, W, 3) uint8 (``"rgb_array"``), or None with a
+        warning when no render mode was chosen.
+        """
+        if self.render_mode is None:
+            warnings.warn("render() called without a render_mode; pass render_mode='ansi' or "
+                          "'rgb_array' when creating the environment", stacklevel=2)
+            return None
+        rule = self.game.rule
+        params = ", ".join(f"{key}={value:g}" for key, value in rule.params().items())
+        header = (f"step {self.step_count}/{self.horizon}  rule {rule.name}({params})  "
+                  f"{self.reward} ({self.reward_scale}): total {self.rewards_now.sum():.4g}")
+        if self.render_mode == "ansi":
+            return rendering.ansi_table(self.profile, self.user_distribution, header)
+        return rendering.rgb_image(self.profile, self.user_distribution, header)
+
+    def close(self) -> None:
+        """Nothing to release (images are drawn on fresh figures)."""
+
+    def __repr__(self) -> str:
+        return (f"EngagementEnv({self.game!r}, horizon={self.horizon}, reward={self.reward!r}, "
+                f"reward_scale={self.reward_scale!r})")
+
+
+class CheckActionWrapper(BaseWrapper):
+    """Check each AEC action when it is taken.
+
+    ``parallel_to_aec`` only hands the actions to the parallel environment once the
+    last producer has acted; this wrapper raises on a bad action at the offending
+    producer's own turn. It does not clip: out-of-box values are projected by the
+    environment, as in the parallel API (clipping first would change the result).
+    """
+
+    def step(self, action: object) -> None:
+        agent = self.agent_selection
+        if not (self.terminations[agent] or self.truncations[agent]):
+            self.unwrapped.check_action(agent, action)
+        super().step(action)
+
+
+def parallel_env(**kwargs: Any) -> EngagementEnv:
+    """The environment itself: all producers act at once, as the game is defined.
+
+    Keyword arguments are those of ``EngagementEnv``.
+    """
+    return EngagementEnv(**kwargs)
+
+
+def raw_env(**kwargs: Any) -> AECEnv:
+    """The AEC version, unwrapped: producers act in turn and content is posted when the
+    last has acted (PettingZoo's ``parallel_to_aec_wrapper``), for AEC-only tools."""
+    return parallel_to_aec_wrapper(parallel_env(**kwargs))
+
+
+def env(**kwargs: Any) -> AECEnv:
+    """The AEC version to use: ``raw_env`` with each action checked at its own turn and
+    PettingZoo's ``OrderEnforcingWrapper`` (errors on calls before ``reset``)."""
+    return OrderEnforcingWrapper(CheckActionWrapper(raw_env(**kwargs)))
+
+
+# ---------------------------------------------------------------------- helpers
+def _producer_utilities(rule: ServingRule, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Engagement and exposure ``(n,)`` (sums over users) from ratings ``(n, K)``.
+
+    The same quantities as ``EngagementGame.utilities`` (up to rounding), laid out
+    producer-major so that the per-user reductions run over long rows. Softmax and
+    linear avoid forming the ``(K, n)`` probabilities: with per-user weights ``W``
+    (``exp((r - max_j r_j) / T)`` or ``r``) and ``w_k = 1 / sum_i W_ik`` (0 when the
+    sum is 0), ``engagement = (W * R) @ w`` and ``exposure = W @ w``.
+    """
+    if isinstance(rule, Softmax):
+        weights = ratings - ratings.max(axis=0)
+        weights *= 1.0 / rule.temperature
+        np.exp(weights, out=weights)
+        inverse = 1.0 / weights.sum(axis=0)  # >= 1 term equals 1, so no division by 0
+        return (weights * ratings) @ inverse, weights @ inverse
+    if isinstance(rule, Linear):
+        total = ratings.sum(axis=0)
+        inverse = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+        return (ratings * ratings) @ inverse, ratings @ inverse
+    if isinstance(rule, Uniform):
+        n, n_users = ratings.shape
+        return ratings.sum(axis=1) / n, np.full(n, n_users / n)
+    probabilities = rule.probabilities(ratings.T)  # (K, n)
+    return (probabilities * ratings.T).sum(axis=0), probabilities.sum(axis=0)
+
+
+def _make_users(users: object, dim: int | None, n_users: int | None, seed: int
+                ) -> tuple[object, str]:
+    """The user matrix (not yet validated) from the ``users`` argument, and its source."""
+    if users is None:
+        return user_data.synthetic_uniform(n_users or DEFAULT_N_USERS, dim or DEFAULT_DIM,
+                                           seed=seed), "synthetic users"
+    if isinstance(users, str):
+        from recgym import datasets  # the loaders import optional, heavier dependencies
+
+        return datasets.load_users(users, dim or DEFAULT_DIM, seed), f"data set {users!r}"
+    return users, "the users array"
+
+
+def _check_user_shape(shape: tuple[int, ...], dim: int | None, n_users: int | None,
+                      source: str) -> None:
+    """``dim`` and ``n_users``, when given, must agree with the users' shape ``(K, d)``."""
+    if dim is not None and shape[1] != dim:
+        raise ValueError(f"dim={dim} contradicts {source} of shape {shape}")
+    if n_users is not None and shape[0] != n_users:
+        raise ValueError(f"n_users={n_users} contradicts {source} of shape {shape}")
+
+
+def _user_distribution(users: np.ndarray) -> np.ndarray:
+    """``U.sum(0) / U.sum()``, shape ``(d,)``."""
+    total = users.sum()
+    if total <= 0:
+        raise ValueError("users must have a positive total weight; got an all-zero matrix")
+    return users.sum(axis=0) / total
+
+
+def _reward_bound(users: np.ndarray, reward: str, reward_scale: str) -> float:
+    """``r_max``, the largest reward any profile can give (module docstring)."""
+    bound = users.max(axis=1).sum() if reward == "engagement" else float(users.shape[0])
+    if reward_scale == "mean":
+        bound /= users.shape[0]
+    # One float32 step of slack: rewards are rounded to float32 in observations.
+    return float(np.nextafter(np.float32(bound), np.float32(np.inf)))
+
+
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+__all__ = ["CheckActionWrapper", "EngagementEnv", "env", "parallel_env", "raw_env"]
