@@ -33,6 +33,9 @@ class VertexUtilities:
     Parameters
     ----------
     game : EngagementGame
+    fast : bool
+        Use the count-weighted fast path where the rule allows it (linear, and
+        softmax without underflow); ``False`` forces the generic path.
 
     Attributes
     ----------
@@ -42,7 +45,7 @@ class VertexUtilities:
         shared between them.
     """
 
-    def __init__(self, game: EngagementGame) -> None:
+    def __init__(self, game: EngagementGame, fast: bool = True) -> None:
         self.game = game
         users = game.users
         self.symmetric: bool = not isinstance(game.rule, TopK)
@@ -55,7 +58,7 @@ class VertexUtilities:
             weights = np.exp((users - users.max(axis=1, keepdims=True)) / rule.temperature)
         else:
             weights = None
-        if weights is not None and (weights.size == 0 or
+        if fast and weights is not None and (weights.size == 0 or
                                     weights[users > 0].min(initial=1.0) >= np.finfo(float).tiny):
             self._weights = np.ascontiguousarray(weights)
             self._weighted_ratings = np.ascontiguousarray(users * weights)
