@@ -1,0 +1,133 @@
+"""User populations for the engagement game: the paper's five datasets.
+
+=================  ===============================  ==========  =========================
+CLI name           source                           users K     loader
+=================  ===============================  ==========  =========================
+synth-uniform      uniform on the simplex           10,000      ``synthetic_uniform``
+synth-skewed       skewed feature popularity        10,000      ``synthetic_skewed``
+movielens-100k     GroupLens MovieLens-100k         943         ``movielens_100k``
+rentrunway         the paper's RentTheRunway file   ~90.4k      ``rent_the_runway``
+amazon-music       Amazon v2 Digital Music          ~714k       ``amazon_digital_music``
+=================  ===============================  ==========  =========================
+
+Every loader in ``DATASETS`` has the signature ``load(dim, seed, path=None)`` and
+returns a float64 array of shape ``(K, dim)`` whose rows are non-negative and sum
+to 1. ``load_users(name, dim, seed, path=None)`` looks one up by name;
+``PUBLISHED_NAMES`` maps the CLI names to the names used in the paper's published
+CSV files (``amazon-music`` is ``amznmusic`` there).
+
+Real data (model.md section 6). The embedding is the paper's: scikit-surprise
+``NMF(n_factors=dim)`` fitted inside ``cross_validate(..., cv=5)`` right after
+``np.random.seed(seed)``, ``algo.pu`` of the last fold, L1-normalised per row. It
+reproduces the published MovieLens-100k and RentTheRunway runs bit for bit.
+numpy's global random state is restored after each fit.
+
+* Data files are never shipped. Give ``path`` (the file or a folder) or set
+  ``RECGYM_DATA`` to a folder holding ``ml-100k/u.data``,
+  ``rentrunway/rentrunway_preproc.csv`` and ``amazon/Digital_Music.csv``. A
+  missing file raises ``FileNotFoundError`` saying where it was looked for and
+  where to get it.
+* Fits are cached as ``.npy`` files in ``$RECGYM_CACHE`` (default
+  ``$XDG_CACHE_HOME/recgym`` or ``~/.cache/recgym``), keyed by the data's sha256,
+  the dataset, ``dim``, ``seed``, the rating scale and the scikit-surprise version.
+  Pass ``cache=False`` to skip the cache, ``progress=False`` to hide the progress bar.
+* ``from_ratings(table, dim, seed, rating_scale=(1, 5))`` embeds any
+  ``user, item, rating`` table (DataFrame or CSV path).
+
+Examples
+--------
+>>> from recgym import datasets
+>>> datasets.load_users("synth-uniform", dim=5, seed=17).shape
+(10000, 5)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+import numpy as np
+
+from recgym.datasets.real import (
+    DEFAULT_RATING_SCALE,
+    amazon_digital_music,
+    from_ratings,
+    movielens_100k,
+    rent_the_runway,
+)
+from recgym.users import synthetic_skewed, synthetic_uniform
+
+__all__ = [
+    "DATASETS",
+    "DEFAULT_RATING_SCALE",
+    "PUBLISHED_NAMES",
+    "SYNTHETIC_USERS",
+    "amazon_digital_music",
+    "from_ratings",
+    "load_users",
+    "movielens_100k",
+    "rent_the_runway",
+]
+
+#: Users in the paper's synthetic populations.
+SYNTHETIC_USERS = 10_000
+
+Loader = Callable[..., np.ndarray]
+
+
+def _synthetic(name: str, generate: Callable[..., np.ndarray]) -> Loader:
+    def load(dim: int, seed: int, path: str | os.PathLike | None = None) -> np.ndarray:
+        if path is not None:
+            raise ValueError(f"{name} is generated, it reads no file; got path={path!r}")
+        return generate(SYNTHETIC_USERS, dim, seed)
+
+    load.__name__ = name.replace("-", "_")
+    load.__doc__ = (f"The paper's {name} users: ``{generate.__name__}({SYNTHETIC_USERS}, dim, "
+                    "seed)``; ``path`` must be None.")
+    return load
+
+
+#: CLI name -> ``load(dim, seed, path=None) -> array (K, dim)``.
+DATASETS: Mapping[str, Loader] = MappingProxyType({
+    "synth-uniform": _synthetic("synth-uniform", synthetic_uniform),
+    "synth-skewed": _synthetic("synth-skewed", synthetic_skewed),
+    "movielens-100k": movielens_100k,
+    "rentrunway": rent_the_runway,
+    "amazon-music": amazon_digital_music,
+})
+
+#: CLI name -> the dataset's name in the paper's published CSV files.
+PUBLISHED_NAMES: Mapping[str, str] = MappingProxyType({
+    "synth-uniform": "synth-uniform",
+    "synth-skewed": "synth-skewed",
+    "movielens-100k": "movielens-100k",
+    "rentrunway": "rentrunway",
+    "amazon-music": "amznmusic",
+})
+
+
+def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = None
+               ) -> np.ndarray:
+    """The users of dataset ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``DATASETS`` or its published name (``"amznmusic"``).
+    dim : int >= 1
+    seed : int >= 0
+        Generator seed (synthetic) or NMF seed (real data).
+    path : str or os.PathLike, optional
+        Data file or folder for real datasets (default ``$RECGYM_DATA``).
+
+    Returns
+    -------
+    array, shape (K, dim), float64, rows summing to 1.
+    """
+    published = {value: key for key, value in PUBLISHED_NAMES.items()}
+    key = name if name in DATASETS else published.get(name) if isinstance(name, str) else None
+    if key is None:
+        raise ValueError(f"name must be one of {sorted(DATASETS)} (or a published name "
+                         f"{sorted(set(published) - set(DATASETS))}), got {name!r}")
+    return DATASETS[key](dim, seed, path)
