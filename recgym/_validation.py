@@ -71,7 +71,8 @@ def check_profile(profile: object, n_producers: int, dim: int,
     if arr.min() < -tol:
         raise ValueError(
             f"profile must lie in the strategy set {{s >= 0, sum(s) <= 1}} (tolerance {tol:g}); "
-            f"got an entry {float(arr.min())!r}. Use recgym.project_to_strategy_set to project actions."
+            f"got an entry {float(arr.min())!r}. "
+            "Use recgym.project_to_strategy_set to project actions."
         )
     sums = arr.sum(axis=1)
     if sums.max() > 1 + tol:
