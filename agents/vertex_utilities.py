@@ -49,8 +49,10 @@ class VertexUtilities:
         self.game = game
         users = game.users
         self.symmetric: bool = not isinstance(game.rule, TopK)
-        self._weights: np.ndarray | None = None  # (K, d), W above
-        self._weighted_ratings: np.ndarray | None = None  # (K, d), U * W
+        self._weights: np.ndarray | None = None  # (d, K): W above, transposed
+        self._weighted_ratings: np.ndarray | None = None  # (d, K): (U * W) transposed
+        self._buffer: np.ndarray | None = None  # (d, K) scratch for one candidate sweep
+        self._zero_weights = False  # some W == 0: denominators can vanish (linear only)
         rule = game.rule
         if isinstance(rule, Linear):
             weights = users
@@ -60,8 +62,10 @@ class VertexUtilities:
             weights = None
         if fast and weights is not None and (weights.size == 0 or
                                     weights[users > 0].min(initial=1.0) >= np.finfo(float).tiny):
-            self._weights = np.ascontiguousarray(weights)
-            self._weighted_ratings = np.ascontiguousarray(users * weights)
+            self._weights = np.ascontiguousarray(weights.T)
+            self._weighted_ratings = np.ascontiguousarray((users * weights).T)
+            self._buffer = np.empty_like(self._weights)
+            self._zero_weights = bool(np.any(weights == 0))
 
     def __call__(self, directions: np.ndarray, counts: np.ndarray, producer: int) -> np.ndarray:
         """Utilities ``(d,)`` of ``producer`` at each basis vector, the others fixed.
@@ -79,12 +83,16 @@ class VertexUtilities:
         return self._generic(directions, producer)
 
     def _fast(self, counts: np.ndarray, own: int) -> np.ndarray:
-        others = counts.copy()
-        others[own] -= 1
-        other_weight = self._weights @ others.astype(np.float64)  # (K,)
-        den = self._weights + other_weight[:, None]
-        share = np.divide(self._weighted_ratings, den, out=np.zeros_like(den), where=den > 0)
-        return share.sum(axis=0)
+        others = counts.astype(np.float64)
+        others[own] -= 1.0
+        other_weight = others @ self._weights  # (K,)
+        den = np.add(self._weights, other_weight, out=self._buffer)
+        if self._zero_weights:
+            # A user rating the candidate and every other producer 0 brings nothing.
+            share = np.divide(self._weighted_ratings, den, out=np.zeros_like(den), where=den > 0)
+        else:
+            share = np.divide(self._weighted_ratings, den, out=den)
+        return share.sum(axis=1)
 
     def _generic(self, directions: np.ndarray, producer: int) -> np.ndarray:
         users = self.game.users
