@@ -40,7 +40,8 @@ index               meaning                                                bound
 
 ``r_max`` bounds every reward: ``sum_k max_f U_kf`` for engagement (no rating
 exceeds ``max_f U_kf``), ``K`` for exposure, each divided by ``K`` when
-``reward_scale="mean"``.
+``reward_scale="mean"``, plus one ``float32`` step of slack for rounding
+(``env.reward_high``).
 
 ## Rewards
 
@@ -68,7 +69,8 @@ steps, for every producer at once; ``env.agents`` is then empty until ``reset``.
 
 ``parallel_env(rule="softmax", temperature=1.0, k=None, n_producers=10, dim=None,
 n_users=None, users=None, horizon=100, reward="engagement", reward_scale="mean",
-render_mode=None, users_seed=0, agent_ids=True)``; see ``EngagementEnv``.
+render_mode=None, users_seed=0, users_path=None, agent_ids=True)``; see
+``EngagementEnv``.
 
 ## Seeding
 
@@ -96,6 +98,7 @@ True
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -146,8 +149,9 @@ class EngagementEnv(ParallelEnv):
         the paper's generator (``recgym.users.synthetic_uniform``; ``K = 10000``,
         ``users_seed=17`` gives the paper's synthetic-uniform users). An array:
         used as given (non-negative and finite; see ``recgym.users.from_array`` to
-        L1-normalise). A data set name: ``recgym.datasets.load_users(name, d,
-        users_seed)``.
+        L1-normalise). A data set name (``recgym.datasets.DATASETS``, e.g.
+        ``"movielens-100k"``): ``recgym.datasets.load_users(name, d, users_seed,
+        users_path)``.
     horizon : int >= 1
         Steps per episode before truncation.
     reward : {"engagement", "exposure"}
@@ -159,6 +163,9 @@ class EngagementEnv(ParallelEnv):
         to the users' distribution; ``"rgb_array"``: the same as an image.
     users_seed : int >= 0
         Seed of the synthetic users (or of the data set's embedding).
+    users_path : str or os.PathLike, optional
+        The data set's file or folder (default ``$RECGYM_DATA``); only with a data
+        set name.
     agent_ids : bool
         Append a one-hot producer id to every observation (for parameter sharing).
 
@@ -176,20 +183,25 @@ class EngagementEnv(ParallelEnv):
                  n_users: int | None = None, users: object = None, horizon: int = 100,
                  reward: str = "engagement", reward_scale: str = "mean",
                  render_mode: str | None = None, *, users_seed: int = 0,
-                 agent_ids: bool = True) -> None:
+                 users_path: str | os.PathLike | None = None, agent_ids: bool = True) -> None:
         _check_choice("reward", reward, REWARDS)
         _check_choice("reward_scale", reward_scale, REWARD_SCALES)
         if render_mode is not None:
             _check_choice("render_mode", render_mode, RENDER_MODES)
         if k is not None and rule != "topk":
-            raise ValueError(f"k is used only by rule 'topk'; got k={k!r} with rule={rule!r}")
+            raise ValueError(f"k is used only with rule='topk' (a ServingRule instance carries "
+                             f"its own k); got k={k!r} with rule={rule!r}")
         if not isinstance(agent_ids, bool):
             raise TypeError(f"agent_ids must be True or False, got {agent_ids!r}")
         n_producers = check_int("n_producers", n_producers, 1)
         dim = None if dim is None else check_int("dim", dim, 1)
         n_users = None if n_users is None else check_int("n_users", n_users, 1)
+        if users_path is not None and not isinstance(users, str):
+            raise ValueError(f"users_path is read only for a data set name (users='<name>'); "
+                             f"got users_path={users_path!r} with users of type "
+                             f"{type(users).__name__}")
         user_matrix, source = _make_users(users, dim, n_users,
-                                          check_int("users_seed", users_seed, 0))
+                                          check_int("users_seed", users_seed, 0), users_path)
 
         # Constants of the game: users, rule and its parameters live in the game object.
         self.game: EngagementGame = EngagementGame(user_matrix, n_producers, rule, temperature, k)
@@ -211,6 +223,7 @@ class EngagementEnv(ParallelEnv):
         self.possible_agents: list[str] = [f"producer_{i}" for i in range(n_producers)]
         self.agents: list[str] = []  # live agents: all of them during an episode
         self._index: dict[str, int] = {a: i for i, a in enumerate(self.possible_agents)}
+        self._agent_set: frozenset[str] = frozenset(self.possible_agents)  # all act each step
         self.observation_layout: ObservationLayout = ObservationLayout(n_producers, self.dim,
                                                                        agent_ids)
         self._action_spaces: dict[str, Box] = {
@@ -358,7 +371,7 @@ class EngagementEnv(ParallelEnv):
         if not isinstance(actions, Mapping):
             raise TypeError(f"actions must be a dict {{agent: action}}, "
                             f"got {type(actions).__name__}")
-        if actions.keys() != set(self.agents):
+        if actions.keys() != self._agent_set:
             for agent in actions:
                 self.agent_index(agent)
             missing = [a for a in self.agents if a not in actions]
@@ -484,8 +497,8 @@ def _producer_utilities(rule: ServingRule, ratings: np.ndarray) -> tuple[np.ndar
     return (probabilities * ratings.T).sum(axis=0), probabilities.sum(axis=0)
 
 
-def _make_users(users: object, dim: int | None, n_users: int | None, seed: int
-                ) -> tuple[object, str]:
+def _make_users(users: object, dim: int | None, n_users: int | None, seed: int,
+                path: str | os.PathLike | None) -> tuple[object, str]:
     """The user matrix (not yet validated) from the ``users`` argument, and its source."""
     if users is None:
         return user_data.synthetic_uniform(n_users or DEFAULT_N_USERS, dim or DEFAULT_DIM,
@@ -493,7 +506,7 @@ def _make_users(users: object, dim: int | None, n_users: int | None, seed: int
     if isinstance(users, str):
         from recgym import datasets  # the loaders import optional, heavier dependencies
 
-        return datasets.load_users(users, dim or DEFAULT_DIM, seed), f"data set {users!r}"
+        return datasets.load_users(users, dim or DEFAULT_DIM, seed, path), f"data set {users!r}"
     return users, "the users array"
 
 

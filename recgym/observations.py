@@ -96,6 +96,14 @@ class ObservationLayout:
             return np.zeros((1, 1))
         return (1.0 - np.eye(n)) / (n - 1)
 
+    @cached_property
+    def _template(self) -> np.ndarray:
+        """``(n, size)`` observations with the one-hot ids filled in, the rest 0."""
+        obs = np.zeros((self.n_producers, self.size), dtype=np.float32)
+        if self.agent_ids:
+            obs[:, 3 * self.dim + 1:] = np.eye(self.n_producers, dtype=np.float32)
+        return obs
+
     def build(self, profile: np.ndarray, rewards: np.ndarray,
               user_distribution: np.ndarray) -> np.ndarray:
         """Every producer's observation, one per row.
@@ -112,14 +120,12 @@ class ObservationLayout:
         -------
         array, shape (n, size), float32 (a new array).
         """
-        n, d = self.n_producers, self.dim
-        obs = np.empty((n, self.size), dtype=np.float32)
+        d = self.dim
+        obs = self._template.copy()
         obs[:, :d] = profile
         obs[:, d:2 * d] = self._averaging @ profile
         obs[:, 2 * d:3 * d] = user_distribution
         obs[:, 3 * d] = rewards
-        if self.agent_ids:
-            obs[:, 3 * d + 1:] = np.eye(n, dtype=np.float32)
         return obs
 
     def parse(self, observation: object) -> ObservationParts:

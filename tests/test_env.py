@@ -3,7 +3,10 @@ and the env side of exact best responses and the paper's dynamics."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -230,7 +233,7 @@ def test_aec_rejects_a_bad_action_at_its_own_turn():
     ({"n_producers": 0}, ValueError, "n_producers"),
     ({"n_producers": 2.5}, TypeError, "n_producers"),
     ({"temperature": 0.0}, ValueError, "temperature"),
-    ({"k": 2}, ValueError, "k is used only by rule 'topk'"),
+    ({"k": 2}, ValueError, "k is used only with rule='topk'"),
     ({"rule": "topk"}, ValueError, "k must be"),
     ({"users": np.ones((5, 3)), "dim": 4}, ValueError, "dim=4 contradicts"),
     ({"users": np.ones((5, 3)), "n_users": 6}, ValueError, "n_users=6 contradicts"),
@@ -249,6 +252,17 @@ def test_user_array_sets_shape():
     env = parallel_env(users=users, n_producers=2)
     assert (env.n_users, env.dim) == (30, 4)
     np.testing.assert_array_equal(env.users, users)
+
+
+def test_users_by_data_set_name():
+    env = parallel_env(users="synth-uniform", dim=3, users_seed=17, n_producers=2)
+    np.testing.assert_array_equal(env.users, recgym.users.synthetic_uniform(10_000, 3, seed=17))
+    with pytest.raises(ValueError, match="n_users=5 contradicts data set 'synth-uniform'"):
+        parallel_env(users="synth-uniform", n_users=5)
+    with pytest.raises(ValueError, match="name must be one of"):
+        parallel_env(users="netflix")
+    with pytest.raises(ValueError, match="users_path"):
+        parallel_env(users_path="somewhere")
 
 
 # ------------------------------------------------------------------ rendering
@@ -351,6 +365,13 @@ def test_dynamics_through_env_match_the_game(config):
     aec = aec_env(dim=4, n_users=150, horizon=40, **config)
     _same(dynamics_through_env(aec, 7, max_iter=120),
           best_response_dynamics(aec.unwrapped.game, 7, max_iter=120), f"{config} AEC")
+
+
+def test_quickstart_example_runs():
+    script = Path(__file__).resolve().parents[1] / "examples" / "env_quickstart.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert "same as on the game directly: True" in done.stdout
 
 
 def test_dynamics_through_env_reproduce_published_runs(paper_dir):
