@@ -49,7 +49,9 @@ With ``P`` the projected profile ``(n, d)``, producer ``i`` receives
 ``EngagementGame.utilities(P).engagement[i]`` (``reward="engagement"``) or
 ``.exposure[i]`` (``reward="exposure"``), divided by ``K`` when
 ``reward_scale="mean"`` (per-user mean, comparable across user populations) and
-as the sum over users with ``"sum"`` (the paper's scale).
+as the sum over users with ``"sum"`` (the paper's scale). ``infos[agent]`` holds
+``"embedding"`` (the projected embedding, ``(d,)`` float64) and both
+``"engagement"`` and ``"exposure"`` on the reward's scale.
 
 ## Starting state
 
@@ -242,11 +244,13 @@ class EngagementEnv(ParallelEnv):
     # ------------------------------------------------------------------ spaces
     def observation_space(self, agent: str) -> Box:
         """The observation space of ``agent`` (the same object on every call)."""
-        return self._observation_spaces[self.possible_agents[self.agent_index(agent)]]
+        self.agent_index(agent)  # ValueError for unknown agents
+        return self._observation_spaces[agent]
 
     def action_space(self, agent: str) -> Box:
         """The action space of ``agent`` (the same object on every call)."""
-        return self._action_spaces[self.possible_agents[self.agent_index(agent)]]
+        self.agent_index(agent)  # ValueError for unknown agents
+        return self._action_spaces[agent]
 
     def agent_index(self, agent: str) -> int:
         """The index ``i`` of ``agent`` (``"producer_i"``); ``ValueError`` for unknown names."""
@@ -292,8 +296,8 @@ class EngagementEnv(ParallelEnv):
                           f"{list(RESET_OPTIONS)}", stacklevel=3)
         if "directions" in options and "profile" in options:
             raise ValueError("options may set 'directions' or 'profile', not both")
-        if "profile" in options:
-            return self.game.check_profile(options["profile"]).copy()
+        if "profile" in options:  # in S up to rounding; the projection removes the rounding
+            return project_to_strategy_set(self.game.check_profile(options["profile"]))
         if "directions" in options:
             return self.game.vertex_profile(options["directions"])
         return self.game.vertex_profile(self.np_random.integers(self.dim, size=self.n_producers))

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from gymnasium.spaces import Box
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 
 import recgym
@@ -114,6 +116,20 @@ def test_projection_of_out_of_box_and_in_set_actions():
     np.testing.assert_array_equal(infos["producer_0"]["embedding"], [1.0, 0.0, 0.0])
     np.testing.assert_array_equal(infos["producer_1"]["embedding"], inside.astype(np.float64))
     np.testing.assert_allclose(infos["producer_2"]["embedding"], [0.5, 0.5, 0.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(rule=st.sampled_from(list(RULES)), reward=st.sampled_from(["engagement", "exposure"]),
+       values=st.lists(st.floats(-2.0, 3.0), min_size=12, max_size=12))
+def test_any_finite_action_gives_valid_state(rule, reward, values):
+    env = parallel_env(**SMALL, reward=reward, **RULES[rule])
+    env.reset(seed=0)
+    actions = dict(zip(env.agents, np.reshape(values, (4, 3)), strict=True))
+    obs, rewards, *_ = env.step(actions)
+    env.game.check_profile(env.profile)  # in the strategy set
+    for agent in env.possible_agents:
+        assert env.observation_space(agent).contains(obs[agent]), agent
+        assert 0.0 <= rewards[agent] <= env.reward_high, agent
 
 
 def test_observation_layout():
@@ -365,6 +381,19 @@ def test_dynamics_through_env_match_the_game(config):
     aec = aec_env(dim=4, n_users=150, horizon=40, **config)
     _same(dynamics_through_env(aec, 7, max_iter=120),
           best_response_dynamics(aec.unwrapped.game, 7, max_iter=120), f"{config} AEC")
+
+
+def test_best_response_class_accepts_env():
+    """``agents.BestResponse(env)`` delegates to ``agents.env_agent`` (issue item 5)."""
+    env = parallel_env(n_producers=5, dim=3, n_users=100, horizon=10)
+    via_env = BestResponse(env).dynamics(seed=4)
+    _same(via_env, BestResponse(env.game).dynamics(seed=4), "BestResponse(env)")
+    np.testing.assert_array_equal(env.profile, via_env.profile)  # it ran through the env
+    obs, _ = env.reset(seed=0)
+    expected = BestResponse(env.game).best_response(env.profile, 2).strategy.astype(np.float32)
+    np.testing.assert_array_equal(BestResponse(env).action("producer_2"), expected)
+    np.testing.assert_array_equal(BestResponse(env).action("producer_2", obs["producer_2"]),
+                                  expected)
 
 
 def test_quickstart_example_runs():
