@@ -1,0 +1,247 @@
+"""Speed benchmark of the paper's best-response dynamics (model.md section 5).
+
+Two modes:
+
+* **default**: runs the naive baseline (``naive_dynamics.py``, ``d + 1`` full
+  ``K x n`` serving matrices per producer checked, as the paper's code did) and
+  ``agents.dynamics.best_response_dynamics`` on the same users and the same
+  ``RandomState`` seed, in one process; checks that both give identical results
+  (converged, iterations, counts, directions) and prints both wall times and the
+  speed ratio baseline / project against the goal of ``SPEEDUP_GOAL``.
+* ``--amazon-scale``: runs only the project's dynamics at Amazon Digital Music
+  scale (``AMAZON_USERS`` synthetic uniform users, d = 20, n = 100, softmax T = 1)
+  and prints its wall time against ``AMAZON_SECONDS_GOAL`` seconds and its peak
+  traced memory as a multiple of the ``(K, d)`` user matrix (memory must stay
+  ``O(K d)``: a ``K x n x d`` array would be ``n`` = 100 times the user matrix).
+
+Threads. BLAS (OpenBLAS under numpy) is limited to ``--blas-threads`` threads,
+1 by default, with ``threadpoolctl``; ``--blas-threads 0`` leaves the library's
+default. On a busy machine a multi-threaded BLAS can make the baseline's small
+``(K, d) @ (d, n)`` products tens of times slower, which would inflate the ratio.
+The elementwise numpy work is single-threaded either way. The CPUs this process
+may use, the BLAS pools and whether torch is loaded are printed; for a strict
+one-CPU figure add ``taskset -c 0`` in front of the command.
+
+Examples
+--------
+``python benchmarks/bench_dynamics.py``                  (K = 10,000; about a minute)
+``python benchmarks/bench_dynamics.py --quick``          (K = 2,000, n = 50 smoke run)
+``python benchmarks/bench_dynamics.py --amazon-scale``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import numpy as np
+from naive_dynamics import naive_dynamics
+
+try:
+    import resource  # POSIX only: peak RSS
+except ImportError:
+    resource = None
+try:
+    from threadpoolctl import threadpool_info, threadpool_limits
+except ImportError:  # optional: only --blas-threads > 0 needs it
+    threadpool_info = threadpool_limits = None
+
+from agents.dynamics import best_response_dynamics
+from recgym.game import EngagementGame
+from recgym.rules import RULE_NAMES
+from recgym.users import synthetic_uniform
+
+SPEEDUP_GOAL = 300.0  # baseline time / project time at the default configuration
+AMAZON_USERS = 714_000  # users in the paper's Amazon Digital Music embedding
+AMAZON_SECONDS_GOAL = 20.0  # wall time of one run at Amazon scale
+QUICK_USERS = 2_000  # --quick: K and n small enough for a CI smoke run (< 30 s)
+QUICK_PRODUCERS = 50
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+COMPARED_FIELDS = ("converged", "iterations", "counts", "directions")
+
+T = TypeVar("T")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--n-users", type=int, default=10_000, help="K, synthetic uniform users")
+    parser.add_argument("--dim", type=int, default=20, help="d, embedding dimension")
+    parser.add_argument("--n-producers", type=int, default=100, help="n, producers")
+    parser.add_argument("--rule", choices=RULE_NAMES, default="softmax", help="serving rule")
+    parser.add_argument("--temperature", type=float, default=1.0, help="softmax/topk T")
+    parser.add_argument("--k", type=int, default=None, help="top-k: producers served per user")
+    parser.add_argument("--seed", type=int, default=17, help="user embedding seed")
+    parser.add_argument("--run-seed", type=int, default=1, help="RandomState seed of the run")
+    parser.add_argument("--max-iter", type=int, default=500, help="iteration cap")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads (threadpoolctl); 0 keeps the library default")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the project's dynamics; the fastest is reported")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true",
+                      help=f"smoke run with K={QUICK_USERS:,}, n={QUICK_PRODUCERS} (overrides "
+                      "--n-users and --n-producers)")
+    mode.add_argument("--amazon-scale", action="store_true",
+                      help=f"project only, K={AMAZON_USERS:,}, d=20, n=100, softmax T=1")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
+    if args.blas_threads < 0:
+        parser.error(f"--blas-threads must be >= 0, got {args.blas_threads}")
+    if args.blas_threads > 0 and threadpool_limits is None:
+        parser.error(f"--blas-threads {args.blas_threads} needs threadpoolctl "
+                     "(pip install threadpoolctl), or pass --blas-threads 0")
+    if args.quick:
+        args.n_users, args.n_producers = QUICK_USERS, QUICK_PRODUCERS
+    if args.amazon_scale:
+        args.n_users, args.dim, args.n_producers = AMAZON_USERS, 20, 100
+        args.rule, args.temperature, args.k = "softmax", 1.0, None
+    return args
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float, float]:
+    """``fn()``, its wall time and this process's CPU time, in seconds.
+
+    CPU time (user + system, all threads) is printed too because on a shared
+    machine the wall time also counts the waits for a CPU.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return value, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def describe_threads() -> str:
+    """CPUs usable, BLAS pools and their threads, thread variables set, torch loaded."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    pools = "BLAS pools unknown (no threadpoolctl)"
+    if threadpool_info is not None:
+        pools = ", ".join(f"{p['internal_api']} {p['num_threads']} thread(s)"
+                          for p in threadpool_info()) or "no BLAS pool found"
+    env = ", ".join(f"{name}={os.environ[name]}" for name in THREAD_VARIABLES
+                    if name in os.environ) or "no thread variables set"
+    torch = "torch loaded" if "torch" in sys.modules else "torch not loaded"
+    return f"{cpus} CPU(s) usable; {pools}; {env}; {torch}"
+
+
+def make_game(args: argparse.Namespace) -> EngagementGame:
+    """The game of the configuration: synthetic uniform users (paper-exact stream)."""
+    users = synthetic_uniform(args.n_users, args.dim, seed=args.seed)
+    return EngagementGame(users, args.n_producers, args.rule, args.temperature, args.k)
+
+
+def differences(baseline: object, project: object) -> list[str]:
+    """Fields of ``COMPARED_FIELDS`` on which the two results differ, with both values."""
+    out = []
+    for name in COMPARED_FIELDS:
+        a, b = getattr(baseline, name), getattr(project, name)
+        if not np.array_equal(np.asarray(a), np.asarray(b)):
+            out.append(f"{name}: baseline {a!r} != project {b!r}")
+    return out
+
+
+def run_project(game: EngagementGame, args: argparse.Namespace) -> tuple[object, float, float]:
+    """The project's dynamics ``args.repeat`` times: its result, wall and CPU seconds.
+
+    The times are those of the fastest run (by wall time); every run must give
+    the same result.
+    """
+    result, best = None, (float("inf"), float("inf"))
+    for _ in range(args.repeat):
+        rng = np.random.RandomState(args.run_seed)
+        out, wall, cpu = timed(lambda r=rng: best_response_dynamics(game, r, args.max_iter))
+        if result is None:
+            result = out
+        elif differences(result, out):
+            raise RuntimeError("the project's dynamics is not deterministic: "
+                               + "; ".join(differences(result, out)))
+        best = min(best, (wall, cpu))
+    return result, best[0], best[1]
+
+
+def print_header(game: EngagementGame, args: argparse.Namespace) -> None:
+    """The configuration, the thread situation and the load of the machine."""
+    print(f"{game}, seed={args.seed}, run_seed={args.run_seed}, max_iter={args.max_iter}")
+    print(describe_threads())
+    if hasattr(os, "getloadavg"):
+        print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
+def print_result(result: object) -> None:
+    """Outcome of the run."""
+    print(f"result: converged={result.converged}, iterations={result.iterations}, "
+          f"counts={result.counts.tolist()}")
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Baseline against project on identical inputs; exit status 1 if results differ."""
+    game = make_game(args)
+    print_header(game, args)
+    baseline, base_wall, base_cpu = timed(lambda: naive_dynamics(
+        game, np.random.RandomState(args.run_seed), args.max_iter))
+    project, proj_wall, proj_cpu = run_project(game, args)
+    print_result(project)
+    diffs = differences(baseline, project)
+    if diffs:
+        print("MISMATCH between baseline and project:\n  " + "\n  ".join(diffs))
+        return 1
+    print(f"identical results ({', '.join(COMPARED_FIELDS)})")
+    for label, wall, cpu in (
+            ("baseline (naive: d+1 full K x n serving matrices per check)", base_wall, base_cpu),
+            (f"project  (agents.dynamics, best of {args.repeat})", proj_wall, proj_cpu)):
+        print(f"{label:<61s} wall {wall:9.3f} s, CPU {cpu:9.3f} s")
+    ratio = base_wall / proj_wall
+    verdict = "met" if ratio >= SPEEDUP_GOAL else "NOT met"
+    print(f"speed ratio baseline / project: wall {ratio:.1f}x, CPU {base_cpu / proj_cpu:.1f}x "
+          f"(goal >= {SPEEDUP_GOAL:.0f}x on wall time: {verdict})")
+    return 0
+
+
+def amazon_scale(args: argparse.Namespace) -> int:
+    """The project's dynamics alone at Amazon scale: wall time and peak memory."""
+    game = make_game(args)
+    print_header(game, args)
+    result, wall, cpu = run_project(game, args)
+    print_result(result)
+    verdict = "met" if wall < AMAZON_SECONDS_GOAL else "NOT met"
+    print(f"project (agents.dynamics, best of {args.repeat}): wall {wall:.3f} s, CPU {cpu:.3f} s "
+          f"(goal < {AMAZON_SECONDS_GOAL:.0f} s wall: {verdict})")
+
+    # Memory: one more run, traced (tracing is kept out of the timed runs).
+    # Only allocations made during the dynamics count, not the users themselves.
+    tracemalloc.start()
+    traced = best_response_dynamics(game, np.random.RandomState(args.run_seed), args.max_iter)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    if differences(result, traced):
+        raise RuntimeError("traced run differs: " + "; ".join(differences(result, traced)))
+    user_bytes = game.users.nbytes
+    knd_bytes = game.n_users * game.n_producers * game.dim * np.dtype(np.float64).itemsize
+    print(f"user matrix (K, d): {user_bytes / 2**20:.1f} MiB; peak traced allocation during "
+          f"the dynamics: {peak / 2**20:.1f} MiB = {peak / user_bytes:.2f}x the user matrix "
+          f"(a K x n x d float64 array alone would be {knd_bytes / user_bytes:.0f}x)")
+    if resource is not None:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        print(f"process peak RSS (whole process: interpreter, user generation, dynamics): "
+              f"{rss / 2**20:.1f} MiB = {rss / user_bytes:.2f}x the user matrix")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = parse_args(argv)
+    run = amazon_scale if args.amazon_scale else compare
+    if args.blas_threads == 0:
+        return run(args)
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+        return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
