@@ -55,12 +55,10 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from recgym.experiments.compare import compare_runs, format_comparison
     from recgym.experiments.results import read_results
 
-    published = pd.read_csv(args.published, float_precision="round_trip")
+    published = read_results(args.published)
     comparison = compare_runs(read_results(args.results), published, args.rtol, args.atol)
     print(format_comparison(comparison, None if args.limit == 0 else args.limit))
     return 0 if comparison.ok else 1

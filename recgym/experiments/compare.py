@@ -98,8 +98,13 @@ def compare_runs(ours: pd.DataFrame, published: pd.DataFrame, rtol: float = 1e-9
                                 how="left", suffixes=("", "_published"), indicator=True,
                                 validate="one_to_one")
     found = merged["_merge"] == "both"
-    differs = {c: merged[c].astype(str) != merged[f"{c}_published"].astype(str)
-               for c in EXACT_COLUMNS}
+    # Unmatched rows leave NaN in the published columns, so compare by value, not dtype.
+    differs = {
+        "converged": merged["converged"].astype(str) != merged["converged_published"].astype(str),
+        "iterations": merged["iterations"].astype(float)
+        != merged["iterations_published"].astype(float),
+        "counts": merged["counts"] != merged["counts_published"],
+    }
     reported = merged["converged_published"].astype(bool) | (
         merged[list(f"{c}_published" for c in UTILITY_COLUMNS)] != NOT_REPORTED).any(axis=1)
     for c in UTILITY_COLUMNS:

@@ -210,7 +210,7 @@ def save_figures(frame: pd.DataFrame, users: pd.DataFrame | None, fig_dir: str |
     paths = []
     for dataset, part in frame.groupby("dataset", sort=False):
         figures: dict[str, Figure] = {}
-        if "run" in part.columns:
+        if "run" in part.columns and part["run"].notna().all():
             figures["iterations"] = iterations_figure(part)
         known = None if users is None else users[users["dataset"] == dataset]
         if known is not None and len(known):

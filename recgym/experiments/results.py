@@ -88,7 +88,14 @@ def read_results(path: str | os.PathLike) -> pd.DataFrame:
     if path.name.endswith(".parquet"):
         _require_pyarrow()
         return pd.read_parquet(path)
-    return pd.read_csv(path, float_precision="round_trip")
+    return read_csv_exact(path)
+
+
+def read_csv_exact(path: str | os.PathLike) -> pd.DataFrame:
+    """``pandas.read_csv`` with floats parsed round-trip exact (pandas 2 needs asking)."""
+    if int(pd.__version__.split(".")[0]) < 3:
+        return pd.read_csv(path, float_precision="round_trip")
+    return pd.read_csv(path)  # round-trip exact by default
 
 
 def _require_pyarrow() -> None:

@@ -42,6 +42,7 @@ from recgym.experiments.results import (
     frame_keys,
     key_columns,
     open_store,
+    read_csv_exact,
     row_key,
 )
 
@@ -302,7 +303,7 @@ def _record_user_distributions(out: Path, config: SweepConfig,
                                backend: LocalBackend | RayBackend) -> None:
     """Add the missing ``(dataset, seed, dim)`` rows to ``user_distributions.csv``."""
     path = out / USER_DISTRIBUTIONS
-    known = pd.read_csv(path, float_precision="round_trip") if path.exists() else None
+    known = read_csv_exact(path) if path.exists() else None
     have = set() if known is None else set(zip(known.embedding_seed, known.dim, strict=True))
     tasks = [(config.dataset, d, s, config.data) for s in config.seeds for d in config.dims
              if (s, d) not in have]
@@ -319,4 +320,4 @@ def _record_user_distributions(out: Path, config: SweepConfig,
 def read_user_distributions(folder: str | Path) -> pd.DataFrame | None:
     """``user_distributions.csv`` of a sweep folder, or ``None`` if there is none."""
     path = Path(folder) / USER_DISTRIBUTIONS
-    return pd.read_csv(path, float_precision="round_trip") if path.is_file() else None
+    return read_csv_exact(path) if path.is_file() else None

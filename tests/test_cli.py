@@ -1,0 +1,126 @@
+"""The ``recgym`` command: its four sub-commands, run in-process through ``main``, the
+console entry point and the example script run as subprocesses with tiny budgets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.dynamics import best_response_dynamics
+from recgym.cli import main
+from recgym.datasets import load_users
+from recgym.experiments.results import read_results
+from recgym.game import EngagementGame
+
+ROOT = Path(__file__).resolve().parents[1]
+#: A small experiment-1 sweep on the command line (both rules, runs 1-2, d = 5).
+SWEEP = ["reproduce", "exp1", "--dataset", "synth-uniform", "--runs", "1-2", "--dims", "5",
+         "--producers", "2", "5", "10", "--no-progress"]
+
+
+def test_equilibrium_defaults_report_the_dynamics(capsys: pytest.CaptureFixture) -> None:
+    assert main(["equilibrium"]) == 0
+    out = capsys.readouterr().out
+    # The same run done directly: defaults are synth-uniform, d=5, n=10, softmax T=1,
+    # embedding seed 17, dynamics seed 0.
+    game = EngagementGame(load_users("synth-uniform", 5, 17), 10, "softmax", 1.0)
+    result = best_response_dynamics(game, np.random.RandomState(0))
+    utilities = game.utilities(result.profile)
+    assert f"counts per feature: {' '.join(map(str, result.counts))}" in out
+    assert f"converged after {result.iterations} iterations" in out
+    assert f"mean {utilities.user.mean():.6g}" in out
+    assert "NashConv over vertices:" in out and "NashConv over simplex:" in out
+    assert "certified" in out
+    assert "TV distance, producers vs users:" in out
+
+
+def test_equilibrium_linear_skewed(capsys: pytest.CaptureFixture) -> None:
+    args = ["equilibrium", "--dataset", "synth-skewed", "--rule", "linear", "--dim", "3",
+            "--n-producers", "4", "--seed", "2", "--embedding-seed", "5"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    game = EngagementGame(load_users("synth-skewed", 3, 5), 4, "linear")
+    result = best_response_dynamics(game, np.random.RandomState(2))
+    assert f"counts per feature: {' '.join(map(str, result.counts))}" in out
+    assert "rule=linear" in out
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["equilibrium", "--n-producers", "0"], "--n-producers"),
+    (["equilibrium", "--rule", "hardmax"], "--rule"),
+    (["equilibrium", "--temperature", "-1"], "--temperature"),
+    (["reproduce", "exp1", "--out", "x", "--runs", "a-b"], "--runs"),
+    (["reproduce", "exp1", "--out", "x", "--dims", "0"], "--dims"),
+    (["reproduce", "exp1", "--out", "x", "--jobs", "0"], "--jobs"),
+    (["reproduce", "exp2", "--out", "x", "--dataset", "netflix"], "--dataset"),
+    (["reproduce", "exp2", "--dataset", "synth-skewed"], "--out"),
+])
+def test_bad_options_are_usage_errors(args: list[str], flag: str,
+                                      capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert flag in capsys.readouterr().err
+
+
+def test_reproduce_compare_plot(tmp_path: Path, paper_dir: Path,
+                                capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "sweep"
+    assert main([*SWEEP, "--out", str(out)]) == 0
+    n_runs = len(read_results(out))
+    assert n_runs == 2 * 2 * 3
+    assert (out / "config.json").exists()
+    # Resuming a finished sweep computes nothing.
+    assert main([*SWEEP, "--out", str(out)]) == 0
+    assert f"({0} computed now, {n_runs} already there)" in capsys.readouterr().out
+
+    published = str(paper_dir / "exp1_iterations.csv.gz")
+    assert main(["compare", str(out), "--published", published]) == 0
+    assert f"{n_runs} runs compared: {n_runs} match exactly, 0 differ" in capsys.readouterr().out
+
+    frame = read_results(out)
+    frame.loc[3, "iterations"] += 1
+    frame.to_csv(out / "runs.csv", index=False)
+    assert main(["compare", str(out), "--published", published]) == 1
+    report = capsys.readouterr().out
+    assert f"{n_runs - 1} match exactly, 1 differ" in report
+    assert "iterations" in report.split("differing runs")[1]
+
+    assert main(["plot", str(out)]) == 0
+    printed = capsys.readouterr().out.split()
+    assert sorted(Path(p).name for p in printed) == ["synth-uniform_distribution.png",
+                                                     "synth-uniform_iterations.png"]
+    assert all(Path(p).parent == out / "figures" and Path(p).stat().st_size > 0
+               for p in printed)
+
+
+def test_runtime_errors_exit_with_a_message(tmp_path: Path, paper_dir: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    published = str(paper_dir / "exp1_iterations.csv.gz")
+    assert main(["compare", str(tmp_path), "--published", published]) == 1
+    assert capsys.readouterr().err.startswith("recgym: error: no results file")
+
+
+def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def test_console_entry_point_runs() -> None:
+    done = _run(["-m", "recgym.cli", "equilibrium", "--n-producers", "3"])
+    assert done.returncode == 0, done.stderr
+    assert "NashConv over simplex" in done.stdout
+
+
+def test_example_script_quick(tmp_path: Path, paper_dir: Path) -> None:
+    done = _run([str(ROOT / "examples" / "reproduce_paper.py"), "--quick", "--out",
+                 str(tmp_path)])
+    assert done.returncode == 0, done.stderr
+    assert "match exactly" in done.stdout
+    figures = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
+    assert "synth-uniform_iterations.png" in figures
+    assert "synth-skewed_specialisation.png" in figures
