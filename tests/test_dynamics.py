@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -18,12 +18,12 @@ GENERATORS = {"synth-uniform": recgym.users.synthetic_uniform,
               "synth-skewed": recgym.users.synthetic_skewed}
 
 
-@lru_cache(maxsize=None)
+@cache
 def paper_users(dataset: str, dim: int, seed: int) -> np.ndarray:
     return GENERATORS[dataset](10_000, dim, seed)
 
 
-@lru_cache(maxsize=None)
+@cache
 def published(name: str) -> pd.DataFrame:
     from tests.conftest import PAPER
     return pd.read_csv(PAPER / name)
