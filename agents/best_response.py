@@ -31,6 +31,7 @@ import numpy as np
 
 from agents.continuous_search import ascend
 from agents.dynamics import DynamicsResult, MoveCallback, best_response_dynamics
+from agents.env_agent import best_response_action, dynamics_through_env
 from recgym._validation import check_int
 from recgym.game import EngagementGame
 
@@ -185,10 +186,28 @@ class BestResponse:
         return NashConvResult(float(gains.sum()), gains, utilities,
                               all(r.certified for r in responses), over)
 
+    def action(self, agent: str, observation: object | None = None) -> np.ndarray:
+        """Exact best-response action ``(d,)`` float32 of ``agent`` in the environment.
+
+        Computed from the environment's current state, or from ``observation``
+        where it determines the answer (``agents.env_agent.best_response_action``).
+        """
+        if self.env is None:
+            raise TypeError("action() needs an environment: construct BestResponse(env)")
+        return best_response_action(
+            self.env, agent, observation,
+            solver=lambda profile, i: self.best_response(profile, i).strategy)
+
     def dynamics(self, seed: int | np.random.RandomState = 0, max_iter: int = 500,
                  init: object | None = None, callback: MoveCallback | None = None
                  ) -> DynamicsResult:
-        """The paper's best-response dynamics (``agents.dynamics``) on this game."""
+        """The paper's best-response dynamics (``agents.dynamics``).
+
+        With an environment, the dynamics step it through its API (one mover per
+        step, the others repeat their action); the results are identical.
+        """
+        if self.env is not None:
+            return dynamics_through_env(self.env, seed, max_iter, init, callback)
         return best_response_dynamics(self.game, seed, max_iter, init, callback)
 
     def _check_producer(self, producer: int) -> int:

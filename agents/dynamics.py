@@ -122,7 +122,7 @@ def best_response_dynamics(game: EngagementGame, seed: int | np.random.RandomSta
     moves: list[Move] = []
     for iteration in range(max_iter):
         order = rng.permutation(n)
-        move = _first_move(utilities, directions, counts, order, iteration)
+        move = first_move(utilities, directions, counts, order, iteration)
         if move is None:
             return _result(game, True, iteration, directions, counts, moves)
         directions[move.producer] = move.target
@@ -134,7 +134,7 @@ def best_response_dynamics(game: EngagementGame, seed: int | np.random.RandomSta
     return _result(game, False, max_iter - 1, directions, counts, moves)
 
 
-def _first_move(utilities: VertexUtilities, directions: np.ndarray, counts: np.ndarray,
+def first_move(utilities: VertexUtilities, directions: np.ndarray, counts: np.ndarray,
                 order: np.ndarray, iteration: int) -> Move | None:
     """The move of the first producer in ``order`` that has a strictly better vertex."""
     decided: dict[int, tuple[int, float]] = {}

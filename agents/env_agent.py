@@ -40,11 +40,10 @@ from collections.abc import Callable
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from agents.dynamics import DynamicsResult, Move, MoveCallback, as_random_state
-from agents.dynamics import _first_move as first_move  # shared with the game-side dynamics
+from agents.dynamics import DynamicsResult, Move, MoveCallback, as_random_state, first_move
 from agents.vertex_utilities import VertexUtilities
 from recgym._validation import check_int
-from recgym.env import EngagementEnv
+from recgym.environment import EngagementEnv
 from recgym.game import EngagementGame
 from recgym.rules import Linear, Uniform
 from recgym.strategy import project_to_strategy_set

@@ -37,7 +37,7 @@ from collections.abc import Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from recgym.env import EngagementEnv, parallel_env  # noqa: E402
+from recgym.environment import EngagementEnv, parallel_env  # noqa: E402
 from recgym.rules import RULE_NAMES, Linear, Softmax, TopK, Uniform  # noqa: E402
 
 GOAL_STEPS_PER_SECOND = 10_000.0  # the goal at K = 1,000, n = 10, d = 5

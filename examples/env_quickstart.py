@@ -15,7 +15,7 @@ import numpy as np
 
 from agents.dynamics import best_response_dynamics
 from agents.env_agent import best_response_action, dynamics_through_env
-from recgym.env import parallel_env
+from recgym.environment import parallel_env
 
 SEED = 0
 ROUNDS = 5  # best-response rounds (each producer once per round)

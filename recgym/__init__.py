@@ -1,11 +1,16 @@
 """recgym: strategic content producers in engagement-driven recommender systems."""
 
 from recgym import users
+from recgym.environment import EngagementEnv, env, parallel_env, raw_env
 from recgym.game import EngagementGame, Utilities
 from recgym.rules import Linear, ServingRule, Softmax, TopK, Uniform, make_rule
 from recgym.strategy import project_to_simplex, project_to_strategy_set
 
 __all__ = [
+    "EngagementEnv",
+    "env",
+    "parallel_env",
+    "raw_env",
     "EngagementGame",
     "Linear",
     "ServingRule",

@@ -17,7 +17,7 @@ slice               meaning                                                 boun
 The observation is a function of the current profile only (the users are
 static), so it is Markov. The others' mean is formed from the others' rows
 directly (a fixed ``(n, n)`` averaging matrix), never as "total minus own".
-``r_max`` is the environment's bound on a reward (see ``recgym.env``).
+``r_max`` is the environment's bound on a reward (see ``recgym.environment``).
 """
 
 from __future__ import annotations

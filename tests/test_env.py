@@ -24,8 +24,8 @@ from agents.env_agent import (
     dynamics_through_env,
     observation_determines_best_response,
 )
-from recgym.env import env as aec_env
-from recgym.env import parallel_env, raw_env
+from recgym.environment import env as aec_env
+from recgym.environment import parallel_env, raw_env
 
 SMALL = {"n_producers": 4, "dim": 3, "n_users": 200}
 RULES = {  # every serving rule, top-k both proper (k < n) and greedy
