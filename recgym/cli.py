@@ -48,7 +48,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     from recgym.experiments.sweep import run_sweep
 
     config = _config(args, EXPERIMENTS[args.experiment])
-    summary = run_sweep(config)
+    try:
+        summary = run_sweep(config)
+    except KeyboardInterrupt:
+        print(f"recgym: interrupted; the finished runs are saved in {config.out}: run the "
+              "same command again to resume", file=sys.stderr)
+        return 130
     print(f"{summary.n_runs} runs in {summary.results} ({summary.n_computed} computed now, "
           f"{summary.n_runs - summary.n_computed} already there) in {summary.seconds:.1f} s")
     return 0

@@ -289,3 +289,12 @@ def test_chains_follow_the_paper() -> None:
     assert len(exp2) == 6 * 5 and sum(c.n_runs for c in exp2) == 1440
     assert {c.rng_seed for c in exp2} == {505}
     assert dataclasses.asdict(exp2[0])["temperature"] is None  # linear comes first
+
+
+def test_package_exports_resolve() -> None:
+    import recgym.experiments as experiments
+
+    for name in experiments.__all__:
+        assert getattr(experiments, name).__name__ == name
+    with pytest.raises(AttributeError, match="no_such_name"):
+        experiments.no_such_name  # noqa: B018
