@@ -90,6 +90,27 @@ def test_exp2_skewed_matches_published(tmp_path: Path, exp2_published: pd.DataFr
     assert comparison.ok and comparison.n_runs == 3 * 12, format_comparison(comparison)
 
 
+def test_movielens_exp1_matches_published(tmp_path: Path, paper_dir: Path,
+                                          exp1_published: pd.DataFrame) -> None:
+    # Published: exp1_iterations.csv.gz, movielens-100k, run 1, d = 5, both rules; the
+    # users are the paper's NMF embedding of ../shared/data/ml-100k/u.data.
+    data = paper_dir.parent / "data"
+    if not (data / "ml-100k" / "u.data").exists():
+        pytest.skip(f"MovieLens-100k ratings not found at {data / 'ml-100k'}")
+    config = Exp1Config(out=str(tmp_path), dataset="movielens-100k", data=str(data), runs=(1,),
+                        dims=(5,), progress=False)
+    run_sweep(config)
+    comparison = compare_runs(read_results(tmp_path), exp1_published)
+    assert comparison.ok and comparison.n_runs == 2 * 12, format_comparison(comparison)
+
+
+def test_missing_real_data_is_reported(tmp_path: Path) -> None:
+    config = Exp1Config(out=str(tmp_path / "out"), dataset="rentrunway",
+                        data=str(tmp_path / "nowhere"), runs=(1,), dims=(5,), progress=False)
+    with pytest.raises(FileNotFoundError):
+        run_sweep(config)
+
+
 # --- resumption ---------------------------------------------------------------------
 
 def _truncate(path: Path, fraction: float) -> None:
@@ -289,6 +310,10 @@ def test_chains_follow_the_paper() -> None:
     assert len(exp2) == 6 * 5 and sum(c.n_runs for c in exp2) == 1440
     assert {c.rng_seed for c in exp2} == {505}
     assert dataclasses.asdict(exp2[0])["temperature"] is None  # linear comes first
+    # Synthetic users read no file: a data path is not passed on to them.
+    assert {c.data for c in build_chains(Exp1Config(out="unused", data="/x"))} == {None}
+    assert {c.data for c in build_chains(Exp1Config(out="unused", dataset="rentrunway",
+                                                    data="/x"))} == {"/x"}
 
 
 def test_package_exports_resolve() -> None:

@@ -28,6 +28,8 @@ from typing import Any
 
 #: Datasets the experiments know (command-line names).
 DATASETS = ("synth-uniform", "synth-skewed", "movielens-100k", "rentrunway", "amazon-music")
+#: Datasets generated from a seed (they read no file, so ``--data`` is ignored).
+SYNTHETIC = ("synth-uniform", "synth-skewed")
 #: The paper's grid (model.md section 7).
 PAPER_DIMS = (5, 10, 15, 20)
 PAPER_PRODUCERS = (2, 5, *range(10, 101, 10))
@@ -94,8 +96,9 @@ class SweepConfig:
     out: str = option(None, "Output folder: results, config.json, user distributions.",
                       metavar="DIR")
     dataset: str = option("synth-uniform", f"User data: {', '.join(DATASETS)}.")
-    data: str | None = option(None, "Folder or file with the real rating data "
-                              "(default: the RECGYM_DATA environment variable).", metavar="PATH")
+    data: str | None = option(None, "Folder or file with the real rating data (default: the "
+                              "RECGYM_DATA environment variable; ignored for synthetic data).",
+                              metavar="PATH")
     seeds: tuple[int, ...] = option(PAPER_SEEDS, "Embedding seeds of the user data.")
     dims: tuple[int, ...] = option(PAPER_DIMS, "Embedding dimensions d, in loop order.")
     producers: tuple[int, ...] = option(PAPER_PRODUCERS, "Numbers of producers n, in loop order.")
@@ -135,6 +138,11 @@ class SweepConfig:
         _check_choice("--format", self.format, FORMATS)
         _check_ints("--jobs", (self.jobs,), 1, single=True)
         _check_choice("--backend", self.backend, BACKENDS)
+
+    @property
+    def data_path(self) -> str | None:
+        """``data`` for the real datasets, ``None`` for the synthetic ones."""
+        return None if self.dataset in SYNTHETIC else self.data
 
     def rule_settings(self) -> list[tuple[str, float | None]]:
         """``(rule, temperature)`` pairs in loop order; linear has temperature ``None``."""
@@ -263,8 +271,9 @@ class EquilibriumConfig:
     """One run of the paper's best-response dynamics (``recgym equilibrium``)."""
 
     dataset: str = option("synth-uniform", f"User data: {', '.join(DATASETS)}.")
-    data: str | None = option(None, "Folder or file with the real rating data "
-                              "(default: the RECGYM_DATA environment variable).", metavar="PATH")
+    data: str | None = option(None, "Folder or file with the real rating data (default: the "
+                              "RECGYM_DATA environment variable; ignored for synthetic data).",
+                              metavar="PATH")
     embedding_seed: int = option(17, "Embedding seed of the user data.")
     dim: int = option(5, "Embedding dimension d.")
     n_producers: int = option(10, "Number of producers n.")
@@ -284,3 +293,8 @@ class EquilibriumConfig:
                              f"{self.temperature!r}")
         _check_ints("--seed", (self.seed,), 0, single=True)
         _check_ints("--max-iter", (self.max_iter,), 1, single=True)
+
+    @property
+    def data_path(self) -> str | None:
+        """``data`` for the real datasets, ``None`` for the synthetic ones."""
+        return None if self.dataset in SYNTHETIC else self.data

@@ -54,7 +54,7 @@ def run_equilibrium(config: EquilibriumConfig) -> EquilibriumReport:
     from recgym.datasets import load_users
     from recgym.game import EngagementGame
 
-    users = load_users(config.dataset, config.dim, config.embedding_seed, path=config.data)
+    users = load_users(config.dataset, config.dim, config.embedding_seed, path=config.data_path)
     temperature = config.temperature if config.rule == "softmax" else None
     game = EngagementGame(users, config.n_producers, config.rule, temperature)
     result = best_response_dynamics(game, np.random.RandomState(config.seed),

@@ -113,7 +113,7 @@ def build_chains(config: SweepConfig) -> list[Chain]:
         for seed in config.seeds:
             for run in runs:
                 rng_seed = run if run is not None else config.dynamics_seed
-                chains.append(Chain(config.dataset, config.data, rule, temperature, seed,
+                chains.append(Chain(config.dataset, config.data_path, rule, temperature, seed,
                                     rng_seed, run, config.dims, config.producers,
                                     config.max_iter))
     return chains
@@ -305,7 +305,7 @@ def _record_user_distributions(out: Path, config: SweepConfig,
     path = out / USER_DISTRIBUTIONS
     known = read_csv_exact(path) if path.exists() else None
     have = set() if known is None else set(zip(known.embedding_seed, known.dim, strict=True))
-    tasks = [(config.dataset, d, s, config.data) for s in config.seeds for d in config.dims
+    tasks = [(config.dataset, d, s, config.data_path) for s in config.seeds for d in config.dims
              if (s, d) not in have]
     if not tasks:
         return
