@@ -72,14 +72,22 @@ def _compare(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from recgym.experiments.plots import save_figures
     from recgym.experiments.results import read_results
-    from recgym.experiments.sweep import read_user_distributions
+    from recgym.experiments.sweep import compute_user_distributions, read_user_distributions
 
     source = Path(args.results)
+    frame = read_results(source)
     fig_dir = args.fig_dir or (source / "figures" if source.is_dir() else
                                source.parent / "figures")
     users = read_user_distributions(source) if source.is_dir() else None
-    paths = save_figures(read_results(source), users, fig_dir, args.dim, args.n_producers,
-                         args.seed, args.dpi)
+    if users is None:  # e.g. a published file: load the users the figures need
+        dims = {name: args.dim or int(part["dim"].min())
+                for name, part in frame.groupby("dataset")}
+        users, notes = compute_user_distributions(frame, dims, args.data)
+        for note in notes:
+            print(f"recgym: {note}; skipping its figures that need the users",
+                  file=sys.stderr)
+    paths = save_figures(frame, users, fig_dir, args.dim, args.n_producers, args.seed,
+                         args.dpi)
     for path in paths:
         print(path)
     return 0
@@ -129,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = command("plot", _plot, "Draw the paper's figures from a sweep.")
     plot.add_argument("results", metavar="DIR", help="Sweep folder or results file.")
+    plot.add_argument("--data", metavar="PATH", help="Real rating data, to load the users "
+                      "of results that come without user_distributions.csv (e.g. a "
+                      "published file).")
     plot.add_argument("--fig-dir", metavar="DIR",
                       help="Where the PNGs go (default: DIR/figures).")
     plot.add_argument("--dim", type=int, help="Dimension of the distribution and temperature "

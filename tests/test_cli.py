@@ -96,6 +96,9 @@ def test_reproduce_compare_plot(tmp_path: Path, paper_dir: Path,
                                                      "synth-uniform_iterations.png"]
     assert all(Path(p).parent == out / "figures" and Path(p).stat().st_size > 0
                for p in printed)
+    # A bare results file (no user_distributions.csv): synthetic users are regenerated.
+    assert main(["plot", str(out / "runs.csv"), "--fig-dir", str(tmp_path / "f")]) == 0
+    assert "synth-uniform_distribution.png" in capsys.readouterr().out
 
 
 def test_runtime_errors_exit_with_a_message(tmp_path: Path, paper_dir: Path,

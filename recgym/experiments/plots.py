@@ -96,7 +96,11 @@ def distribution_figure(frame: pd.DataFrame, users: pd.DataFrame, dim: int, n: i
     """
     part = frame[(frame["dim"] == dim) & (frame["n_producers"] == n) &
                  (frame["embedding_seed"] == seed)]
-    user_row = users[(users["dim"] == dim) & (users["embedding_seed"] == seed)].iloc[0]
+    user_rows = users[(users["dim"] == dim) & (users["embedding_seed"] == seed)]
+    if len(part) == 0 or len(user_rows) == 0:
+        raise ValueError(f"no runs (or no users) with --dim {dim}, --n-producers {n} and "
+                         f"--seed {seed} in the results; choose values present there")
+    user_row = user_rows.iloc[0]
     user_dist = np.array(user_row["user_distribution"].split(), dtype=float)
     settings = _settings(part)
     cols = min(3, len(settings))
@@ -129,7 +133,8 @@ def _producer_lines(frame: pd.DataFrame) -> list[int]:
 def _versus_temperature(frame: pd.DataFrame, metrics: dict[str, str], title: str,
                         log_y: tuple[str, ...] = ()) -> Figure:
     """One panel per metric column: mean +- SE over seeds vs temperature, per n."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics) + 1.2, 3.4),
+                             squeeze=False)
     softmax = frame[frame["rule"] == "softmax"]
     linear = frame[frame["rule"] == "linear"]
     for ax, (column, label) in zip(axes[0], metrics.items(), strict=True):
@@ -146,8 +151,8 @@ def _versus_temperature(frame: pd.DataFrame, metrics: dict[str, str], title: str
             ax.set_yscale("log")
         ax.set(xlabel="softmax temperature T", ylabel=label)
         ax.grid(alpha=0.3)
-    axes[0][0].plot([], [], color="grey", linestyle="--", label="linear serving")
-    axes[0][0].legend(fontsize=8)
+    axes[0][-1].plot([], [], color="grey", linestyle="--", label="linear serving")
+    axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from recgym.experiments.backends import LocalBackend, RayBackend, make_backend
-from recgym.experiments.config import NON_RESULT_FIELDS, SweepConfig
+from recgym.experiments.config import NON_RESULT_FIELDS, SYNTHETIC, SweepConfig
 from recgym.experiments.results import (
     Key,
     columns_for,
@@ -252,6 +252,7 @@ def run_sweep(config: SweepConfig, backend: LocalBackend | RayBackend | None = N
     pending = sorted((c for c in chains if not done.issuperset(c.keys())),
                      key=lambda c: c.embedding_seed)
     total = sum(c.n_runs for c in chains)
+    keys = key_columns(store.columns)
     computed = 0
     if backend is None:
         backend = make_backend(config.backend, config.jobs, config.ray_address)
@@ -261,7 +262,6 @@ def run_sweep(config: SweepConfig, backend: LocalBackend | RayBackend | None = N
                   unit="run", desc=f"{config.experiment} {config.dataset}", file=sys.stderr,
                   disable=not config.progress, dynamic_ncols=True) as bar:
             for _, rows in backend.map_unordered(run_chain, pending):
-                keys = key_columns(store.columns)
                 new = [r for r in rows if row_key(r, keys) not in done]
                 if new:
                     store.append(new)
@@ -315,6 +315,40 @@ def _record_user_distributions(out: Path, config: SweepConfig,
     tmp = path.with_name(path.name + ".tmp")
     frame.to_csv(tmp, index=False)
     tmp.replace(path)
+
+
+def compute_user_distributions(frame: pd.DataFrame, dims: dict[str, int],
+                               data: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """``user_distributions.csv`` rows for results that lack them (e.g. a published file).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Per-run results; every embedding seed of each dataset is loaded.
+    dims : dict
+        Dataset (published name) -> the dimension to load.
+    data : str, optional
+        Real rating data (``recgym.datasets``); synthetic users need none.
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        The rows that could be computed, and a note for each dataset that could not
+        be loaded.
+    """
+    from recgym.datasets import PUBLISHED_NAMES
+
+    cli_names = {published: name for name, published in PUBLISHED_NAMES.items()}
+    rows, notes = [], []
+    for dataset, part in frame.groupby("dataset", sort=False):
+        name = cli_names.get(dataset, dataset)
+        path = None if name in SYNTHETIC else data
+        try:
+            rows += [user_summary((name, dims[dataset], int(seed), path))
+                     for seed in sorted(part["embedding_seed"].unique())]
+        except (FileNotFoundError, ValueError) as exc:
+            notes.append(f"{dataset}: users not loaded ({str(exc).splitlines()[0]})")
+    return pd.DataFrame(rows), notes
 
 
 def read_user_distributions(folder: str | Path) -> pd.DataFrame | None:
