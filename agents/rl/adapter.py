@@ -65,7 +65,7 @@ def check_parallel_env(env: object) -> tuple[spaces.Box, spaces.Box]:
         If the spaces are not ``Box`` or differ between agents.
     """
     if not isinstance(env, ParallelEnv):
-        raise TypeError(f"env must be a PettingZoo ParallelEnv (e.g. recgym.env.parallel_env()), "
+        raise TypeError(f"env must be a PettingZoo ParallelEnv (e.g. recgym.parallel_env()), "
                         f"got {type(env).__name__}")
     agents = list(env.possible_agents)
     if not agents:
@@ -91,7 +91,7 @@ class ProducerVecEnv(VecEnv):
     Parameters
     ----------
     envs : ParallelEnv or sequence of ParallelEnv
-        The copies of the game (e.g. ``[recgym.env.parallel_env(**kw) for _ in
+        The copies of the game (e.g. ``[recgym.parallel_env(**kw) for _ in
         range(4)]``); all with the same agents and spaces. They are owned by the
         adapter from now on (stepped and reset by it).
 
@@ -103,7 +103,7 @@ class ProducerVecEnv(VecEnv):
     """
 
     def __init__(self, envs: ParallelEnv | Sequence[ParallelEnv]) -> None:
-        self.envs: list[ParallelEnv] = [envs] if isinstance(envs, ParallelEnv) else list(envs)
+        self.envs: list[ParallelEnv] = list(envs) if isinstance(envs, Sequence) else [envs]
         if not self.envs:
             raise ValueError("envs must hold at least one parallel environment, got none")
         observation_space, action_space = check_parallel_env(self.envs[0])

@@ -1,0 +1,161 @@
+"""TensorBoard monitoring of RL producers against the exact equilibrium.
+
+``EquilibriumEvalCallback`` evaluates the deterministic policies
+(``agents.rl.evaluation.evaluate``) at the start of training, every
+``eval_freq`` agent-steps and at the end, and records through the model's SB3
+logger (so next to SB3's own ``rollout/``, ``train/`` and ``time/`` logs):
+
+==========================================  ==========================================
+tag                                         value
+==========================================  ==========================================
+``eval/nash_conv``                          NashConv over the strategy set, per user
+``eval/nash_conv_relative``                 NashConv / total producer utility
+``eval/producer_reward_mean``, ``_min``     producer engagement, per user
+``eval/producer_reward/producer_i``         each producer's engagement, per user
+``eval/user_welfare``                       mean user utility
+``eval/features_used``                      features some producer specialises in
+``eval/concentrated_share``                 share of producers on a single feature
+``eval/tv_to_equilibrium``                  TV distance of the producer distributions
+``eval/equilibrium/...``                    the same figures at the equilibrium
+``eval/content_weights``                    histogram of the profile's ``n d`` weights
+``eval/distribution``                       figure: producers (learned, equilibrium)
+                                            and users per feature
+==========================================  ==========================================
+
+The step of every record is ``num_timesteps``: agent-steps, all producers.
+It works with an SB3 model (shared policy) and with ``IndependentLearners``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Figure
+
+from agents.rl.evaluation import (
+    EquilibriumReference,
+    EvaluationResult,
+    equilibrium_reference,
+    evaluate,
+)
+from recgym._validation import check_int
+
+#: Outputs that cannot show arrays or figures.
+_TEXT_OUTPUTS = ("stdout", "log", "json", "csv")
+
+__all__ = ["EquilibriumEvalCallback", "distribution_figure"]
+
+
+class EquilibriumEvalCallback(BaseCallback):
+    """Evaluate the producers against the equilibrium every ``eval_freq`` agent-steps.
+
+    Parameters
+    ----------
+    eval_env : recgym parallel environment
+        A separate copy of the game (reset by every evaluation).
+    eval_freq : int >= 1
+        Agent-steps between evaluations.
+    equilibrium : EquilibriumReference, optional
+        Default: computed from ``eval_env.game`` with ``equilibrium_seed``.
+    equilibrium_seed : int >= 0
+    eval_seed : int >= 0
+        Seed of every evaluation episode (the same start each time).
+    log_figure : bool
+        Also record the distribution figure (matplotlib; about 0.1 s each).
+    verbose : int
+        1 prints one line per evaluation.
+
+    Attributes
+    ----------
+    history : list of (int, EvaluationResult)
+        Every evaluation with its agent-step count.
+    """
+
+    def __init__(self, eval_env: object, eval_freq: int = 10_000,
+                 equilibrium: EquilibriumReference | None = None, equilibrium_seed: int = 0,
+                 eval_seed: int = 0, log_figure: bool = True, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.eval_env = eval_env
+        self.eval_freq = check_int("eval_freq", eval_freq, 1)
+        self.equilibrium = equilibrium
+        self.equilibrium_seed = check_int("equilibrium_seed", equilibrium_seed, 0)
+        self.eval_seed = check_int("eval_seed", eval_seed, 0)
+        self.log_figure = bool(log_figure)
+        self.history: list[tuple[int, EvaluationResult]] = []
+        self._last_eval: int | None = None
+
+    def _init_callback(self) -> None:
+        if self.equilibrium is None:
+            game = self.eval_env.unwrapped.game
+            self.equilibrium = equilibrium_reference(game, self.equilibrium_seed)
+
+    def _on_training_start(self) -> None:
+        if self._last_eval != self.num_timesteps:
+            self.evaluate_now()
+
+    def _on_step(self) -> bool:
+        if self._last_eval is None or self.num_timesteps - self._last_eval >= self.eval_freq:
+            self.evaluate_now()
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._last_eval != self.num_timesteps:
+            self.evaluate_now()
+
+    @property
+    def last(self) -> EvaluationResult | None:
+        """The latest evaluation, if any."""
+        return self.history[-1][1] if self.history else None
+
+    def evaluate_now(self) -> EvaluationResult:
+        """Evaluate, record every tag and write them at step ``num_timesteps``."""
+        result = evaluate(self.model, self.eval_env, self.equilibrium, seed=self.eval_seed)
+        self.history.append((self.num_timesteps, result))
+        self._last_eval = self.num_timesteps
+        self._record(result)
+        self.logger.dump(self.num_timesteps)
+        if self.verbose:
+            print(f"agent-steps {self.num_timesteps}: NashConv {result.nash_conv_relative:.2%} "
+                  f"of producer utility, TV to equilibrium {result.tv_to_equilibrium:.3f}")
+        return result
+
+    def _record(self, result: EvaluationResult) -> None:
+        record = self.logger.record
+        eq = result.equilibrium
+        record("eval/nash_conv", result.nash_conv)
+        record("eval/nash_conv_relative", result.nash_conv_relative)
+        record("eval/producer_reward_mean", result.producer_utility_mean)
+        record("eval/producer_reward_min", result.producer_utility_min)
+        record("eval/user_welfare", result.user_welfare)
+        record("eval/features_used", result.features_used)
+        record("eval/concentrated_share", result.concentrated_share)
+        record("eval/tv_to_equilibrium", result.tv_to_equilibrium)
+        for i, value in enumerate(result.producer_utilities):
+            record(f"eval/producer_reward/producer_{i}", float(value))
+        record("eval/equilibrium/producer_reward_mean", float(eq.producer_utilities.mean()))
+        record("eval/equilibrium/user_welfare", eq.user_welfare)
+        record("eval/content_weights", result.profile.ravel().astype(np.float32),
+               exclude=_TEXT_OUTPUTS)
+        if self.log_figure:
+            record("eval/distribution", Figure(distribution_figure(result), close=True),
+                   exclude=_TEXT_OUTPUTS)
+
+
+def distribution_figure(result: EvaluationResult) -> object:
+    """Bars per feature: learned producers, equilibrium producers, users (a matplotlib Figure)."""
+    from matplotlib.figure import Figure as MplFigure  # no pyplot: no global figure state
+
+    d = result.distribution.size
+    features = np.arange(d)
+    figure = MplFigure(figsize=(max(4.0, 0.6 * d + 2.0), 3.0))
+    axes = figure.subplots()
+    width = 0.27
+    axes.bar(features - width, result.distribution, width, label="producers (learned)")
+    axes.bar(features, result.equilibrium.distribution, width, label="producers (equilibrium)")
+    axes.bar(features + width, result.user_distribution, width, label="users")
+    axes.set_xticks(features)
+    axes.set_xlabel("feature")
+    axes.set_ylabel("share")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    return figure

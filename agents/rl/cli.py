@@ -1,0 +1,47 @@
+"""``recgym train``: train RL producers, evaluate them against the equilibrium, save them.
+
+Register it in ``recgym.cli.build_parser`` with::
+
+    from agents.rl.cli import add_train_parser
+    add_train_parser(commands)
+
+Its options are generated from ``agents.rl.config.TrainConfig``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from agents.rl.config import TrainConfig
+from recgym.experiments.config import add_arguments, from_namespace
+
+__all__ = ["add_train_parser", "run_train"]
+
+DESCRIPTION = ("Train RL producers with Stable-Baselines3 (one shared policy or one model per "
+               "producer), evaluate them against the best-response-dynamics equilibrium every "
+               "--eval-freq agent-steps (TensorBoard), print a summary and save the models.")
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``train`` sub-command to ``subparsers``; returns its parser.
+
+    The parser's defaults carry ``handler=run_train`` and ``parser`` (for usage
+    errors), as the other ``recgym`` sub-commands do.
+    """
+    parser = subparsers.add_parser("train", help="Train RL producers and compare them with "
+                                   "the exact equilibrium.", description=DESCRIPTION)
+    add_arguments(parser, TrainConfig)
+    parser.set_defaults(handler=run_train, parser=parser)
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handler of ``recgym train``: bad settings are usage errors (exit status 2)."""
+    try:
+        config = from_namespace(TrainConfig, args)
+    except ValueError as exc:
+        args.parser.error(str(exc))
+    from agents.rl.training import format_summary, train  # heavy imports only when training
+
+    print(format_summary(train(config)))
+    return 0

@@ -1,0 +1,361 @@
+r"""How far the profile that trained producers play is from equilibrium.
+
+**The evaluated profile.** The deterministic policies (SB3 ``predict(...,
+deterministic=True)``) play one episode of the environment from
+``reset(seed=seed)`` for ``steps`` steps (default: the horizon); the projected
+profile ``P`` ``(n, d)`` of the last step is evaluated. All utilities below are
+**per user** (sums over users divided by ``K``; the environment's
+``reward_scale="mean"``), and every producer utility is engagement.
+
+**Metrics** of ``P``:
+
+* NashConv over the full strategy set ``S`` (``agents.BestResponse.nash_conv(P,
+  over="simplex")``): ``sum_i (max_s u_i(s, P_-i) - u_i(P))``; ``relative`` divides
+  it by the total producer utility ``sum_i u_i(P)``.
+* The producer distribution over features, ``m = sum_i P_i / sum(P)`` (each
+  feature's share of all content posted), compared with the equilibrium's
+  ``counts / n`` by the total-variation distance ``TV(m, q) = 1/2 sum_f |m_f - q_f|``
+  (for vertex profiles ``m`` *is* ``counts / n``). A profile with no content at
+  all has ``m = 0``.
+* ``features_used``: features that are the largest weight of at least one
+  producer who posts anything.
+* ``concentrated_share``: the share of producers that put at least
+  ``CONCENTRATION_THRESHOLD`` of their content on one feature
+  (``max_f P_if >= 0.9 sum_f P_if``), the paper's structural prediction that
+  producers specialise on single features.
+
+**The equilibrium** is the end point of the paper's best-response dynamics
+(``BestResponse(game).dynamics(seed)``) on the same users, with its per-user
+producer and user utilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from agents.best_response import BestResponse
+from agents.dynamics import DynamicsResult
+from agents.env_agent import base_env
+from recgym._validation import check_int
+from recgym.environment import EngagementEnv
+from recgym.game import EngagementGame
+
+#: A producer "concentrates on a single feature" when at least this share of its
+#: content is on its largest feature.
+CONCENTRATION_THRESHOLD = 0.9
+
+#: ``policy(observations (m, obs_size)) -> actions (m, d)``: what ``evaluate`` plays.
+JointPolicy = Callable[[np.ndarray], np.ndarray]
+
+__all__ = ["CONCENTRATION_THRESHOLD", "EquilibriumReference", "EvaluationResult",
+           "as_joint_policy", "concentrated_share", "equilibrium_reference", "evaluate",
+           "features_used", "producer_distribution", "total_variation"]
+
+
+# ---------------------------------------------------------------------- profile statistics
+def producer_distribution(profile: np.ndarray) -> np.ndarray:
+    """Each feature's share of all content, ``sum_i P_i / sum(P)``, shape ``(d,)`` (0 if none)."""
+    total = profile.sum()
+    return profile.sum(axis=0) / total if total > 0 else np.zeros(profile.shape[1])
+
+
+def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    """``1/2 sum |p - q|`` of two distributions ``(d,)``."""
+    return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())
+
+
+def features_used(profile: np.ndarray) -> int:
+    """Distinct largest-weight features among producers that post content."""
+    posting = profile.sum(axis=1) > 0
+    return int(np.unique(profile[posting].argmax(axis=1)).size)
+
+
+def concentrated_share(profile: np.ndarray, threshold: float = CONCENTRATION_THRESHOLD) -> float:
+    """Share of producers with ``max_f P_if >= threshold * sum_f P_if > 0``."""
+    totals = profile.sum(axis=1)
+    return float(np.mean((totals > 0) & (profile.max(axis=1) >= threshold * totals)))
+
+
+# ---------------------------------------------------------------------- the equilibrium
+@dataclass(frozen=True)
+class EquilibriumReference:
+    """The best-response-dynamics equilibrium that trained producers are compared with.
+
+    Attributes
+    ----------
+    dynamics : DynamicsResult
+        The run of the paper's dynamics (``converged`` says whether it ended at an
+        equilibrium among vertices).
+    distribution : array, shape (d,)
+        Producers per feature, ``counts / n``.
+    producer_utilities : array, shape (n,)
+        Engagement of each producer at the equilibrium, per user.
+    user_welfare : float
+        Mean user utility at the equilibrium.
+    seed : int
+        Seed of the dynamics.
+    """
+
+    dynamics: DynamicsResult
+    distribution: np.ndarray
+    producer_utilities: np.ndarray
+    user_welfare: float
+    seed: int
+
+    @property
+    def features_used(self) -> int:
+        """Features with at least one producer."""
+        return int(np.count_nonzero(self.dynamics.counts))
+
+
+def equilibrium_reference(game: EngagementGame, seed: int = 0,
+                          max_iter: int = 500) -> EquilibriumReference:
+    """Run the paper's best-response dynamics on ``game`` and summarise the end point.
+
+    Parameters
+    ----------
+    game : EngagementGame
+    seed : int >= 0
+        Seed of the dynamics' ``RandomState``.
+    max_iter : int >= 1
+
+    Returns
+    -------
+    EquilibriumReference
+    """
+    if not isinstance(game, EngagementGame):
+        raise TypeError(f"game must be a recgym.EngagementGame, got {type(game).__name__}")
+    seed = check_int("seed", seed, 0)
+    result = BestResponse(game).dynamics(seed=seed, max_iter=max_iter)
+    utilities = game.utilities(result.profile)
+    return EquilibriumReference(result, result.counts / game.n_producers,
+                                utilities.engagement / game.n_users,
+                                float(utilities.user.mean()), seed)
+
+
+# ---------------------------------------------------------------------- the evaluation
+@dataclass(frozen=True)
+class EvaluationResult:
+    """The profile that trained producers play, next to the equilibrium (module docstring).
+
+    Attributes
+    ----------
+    profile : array, shape (n, d)
+        The evaluated (projected) profile.
+    producer_utilities : array, shape (n,)
+        Each producer's engagement at ``profile``, per user.
+    user_welfare : float
+        Mean user utility at ``profile``.
+    nash_conv : float
+        NashConv over the full strategy set, per user.
+    nash_conv_relative : float
+        ``nash_conv / sum(producer_utilities)``.
+    nash_conv_certified : bool
+        True when every best response behind ``nash_conv`` is proven optimal.
+    gains : array, shape (n,)
+        Each producer's best-response gain, per user.
+    distribution : array, shape (d,)
+        Producer distribution over features (each feature's share of all content).
+    user_distribution : array, shape (d,)
+        ``U.sum(0) / U.sum()``.
+    features_used : int
+        Features that are some posting producer's largest weight.
+    concentrated_share : float
+        Share of producers concentrated on a single feature (``CONCENTRATION_THRESHOLD``).
+    tv_to_equilibrium : float
+        Total-variation distance between ``distribution`` and the equilibrium's.
+    equilibrium : EquilibriumReference
+    """
+
+    profile: np.ndarray
+    producer_utilities: np.ndarray
+    user_welfare: float
+    nash_conv: float
+    nash_conv_relative: float
+    nash_conv_certified: bool
+    gains: np.ndarray
+    distribution: np.ndarray
+    user_distribution: np.ndarray
+    features_used: int
+    concentrated_share: float
+    tv_to_equilibrium: float
+    equilibrium: EquilibriumReference
+
+    @property
+    def producer_utility_mean(self) -> float:
+        """Mean producer utility, per user."""
+        return float(self.producer_utilities.mean())
+
+    @property
+    def producer_utility_min(self) -> float:
+        """Smallest producer utility, per user."""
+        return float(self.producer_utilities.min())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (lists for arrays), equilibrium figures under ``equilibrium_*``."""
+        eq = self.equilibrium
+        return {
+            "nash_conv": self.nash_conv, "nash_conv_relative": self.nash_conv_relative,
+            "nash_conv_certified": self.nash_conv_certified,
+            "producer_utility_mean": self.producer_utility_mean,
+            "producer_utility_min": self.producer_utility_min,
+            "producer_utilities": self.producer_utilities.tolist(),
+            "user_welfare": self.user_welfare, "features_used": self.features_used,
+            "concentrated_share": self.concentrated_share,
+            "tv_to_equilibrium": self.tv_to_equilibrium,
+            "distribution": self.distribution.tolist(),
+            "user_distribution": self.user_distribution.tolist(),
+            "profile": self.profile.tolist(),
+            "equilibrium_counts": eq.dynamics.counts.tolist(),
+            "equilibrium_converged": bool(eq.dynamics.converged),
+            "equilibrium_producer_utility_mean": float(eq.producer_utilities.mean()),
+            "equilibrium_producer_utility_min": float(eq.producer_utilities.min()),
+            "equilibrium_user_welfare": eq.user_welfare,
+            "equilibrium_seed": eq.seed,
+        }
+
+    def summary(self) -> str:
+        """A small text table: learned profile next to the equilibrium."""
+        eq = self.equilibrium
+        certified = "" if self.nash_conv_certified else " (lower bound: not certified)"
+        rows = [
+            ("NashConv (per user)", f"{self.nash_conv:.3e}{certified}", "0"),
+            ("NashConv / producer utility", f"{self.nash_conv_relative:.2%}", "0.00%"),
+            ("producer utility mean", f"{self.producer_utility_mean:.5f}",
+             f"{eq.producer_utilities.mean():.5f}"),
+            ("producer utility min", f"{self.producer_utility_min:.5f}",
+             f"{eq.producer_utilities.min():.5f}"),
+            ("user welfare (mean)", f"{self.user_welfare:.5f}", f"{eq.user_welfare:.5f}"),
+            ("features used", str(self.features_used), str(eq.features_used)),
+            (f"share concentrated (>= {CONCENTRATION_THRESHOLD:g})",
+             f"{self.concentrated_share:.2f}", "1.00"),
+            ("producers per feature", _fmt(self.distribution), _fmt(eq.distribution)),
+            ("users per feature", _fmt(self.user_distribution), ""),
+            ("TV to equilibrium", f"{self.tv_to_equilibrium:.4f}", ""),
+        ]
+        width = max(len(name) for name, _, _ in rows)
+        column = max(len(ours) for _, ours, _ in rows)
+        lines = [f"{'':{width}}  {'learned':{column}}  equilibrium (dynamics seed {eq.seed})"]
+        lines += [f"{name:{width}}  {ours:{column}}  {theirs}".rstrip()
+                  for name, ours, theirs in rows]
+        return "\n".join(lines)
+
+
+def _fmt(values: np.ndarray) -> str:
+    return "[" + " ".join(f"{v:.2f}" for v in values) + "]"
+
+
+def evaluate(policies: object, env: object, equilibrium: EquilibriumReference | None = None,
+             seed: int = 0, steps: int | None = None,
+             equilibrium_seed: int = 0) -> EvaluationResult:
+    """Evaluate the profile that the deterministic ``policies`` play in ``env``.
+
+    Parameters
+    ----------
+    policies : SB3 model, IndependentLearners, sequence or mapping of models, or callable
+        A single model (anything with ``predict``) or callable ``obs (m, obs_size) ->
+        actions (m, d)`` is shared by every producer; ``IndependentLearners``, a
+        sequence of ``n`` models/callables (one per producer, in agent order) or a
+        mapping ``agent -> model`` gives each producer its own.
+    env : recgym parallel environment
+        Possibly wrapped (e.g. ``SoftmaxActions``): the policies act on ``env`` as
+        they were trained. Reset by this function (``reset(seed=seed)``) and left at
+        the evaluated profile.
+    equilibrium : EquilibriumReference, optional
+        Default: ``equilibrium_reference(env.game, equilibrium_seed)``.
+    seed : int >= 0
+        Seed of the evaluation episode's starting profile.
+    steps : int >= 1, optional
+        Steps to play before evaluating; default ``env.horizon``.
+    equilibrium_seed : int >= 0
+        Seed of the dynamics when ``equilibrium`` is not given.
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    base = _check_env(env)
+    steps = base.horizon if steps is None else check_int("steps", steps, 1)
+    if steps > base.horizon:
+        raise ValueError(f"steps={steps} exceeds the environment's horizon {base.horizon}")
+    act = as_joint_policy(policies, base.possible_agents)
+    if equilibrium is None:
+        equilibrium = equilibrium_reference(base.game, equilibrium_seed)
+    elif not isinstance(equilibrium, EquilibriumReference):
+        raise TypeError(f"equilibrium must be an EquilibriumReference, got "
+                        f"{type(equilibrium).__name__}")
+    observations, _ = env.reset(seed=check_int("seed", seed, 0))
+    for _ in range(steps):
+        obs = np.stack([observations[a] for a in base.possible_agents])
+        actions = np.asarray(act(obs), dtype=np.float32).reshape(base.n_producers, -1)
+        observations = env.step(dict(zip(base.possible_agents, actions, strict=True)))[0]
+    return evaluate_profile(base.game, base.profile, equilibrium)
+
+
+def evaluate_profile(game: EngagementGame, profile: np.ndarray,
+                     equilibrium: EquilibriumReference) -> EvaluationResult:
+    """The metrics of the module docstring for a given ``profile`` ``(n, d)``."""
+    profile = game.check_profile(profile)
+    k = game.n_users
+    utilities = game.utilities(profile)
+    nash_conv = BestResponse(game).nash_conv(profile, over="simplex")
+    distribution = producer_distribution(profile)
+    return EvaluationResult(
+        profile=profile.copy(), producer_utilities=utilities.engagement / k,
+        user_welfare=float(utilities.user.mean()), nash_conv=nash_conv.value / k,
+        nash_conv_relative=nash_conv.relative, nash_conv_certified=nash_conv.certified,
+        gains=nash_conv.gains / k, distribution=distribution,
+        user_distribution=game.users.sum(axis=0) / game.users.sum(),
+        features_used=features_used(profile), concentrated_share=concentrated_share(profile),
+        tv_to_equilibrium=total_variation(distribution, equilibrium.distribution),
+        equilibrium=equilibrium)
+
+
+def _check_env(env: object) -> EngagementEnv:
+    """The recgym environment under ``env``, which must be a parallel one (wrappers allowed)."""
+    base = base_env(env)
+    if not isinstance(env, ParallelEnv):
+        raise TypeError(f"env must be a recgym parallel environment (recgym.parallel_env(), "
+                        f"possibly wrapped), got {type(env).__name__}")
+    return base
+
+# ---------------------------------------------------------------------- policies
+def as_joint_policy(policies: object, agents: Sequence[str]) -> JointPolicy:
+    """One function giving every producer's action from every producer's observation.
+
+    See ``evaluate`` for the accepted ``policies``. SB3 models act deterministically.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Unusable objects, or a number of per-producer policies other than ``n``.
+    """
+    models = getattr(policies, "models", None)  # IndependentLearners
+    if models is not None:
+        policies = list(models)
+    if isinstance(policies, Mapping):
+        missing = [a for a in agents if a not in policies]
+        if missing:
+            raise ValueError(f"policies must have one entry per agent; missing {missing}")
+        policies = [policies[a] for a in agents]
+    if isinstance(policies, Sequence) and not isinstance(policies, str | bytes):
+        if len(policies) != len(agents):
+            raise ValueError(f"policies must hold one policy per producer ({len(agents)}), "
+                             f"got {len(policies)}")
+        singles = [_single(p, f"policies[{i}]") for i, p in enumerate(policies)]
+        return lambda obs: np.stack([f(obs[i:i + 1])[0] for i, f in enumerate(singles)])
+    return _single(policies, "policies")
+
+
+def _single(policy: object, name: str) -> JointPolicy:
+    if hasattr(policy, "predict"):
+        return lambda obs: policy.predict(obs, deterministic=True)[0]
+    if callable(policy):
+        return policy
+    raise TypeError(f"{name} must be an SB3 model (with predict), a callable obs -> action, "
+                    f"or a sequence/mapping of those, got {type(policy).__name__}")

@@ -1,0 +1,91 @@
+"""One SB3 policy shared by every producer (parameter sharing).
+
+The producers of ``C`` copies of the game are the ``C n`` sub-environments of a
+``ProducerVecEnv``; a single model (PPO, SAC or TD3) acts for all of them and
+learns from all their experience. Producers are told apart by the one-hot id
+in their observations (``recgym.parallel_env(agent_ids=True)``, the default).
+
+Equivalent plain SB3::
+
+    from stable_baselines3 import PPO
+    model = PPO("MlpPolicy", ProducerVecEnv(envs), gamma=0.0, seed=0)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pettingzoo import ParallelEnv
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.vec_env import VecMonitor
+
+from agents.rl.adapter import ProducerVecEnv
+from agents.rl.algorithms import make_model
+
+__all__ = ["check_agent_ids", "shared_model", "tensorboard_logger"]
+
+
+def shared_model(envs: ParallelEnv | Sequence[ParallelEnv], algo: str = "ppo", seed: int = 0,
+                 logdir: str | Path | None = None, device: str = "cpu", verbose: int = 0,
+                 **algo_kwargs: Any) -> BaseAlgorithm:
+    """An SB3 model acting for every producer of ``envs``.
+
+    Parameters
+    ----------
+    envs : ParallelEnv or sequence of ParallelEnv
+        Copies of the game (see ``ProducerVecEnv``); owned by the model from now on.
+    algo : {"ppo", "sac", "td3"}
+    seed : int
+        SB3's seed: seeds torch, numpy and the copies (copy ``c`` starts from
+        ``seed + c``).
+    logdir : str or Path, optional
+        TensorBoard run directory for SB3's standard logs (and the callbacks').
+    device : str
+    verbose : int
+    **algo_kwargs
+        Constructor arguments (``agents.rl.algorithms.make_model``).
+
+    Returns
+    -------
+    BaseAlgorithm
+        Call ``learn(total_timesteps, callback=...)``; ``total_timesteps`` counts
+        agent-steps (every producer of every copy counts one per step).
+
+    Examples
+    --------
+    >>> import recgym
+    >>> from agents.rl import shared_model
+    >>> envs = [recgym.parallel_env(n_producers=2, dim=2, n_users=20, horizon=4)]
+    >>> model = shared_model(envs, seed=0, n_steps=8, batch_size=8)
+    >>> model.learn(32).num_timesteps
+    32
+    """
+    venv = ProducerVecEnv(envs)
+    check_agent_ids(venv, "shared")
+    model = make_model(algo, VecMonitor(venv), seed=seed, device=device, verbose=verbose,
+                       **algo_kwargs)
+    if logdir is not None:
+        model.set_logger(tensorboard_logger(Path(logdir), verbose))
+    return model
+
+
+def check_agent_ids(venv: ProducerVecEnv, mode: str) -> None:
+    """Warn when recgym observations carry no producer id (a shared policy cannot tell
+    producers apart, except by their own last content)."""
+    layout = getattr(venv.envs[0].unwrapped, "observation_layout", None)
+    if mode == "shared" and layout is not None and not layout.agent_ids:
+        warnings.warn("the environment's observations carry no producer id "
+                      "(agent_ids=False): the shared policy can tell producers apart only by "
+                      "their own last content; create it with agent_ids=True", stacklevel=3)
+
+
+def tensorboard_logger(folder: Path | None, verbose: int = 0) -> Logger:
+    """SB3 logger writing TensorBoard events into ``folder`` itself (none without a folder)."""
+    formats = ["stdout"] if verbose else []
+    if folder is None:
+        return configure(None, formats) if formats else Logger(folder=None, output_formats=[])
+    return configure(str(folder), [*formats, "tensorboard"])

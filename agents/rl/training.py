@@ -1,0 +1,153 @@
+"""One training run from a ``TrainConfig``: build, train, evaluate, save (``recgym train``).
+
+The run directory ``<logdir>/<run name>`` receives
+
+* ``config.json``: every setting;
+* TensorBoard event files: SB3's logs and the ``eval/*`` tags of
+  ``EquilibriumEvalCallback`` (independent mode: the population's in the run
+  directory, each model's SB3 logs in ``producer_i/``);
+* ``model.zip`` (shared) or ``producer_i.zip`` (independent);
+* ``evaluation.json``: the final evaluation, the equilibrium and every
+  intermediate evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from agents.rl.callbacks import EquilibriumEvalCallback
+from agents.rl.config import TrainConfig
+from agents.rl.evaluation import EvaluationResult
+from agents.rl.independent import IndependentLearners
+from agents.rl.shared import shared_model
+from recgym.environment import EngagementEnv, parallel_env
+
+__all__ = ["TrainResult", "build", "format_summary", "train"]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run produced.
+
+    Attributes
+    ----------
+    config : TrainConfig
+    run_dir : Path
+    learner : BaseAlgorithm or IndependentLearners
+        The trained shared model or population.
+    evaluation : EvaluationResult
+        At the end of training.
+    history : list of (int, EvaluationResult)
+        Every evaluation with its agent-step count (the first at 0 steps).
+    seconds : float
+        Wall-clock time of ``learn`` (evaluations included).
+    """
+
+    config: TrainConfig
+    run_dir: Path
+    learner: BaseAlgorithm | IndependentLearners
+    evaluation: EvaluationResult
+    history: list[tuple[int, EvaluationResult]]
+    seconds: float
+
+    @property
+    def agent_steps(self) -> int:
+        """Agent-steps actually taken (PPO rounds up to whole rollouts)."""
+        return int(self.learner.num_timesteps)
+
+
+def make_envs(config: TrainConfig) -> tuple[list[EngagementEnv], EngagementEnv]:
+    """``config.n_envs`` training copies of the game and one evaluation copy."""
+    kwargs = config.env_kwargs()
+    return [parallel_env(**kwargs) for _ in range(config.n_envs)], parallel_env(**kwargs)
+
+
+def build(config: TrainConfig, run_dir: Path | None
+          ) -> tuple[BaseAlgorithm | IndependentLearners, EquilibriumEvalCallback]:
+    """The learner (shared model or population) and its evaluation callback."""
+    envs, eval_env = make_envs(config)
+    common: dict[str, Any] = {"algo": config.algo, "seed": config.seed, "logdir": run_dir,
+                              "device": config.device, **config.algo_kwargs()}
+    if config.mode == "shared":
+        learner: BaseAlgorithm | IndependentLearners = shared_model(envs, **common)
+    else:
+        learner = IndependentLearners(envs, **common)
+    callback = EquilibriumEvalCallback(eval_env, config.eval_freq,
+                                       equilibrium_seed=config.equilibrium_seed,
+                                       eval_seed=config.eval_seed)
+    return learner, callback
+
+
+def train(config: TrainConfig, run_dir: str | Path | None = None) -> TrainResult:
+    """Train, evaluate and save one run.
+
+    Sets torch's number of CPU threads for the process to ``config.torch_threads``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    run_dir : str or Path, optional
+        Default: ``config.logdir / config.run_name()``.
+
+    Returns
+    -------
+    TrainResult
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    torch.set_num_threads(config.torch_threads)
+    run_dir = Path(run_dir) if run_dir is not None else Path(config.logdir) / config.run_name()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    learner, callback = build(config, run_dir)
+    start = time.perf_counter()
+    learner.learn(config.steps, callback=callback)
+    seconds = time.perf_counter() - start
+    if isinstance(learner, IndependentLearners):
+        learner.save(run_dir)
+        learner.close()
+    else:
+        learner.save(run_dir / "model.zip")
+        learner.logger.close()
+        learner.get_env().close()
+    result = TrainResult(config, run_dir, learner, callback.last, list(callback.history),
+                         seconds)
+    _write_evaluations(result)
+    return result
+
+
+def _write_evaluations(result: TrainResult) -> None:
+    data = {"agent_steps": result.agent_steps, "seconds": result.seconds,
+            "final": result.evaluation.to_dict(),
+            "history": [{"agent_steps": steps, "nash_conv": ev.nash_conv,
+                         "nash_conv_relative": ev.nash_conv_relative,
+                         "tv_to_equilibrium": ev.tv_to_equilibrium,
+                         "producer_utility_mean": ev.producer_utility_mean,
+                         "user_welfare": ev.user_welfare} for steps, ev in result.history]}
+    (result.run_dir / "evaluation.json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+def format_summary(result: TrainResult) -> str:
+    """The text the CLI prints at the end of a run."""
+    config = result.config
+    first = result.history[0][1]
+    lines = [
+        f"{config.algo.upper()} {config.mode}: {result.agent_steps} agent-steps in "
+        f"{result.seconds:.1f} s ({result.agent_steps / result.seconds:.0f} agent-steps/s, "
+        f"evaluations included)",
+        f"NashConv relative to producer utility: {first.nash_conv_relative:.2%} at the start, "
+        f"{result.evaluation.nash_conv_relative:.2%} at the end",
+        "",
+        result.evaluation.summary(),
+        "",
+        f"run directory: {result.run_dir}",
+        f"TensorBoard:   tensorboard --logdir {result.run_dir}",
+    ]
+    return "\n".join(lines)

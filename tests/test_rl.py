@@ -1,0 +1,335 @@
+"""RL producers: the vectorised adapter, evaluation against the equilibrium, smoke training
+of both modes with TensorBoard output, the dynamics logger, the example and bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.spaces import Discrete
+from pettingzoo.utils.wrappers import BaseParallelWrapper
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import recgym
+from agents.best_response import BestResponse
+from agents.monitoring import DynamicsLogger
+from agents.rl import (
+    EquilibriumEvalCallback,
+    IndependentLearners,
+    ProducerVecEnv,
+    TrainConfig,
+    equilibrium_reference,
+    evaluate,
+    make_model,
+    shared_model,
+    train,
+)
+from agents.rl.cli import add_train_parser
+from agents.rl.evaluation import concentrated_share, features_used, producer_distribution
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = dict(n_producers=3, dim=3, n_users=200, horizon=4)
+EVAL_TAGS = ("eval/nash_conv", "eval/nash_conv_relative", "eval/producer_reward_mean",
+             "eval/producer_reward_min", "eval/user_welfare", "eval/features_used",
+             "eval/tv_to_equilibrium")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small networks train fastest on one thread; restore the setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def scalars(folder: Path) -> dict[str, list[float]]:
+    """Every scalar series in the event files of ``folder`` (not its sub-folders)."""
+    accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return {tag: [e.value for e in accumulator.Scalars(tag)]
+            for tag in accumulator.Tags()["scalars"]}
+
+
+# ---------------------------------------------------------------------- the adapter
+def test_adapter_maps_every_producer_of_every_copy_to_the_parallel_env():
+    venv = ProducerVecEnv([recgym.parallel_env(**SMALL) for _ in range(2)])
+    reference = [recgym.parallel_env(**SMALL) for _ in range(2)]
+    agents = reference[0].possible_agents
+    n = len(agents)
+    assert venv.num_envs == 2 * n
+    venv.seed(7)
+    obs = venv.reset()
+    rng = np.random.default_rng(0)
+    for c, env in enumerate(reference):
+        ref_obs, _ = env.reset(seed=7 + c)  # copy c is seeded with seed + c
+        np.testing.assert_array_equal(obs[c * n:(c + 1) * n], [ref_obs[a] for a in agents])
+    for t in range(SMALL["horizon"] + 2):
+        actions = rng.uniform(-0.2, 1.2, size=(venv.num_envs, 3)).astype(np.float32)
+        obs, rewards, dones, infos = venv.step(actions)
+        assert obs.shape == (venv.num_envs, *venv.observation_space.shape), t
+        assert obs.dtype == np.float32 and rewards.dtype == np.float32, t
+        for c, env in enumerate(reference):
+            rows = slice(c * n, (c + 1) * n)
+            ref_obs, ref_rew, _, ref_trunc, ref_info = env.step(
+                dict(zip(agents, actions[rows], strict=True)))
+            np.testing.assert_allclose(rewards[rows], [ref_rew[a] for a in agents], rtol=1e-6,
+                                       err_msg=f"step {t}")
+            assert list(dones[rows]) == [ref_trunc[a] for a in agents], t
+            for i, agent in enumerate(agents):
+                info = infos[c * n + i]
+                np.testing.assert_array_equal(info["embedding"], ref_info[agent]["embedding"])
+                if ref_trunc[agent]:  # horizon reached: last observation kept, copy reset
+                    np.testing.assert_array_equal(info["terminal_observation"], ref_obs[agent])
+                    assert info["TimeLimit.truncated"] is True
+                else:
+                    assert "terminal_observation" not in info, t
+            if any(ref_trunc.values()):
+                ref_obs, _ = env.reset()  # continues the copy's own generator
+            np.testing.assert_array_equal(obs[rows], [ref_obs[a] for a in agents],
+                                          err_msg=f"step {t}")
+            assert venv.observation_space.contains(obs[c * n]), t
+
+
+def test_sb3_seed_seeds_the_copies():
+    model = make_model("ppo", ProducerVecEnv([recgym.parallel_env(**SMALL) for _ in range(2)]),
+                       seed=11)
+    obs = model.env.reset()
+    for c in range(2):
+        ref_obs, _ = recgym.parallel_env(**SMALL).reset(seed=11 + c)
+        np.testing.assert_array_equal(obs[3 * c], ref_obs["producer_0"])
+
+
+def test_adapter_agrees_with_supersuit():
+    supersuit = pytest.importorskip("supersuit", reason="SuperSuit is optional: "
+                                    "pip install 'recgym[supersuit]'")
+    ours = ProducerVecEnv([recgym.parallel_env(**SMALL) for _ in range(2)])
+    theirs = supersuit.concat_vec_envs_v1(
+        supersuit.pettingzoo_env_to_vec_env_v1(recgym.parallel_env(**SMALL)), 2, num_cpus=0,
+        base_class="stable_baselines3")
+    ours.seed(3)
+    np.testing.assert_array_equal(ours.reset(), theirs.venv.reset(seed=3)[0])
+    rng = np.random.default_rng(1)
+    for t in range(2 * SMALL["horizon"]):
+        actions = rng.uniform(0, 1, size=(6, 3)).astype(np.float32)
+        mine, other = ours.step(actions), theirs.step(actions)
+        for k in range(3):
+            np.testing.assert_allclose(mine[k], other[k], rtol=1e-6, err_msg=f"step {t}")
+
+
+def test_adapter_rejects_bad_actions_and_spaces():
+    venv = ProducerVecEnv(recgym.parallel_env(**SMALL))
+    venv.reset()
+    with pytest.raises(ValueError, match=r"shape \(3, 3\)"):
+        venv.step_async(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="ParallelEnv"):
+        ProducerVecEnv(recgym.env(**SMALL))  # the AEC version
+    with pytest.raises(ValueError, match="incompatible action space"):
+        ProducerVecEnv(DiscreteActions(recgym.parallel_env(**SMALL)))
+    with pytest.raises(ValueError, match="same agents"):
+        ProducerVecEnv([recgym.parallel_env(**SMALL),
+                        recgym.parallel_env(**{**SMALL, "n_producers": 2})])
+
+
+class DiscreteActions(BaseParallelWrapper):
+    """An environment whose producers choose a feature: incompatible with the RL producers."""
+
+    def action_space(self, agent):
+        return Discrete(3)
+
+
+# ---------------------------------------------------------------------- evaluation
+def test_evaluation_of_the_equilibrium_and_of_the_uniform_profile():
+    env = recgym.parallel_env(**SMALL)
+    game = env.game
+    reference = equilibrium_reference(game, seed=0)
+    vertices = reference.dynamics.profile.astype(np.float32)
+    at_equilibrium = evaluate(lambda obs: vertices, env, reference)
+    assert at_equilibrium.nash_conv == pytest.approx(0.0, abs=1e-12)
+    assert at_equilibrium.tv_to_equilibrium == 0.0
+    assert at_equilibrium.concentrated_share == 1.0
+    assert at_equilibrium.features_used == reference.features_used
+    np.testing.assert_allclose(at_equilibrium.producer_utilities, reference.producer_utilities)
+    assert at_equilibrium.user_welfare == pytest.approx(reference.user_welfare)
+
+    uniform = np.full((3, 3), 1 / 3, dtype=np.float32)
+    # The same policy given per producer, as a sequence and as a mapping.
+    per_producer = [lambda obs, i=i: uniform[i:i + 1] for i in range(3)]
+    for policies in (lambda obs: uniform, per_producer,
+                     dict(zip(env.possible_agents, per_producer, strict=True))):
+        result = evaluate(policies, env, reference)
+        exact = BestResponse(game).nash_conv(env.profile)
+        assert result.nash_conv == pytest.approx(exact.value / game.n_users)
+        assert result.nash_conv_relative == pytest.approx(exact.relative)
+        assert result.nash_conv > 0 and result.concentrated_share == 0.0
+        # TV between 1/3 everywhere and counts / n.
+        expected = 0.5 * np.abs(1 / 3 - reference.distribution).sum()
+        assert result.tv_to_equilibrium == pytest.approx(expected)
+
+
+def test_profile_statistics():
+    profile = np.array([[0.95, 0.05, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0], [0, 0.2, 0.1]])
+    np.testing.assert_allclose(producer_distribution(profile), [1.45, 0.75, 0.1] / np.float64(2.3))
+    assert features_used(profile) == 2  # producer 1 ties: argmax picks feature 0
+    assert concentrated_share(profile) == 0.25  # 0.95 >= 0.9; 0.2 / 0.3 < 0.9; zero row: no
+    np.testing.assert_array_equal(producer_distribution(np.zeros((2, 3))), np.zeros(3))
+
+
+# ---------------------------------------------------------------------- training
+def test_shared_training_from_the_cli_improves_nash_conv_and_logs(tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="recgym")
+    add_train_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--algo", "ppo", "--mode", "shared", "--steps", "6000",
+                              "--n-producers", "3", "--dim", "3", "--n-users", "200",
+                              "--rule", "softmax", "--temperature", "1", "--horizon", "8",
+                              "--eval-freq", "2000", "--logdir", str(tmp_path), "--seed", "0"])
+    assert args.handler(args) == 0
+    printed = capsys.readouterr().out
+    assert "NashConv relative to producer utility" in printed and "TV to equilibrium" in printed
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name.startswith("softmax-T1_n3_d3_K200__ppo-shared__seed0__")
+    assert json.loads((run_dir / "config.json").read_text())["steps"] == 6000
+    assert (run_dir / "model.zip").is_file()
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    history = [entry["nash_conv"] for entry in evaluation["history"]]
+    assert history[0] > 0 and history[-1] < history[0], history
+    logged = scalars(run_dir)
+    check_eval_tags(logged, n_producers=3)
+    assert "train/policy_gradient_loss" in logged  # SB3's own logs, in the same run
+    assert logged["eval/nash_conv"] == pytest.approx(history)
+
+
+def check_eval_tags(logged: dict[str, list[float]], n_producers: int) -> None:
+    for tag in (*EVAL_TAGS, *(f"eval/producer_reward/producer_{i}" for i in range(n_producers))):
+        assert tag in logged, f"{tag} missing from {sorted(logged)}"
+        assert len(logged[tag]) >= 2 and all(math.isfinite(v) for v in logged[tag]), tag
+
+
+def test_independent_training_improves_nash_conv_and_logs(tmp_path):
+    config = TrainConfig(mode="independent", steps=6000, n_producers=3, dim=3, n_users=200,
+                         horizon=8, eval_freq=2000, logdir=str(tmp_path), seed=0)
+    result = train(config)
+    start, end = result.history[0][1], result.evaluation
+    assert end.nash_conv < start.nash_conv, [ev.nash_conv for _, ev in result.history]
+    check_eval_tags(scalars(result.run_dir), n_producers=3)
+    accumulator = EventAccumulator(str(result.run_dir))
+    accumulator.Reload()
+    assert "eval/content_weights" in accumulator.Tags()["histograms"]
+    assert "eval/distribution" in accumulator.Tags()["images"]
+    for i in range(3):  # each model's SB3 logs, and its saved weights
+        assert "train/policy_gradient_loss" in scalars(result.run_dir / f"producer_{i}")
+        assert (result.run_dir / f"producer_{i}.zip").is_file()
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_off_policy_learners_in_both_modes(algo):
+    eval_env = recgym.parallel_env(**SMALL)
+    for learner in (shared_model(recgym.parallel_env(**SMALL), algo=algo, seed=0,
+                                 learning_starts=30, batch_size=32),
+                    IndependentLearners(recgym.parallel_env(**SMALL), algo=algo, seed=0,
+                                        learning_starts=10, batch_size=32)):
+        callback = EquilibriumEvalCallback(eval_env, eval_freq=60, log_figure=False)
+        learner.learn(120, callback=callback)
+        assert learner.num_timesteps == 120
+        assert [steps for steps, _ in callback.history] == [0, 60, 120]
+
+
+def test_independent_learners_are_deterministic_for_a_seed():
+    def run() -> list[np.ndarray]:
+        learners = IndependentLearners([recgym.parallel_env(**SMALL) for _ in range(2)],
+                                       seed=4, n_steps=8, batch_size=16)
+        learners.learn(300)
+        eval_env = recgym.parallel_env(**SMALL)
+        return [evaluate(learners, eval_env, seed=s).profile for s in range(2)]
+
+    for first, second in zip(run(), run(), strict=True):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_a_failing_model_stops_the_population():
+    learners = IndependentLearners(recgym.parallel_env(**SMALL), seed=0, n_steps=8,
+                                   batch_size=8)
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("boom")
+
+    learners.models[1].train = broken
+    with pytest.raises(RuntimeError, match="producer_1") as info:
+        learners.learn(200)
+    assert isinstance(info.value.__cause__, FloatingPointError)
+
+
+def test_shared_policy_without_agent_ids_warns():
+    with pytest.warns(UserWarning, match="agent_ids"):
+        shared_model(recgym.parallel_env(**SMALL, agent_ids=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shared_model(recgym.parallel_env(**SMALL))
+
+
+# ---------------------------------------------------------------------- dynamics logger
+def test_dynamics_logger_writes_every_move(tmp_path):
+    game = recgym.EngagementGame(recgym.users.synthetic_uniform(200, 5, seed=1), 12)
+    with DynamicsLogger(game, tmp_path) as logger:
+        result = BestResponse(game).dynamics(seed=2, callback=logger)
+    assert result.converged and len(result.moves) > 2
+    logged = scalars(tmp_path)
+    assert logged["dynamics/gain"] == pytest.approx([m.gain for m in result.moves], rel=1e-6)
+    nash_conv = logged["dynamics/nash_conv_vertices"]
+    assert len(nash_conv) == len(result.moves)
+    assert nash_conv[-1] == pytest.approx(0.0, abs=1e-6) and min(nash_conv[:-1]) > 0
+    final = game.utilities(result.profile)
+    assert logged["dynamics/producer_utility_total"][-1] == pytest.approx(
+        final.engagement.sum(), rel=1e-6)
+    assert logged["dynamics/user_utility_mean"][-1] == pytest.approx(final.user.mean(), rel=1e-6)
+    logger.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        logger(result.moves[0], result.directions)
+
+
+# ---------------------------------------------------------------------- bad input
+def test_bad_algorithms_modes_and_settings():
+    venv = ProducerVecEnv(recgym.parallel_env(**SMALL))
+    with pytest.raises(ValueError, match="algo must be one of ppo, sac, td3; got 'dqn'"):
+        make_model("dqn", venv)
+    with pytest.raises(ValueError, match="algo must be one of"):
+        IndependentLearners(recgym.parallel_env(**SMALL), algo="a2c")
+    with pytest.raises(ValueError, match="mode must be one of shared, independent; got 'central'"):
+        TrainConfig(mode="central")
+    with pytest.raises(ValueError, match="--steps must be an integer >= 1"):
+        TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="--k is used only by --rule topk"):
+        TrainConfig(k=2)
+    with pytest.raises(ValueError, match="one policy per producer"):
+        evaluate([lambda obs: obs], recgym.parallel_env(**SMALL))
+    with pytest.raises(TypeError, match="SB3 model"):
+        evaluate(42, recgym.parallel_env(**SMALL))
+
+
+def test_cli_reports_bad_choices_as_usage_errors(capsys):
+    parser = argparse.ArgumentParser(prog="recgym")
+    add_train_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--algo", "dqn"])
+    with pytest.raises(SystemExit) as exit_info:
+        args.handler(args)
+    assert exit_info.value.code == 2
+    assert "algo must be one of ppo, sac, td3; got 'dqn'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- the example
+def test_example_script_runs_with_a_tiny_budget(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_rl_producers.py"), "--steps", "1500",
+         "--logdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.count("NashConv / producer utility") == 2
+    assert any((tmp_path / "shared").iterdir()) and any((tmp_path / "independent").iterdir())
