@@ -3,7 +3,8 @@
 Two modes:
 
 * **default**: runs the naive baseline (``naive_dynamics.py``, ``d + 1`` full
-  ``K x n`` serving matrices per producer checked, as the paper's code did) and
+  ``K x n`` serving matrices per producer checked, the way the paper's original
+  code worked) and
   ``agents.dynamics.best_response_dynamics`` on the same users and the same
   ``RandomState`` seed, in one process; checks that both give identical results
   (converged, iterations, counts, directions) and prints both wall times and the
@@ -24,7 +25,9 @@ one-CPU figure add ``taskset -c 0`` in front of the command.
 
 Examples
 --------
-``python benchmarks/bench_dynamics.py``                  (K = 10,000; about a minute)
+``python benchmarks/bench_dynamics.py``                  (K = 10,000; the baseline builds
+                                                         about 10^4 serving matrices of
+                                                         10^6 entries: minutes)
 ``python benchmarks/bench_dynamics.py --quick``          (K = 2,000, n = 50 smoke run)
 ``python benchmarks/bench_dynamics.py --amazon-scale``
 """
@@ -56,7 +59,9 @@ from recgym.game import EngagementGame
 from recgym.rules import RULE_NAMES
 from recgym.users import synthetic_uniform
 
-SPEEDUP_GOAL = 300.0  # baseline time / project time at the default configuration
+SPEEDUP_GOAL = 300.0  # baseline time / project time at GOAL_CONFIG
+GOAL_CONFIG = {"n_users": 10_000, "dim": 20, "n_producers": 100, "rule": "softmax",
+               "temperature": 1.0}  # the configuration the speed-ratio goal is set for
 AMAZON_USERS = 714_000  # users in the paper's Amazon Digital Music embedding
 AMAZON_SECONDS_GOAL = 20.0  # wall time of one run at Amazon scale
 QUICK_USERS = 2_000  # --quick: K and n small enough for a CI smoke run (< 30 s)
@@ -197,9 +202,11 @@ def compare(args: argparse.Namespace) -> int:
             (f"project  (agents.dynamics, best of {args.repeat})", proj_wall, proj_cpu)):
         print(f"{label:<61s} wall {wall:9.3f} s, CPU {cpu:9.3f} s")
     ratio = base_wall / proj_wall
-    verdict = "met" if ratio >= SPEEDUP_GOAL else "NOT met"
-    print(f"speed ratio baseline / project: wall {ratio:.1f}x, CPU {base_cpu / proj_cpu:.1f}x "
-          f"(goal >= {SPEEDUP_GOAL:.0f}x on wall time: {verdict})")
+    line = f"speed ratio baseline / project: wall {ratio:.1f}x, CPU {base_cpu / proj_cpu:.1f}x"
+    if all(getattr(args, key) == value for key, value in GOAL_CONFIG.items()):
+        verdict = "met" if ratio >= SPEEDUP_GOAL else "NOT met"
+        line += f" (goal >= {SPEEDUP_GOAL:.0f}x on wall time: {verdict})"
+    print(line)
     return 0
 
 
