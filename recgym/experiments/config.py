@@ -91,7 +91,13 @@ def _check_choice(flag: str, value: object, allowed: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """Settings shared by both experiments (see the ``help`` of each field)."""
+    """Settings shared by both experiments (see the ``help`` of each field).
+
+    Each chain shares one ``RandomState`` over ``for d in dims: for n in producers``,
+    so a subset of the grid reproduces the published runs only if it keeps every
+    ``(d, n)`` that comes before them in the paper's order (e.g. ``dims=(5, 10)``,
+    not ``dims=(10,)``).
+    """
 
     out: str = option(None, "Output folder: results, config.json, user distributions.",
                       metavar="DIR")
@@ -100,8 +106,11 @@ class SweepConfig:
                               "RECGYM_DATA environment variable; ignored for synthetic data).",
                               metavar="PATH")
     seeds: tuple[int, ...] = option(PAPER_SEEDS, "Embedding seeds of the user data.")
-    dims: tuple[int, ...] = option(PAPER_DIMS, "Embedding dimensions d, in loop order.")
-    producers: tuple[int, ...] = option(PAPER_PRODUCERS, "Numbers of producers n, in loop order.")
+    dims: tuple[int, ...] = option(PAPER_DIMS, "Embedding dimensions d, in loop order (to "
+                                   "match published runs keep every earlier (d, n) of the "
+                                   "paper's loops: 5 10 works, 10 alone does not).")
+    producers: tuple[int, ...] = option(PAPER_PRODUCERS, "Numbers of producers n, in loop "
+                                        "order (the same caveat).")
     rules: tuple[str, ...] = option(RULES, "Serving rules: linear and/or softmax.")
     temperatures: tuple[float, ...] = option(PAPER_TEMPERATURES,
                                              "Softmax temperatures (linear has none).")
