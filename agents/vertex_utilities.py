@@ -12,7 +12,8 @@ softmax), a producer on ``e_a`` moving to ``e_b`` earns
 
 the others' weight formed from their own counts (never as "total minus own", which
 cancels to 0 at low temperature, model.md section 5). One candidate sweep costs
-``O(K d)`` and memory stays ``O(K d)``. If some softmax weight underflows (``T``
+``O(K d)``; it runs over blocks of ``USER_BLOCK`` users so that the scratch arrays
+stay in cache, and memory stays ``O(K d)``. If some softmax weight underflows (``T``
 below about ``max rating / 700``) the generic path is used instead.
 
 Generic path (every rule): the rule's own ``summarize_others``/``share`` on the
@@ -25,6 +26,8 @@ import numpy as np
 
 from recgym.game import EngagementGame
 from recgym.rules import Linear, Softmax, TopK
+
+USER_BLOCK = 8192  # users per block of the fast sweep: two (d, 8192) float64 scratch arrays
 
 
 class VertexUtilities:
@@ -51,7 +54,8 @@ class VertexUtilities:
         self.symmetric: bool = not isinstance(game.rule, TopK)
         self._weights: np.ndarray | None = None  # (d, K): W above, transposed
         self._weighted_ratings: np.ndarray | None = None  # (d, K): (U * W) transposed
-        self._buffer: np.ndarray | None = None  # (d, K) scratch for one candidate sweep
+        self._buffer: np.ndarray | None = None  # (d, USER_BLOCK) scratch for one block
+        self._other_buffer: np.ndarray | None = None  # (USER_BLOCK,) others' weight per user
         self._zero_weights = False  # some W == 0: denominators can vanish (linear only)
         rule = game.rule
         if isinstance(rule, Linear):
@@ -64,7 +68,9 @@ class VertexUtilities:
                                     weights[users > 0].min(initial=1.0) >= np.finfo(float).tiny):
             self._weights = np.ascontiguousarray(weights.T)
             self._weighted_ratings = np.ascontiguousarray((users * weights).T)
-            self._buffer = np.empty_like(self._weights)
+            block = min(USER_BLOCK, users.shape[0])
+            self._buffer = np.empty((users.shape[1], block))
+            self._other_buffer = np.empty(block)
             self._zero_weights = bool(np.any(weights == 0))
 
     def __call__(self, directions: np.ndarray, counts: np.ndarray, producer: int) -> np.ndarray:
@@ -85,14 +91,20 @@ class VertexUtilities:
     def _fast(self, counts: np.ndarray, own: int) -> np.ndarray:
         others = counts.astype(np.float64)
         others[own] -= 1.0
-        other_weight = others @ self._weights  # (K,)
-        den = np.add(self._weights, other_weight, out=self._buffer)
-        if self._zero_weights:
-            # A user rating the candidate and every other producer 0 brings nothing.
-            share = np.divide(self._weighted_ratings, den, out=np.zeros_like(den), where=den > 0)
-        else:
-            share = np.divide(self._weighted_ratings, den, out=den)
-        return share.sum(axis=1)
+        total = np.zeros(self.game.dim)
+        for start in range(0, self.game.n_users, USER_BLOCK):
+            weights = self._weights[:, start:start + USER_BLOCK]  # (d, m)
+            size = weights.shape[1]
+            other_weight = np.matmul(others, weights, out=self._other_buffer[:size])  # (m,)
+            den = np.add(weights, other_weight, out=self._buffer[:, :size])
+            numerator = self._weighted_ratings[:, start:start + USER_BLOCK]
+            if self._zero_weights:
+                # A user rating the candidate and every other producer 0 brings nothing.
+                share = np.divide(numerator, den, out=np.zeros_like(den), where=den > 0)
+            else:
+                share = np.divide(numerator, den, out=den)
+            total += share.sum(axis=1)
+        return total
 
     def _generic(self, directions: np.ndarray, producer: int) -> np.ndarray:
         users = self.game.users
