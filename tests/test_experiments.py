@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -161,6 +162,18 @@ def test_resume_with_other_settings_is_refused(tmp_path: Path, small_sweep: Path
 def test_two_jobs_give_identical_results(tmp_path: Path, small_sweep: Path) -> None:
     run_sweep(Exp1Config(out=str(tmp_path), **{**SMALL, "jobs": 2}))
     assert (tmp_path / "runs.csv").read_bytes() == (small_sweep / "runs.csv").read_bytes()
+
+
+def _blas_threads(_: object) -> str | None:
+    return os.environ.get("OPENBLAS_NUM_THREADS")
+
+
+def test_local_workers_use_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with LocalBackend(2) as backend:
+        found = dict(backend.map_unordered(_blas_threads, [0, 1]))
+    assert found == {0: "1", 1: "1"}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # the parent's setting is restored
 
 
 class ReversedBackend(LocalBackend):
