@@ -103,8 +103,10 @@ def _config(args: argparse.Namespace, config_class: type) -> object:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``recgym`` argument parser with its four sub-commands."""
-    parser = argparse.ArgumentParser(prog="recgym", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="recgym", description="Strategic content producers in engagement-driven "
+        "recommender systems: the paper's dynamics, experiments and figures. "
+        "`recgym COMMAND --help` lists each command's options.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], text: str,
