@@ -8,38 +8,37 @@
   specialisation of the profile the deterministic policies play.
 * ``EquilibriumEvalCallback``: those figures in TensorBoard during training.
 * ``train(TrainConfig(...))``: the whole run behind ``recgym train``.
+
+Names are imported on first use (PEP 562), so that ``agents.rl.evaluation``
+does not pull in torch and Stable-Baselines3.
 """
 
-from agents.rl.adapter import ProducerVecEnv, check_parallel_env
-from agents.rl.algorithms import ALGOS, make_model
-from agents.rl.callbacks import EquilibriumEvalCallback
-from agents.rl.config import MODES, TrainConfig
-from agents.rl.evaluation import (
-    CONCENTRATION_THRESHOLD,
-    EquilibriumReference,
-    EvaluationResult,
-    equilibrium_reference,
-    evaluate,
-)
-from agents.rl.independent import IndependentLearners
-from agents.rl.shared import shared_model
-from agents.rl.training import TrainResult, train
+from __future__ import annotations
 
-__all__ = [
-    "ALGOS",
-    "CONCENTRATION_THRESHOLD",
-    "EquilibriumEvalCallback",
-    "EquilibriumReference",
-    "EvaluationResult",
-    "IndependentLearners",
-    "MODES",
-    "ProducerVecEnv",
-    "TrainConfig",
-    "TrainResult",
-    "check_parallel_env",
-    "equilibrium_reference",
-    "evaluate",
-    "make_model",
-    "shared_model",
-    "train",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ProducerVecEnv": "adapter", "check_parallel_env": "adapter",
+    "ALGOS": "algorithms", "make_model": "algorithms",
+    "EquilibriumEvalCallback": "callbacks",
+    "MODES": "config", "TrainConfig": "config",
+    "CONCENTRATION_THRESHOLD": "evaluation", "EquilibriumReference": "evaluation",
+    "EvaluationResult": "evaluation", "equilibrium_reference": "evaluation",
+    "evaluate": "evaluation",
+    "IndependentLearners": "independent",
+    "shared_model": "shared",
+    "TrainResult": "training", "train": "training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"agents.rl.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'agents.rl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -64,15 +64,16 @@ class TrainConfig:
     k: int | None = option(None, "Producers served per user (topk only).")
     horizon: int = option(16, "Steps per episode (the game is repeated; short is fine).")
     n_envs: int = option(4, "Copies of the game stepped together (each has n producers).")
-    learning_rate: float | None = option(None, "Learning rate (default: SB3's for the "
-                                         "algorithm).")
+    learning_rate: float | None = option(None, "Learning rate (default: 1e-3 for PPO, SB3's "
+                                         "for SAC and TD3).")
     gamma: float = option(0.0, "Discount factor; 0 because a step's reward depends only on "
                           "that step's actions.")
     eval_freq: int = option(10_000, "Agent-steps between evaluations.")
     eval_seed: int = option(0, "Seed of the evaluation episode's starting profile.")
     equilibrium_seed: int = option(0, "Seed of the best-response dynamics giving the "
                                    "reference equilibrium.")
-    seed: int = option(0, "Seeds everything: users' copies, models, exploration.")
+    seed: int = option(0, "Seeds the rest: the games' starting profiles, the models' weights "
+                       "and their exploration.")
     logdir: str = option("runs", "Parent folder of the run directory (TensorBoard events, "
                          "config.json, models, evaluation.json).", metavar="DIR")
     device: str = option("cpu", "Torch device.")

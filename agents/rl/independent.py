@@ -212,7 +212,7 @@ class IndependentLearners:
 
     # ------------------------------------------------------------------ training
     def learn(self, total_timesteps: int, callback: BaseCallback | list | None = None,
-              log_interval: int = 1) -> IndependentLearners:
+              log_interval: int | None = None) -> IndependentLearners:
         """Train every model for ``total_timesteps`` agent-steps in all (about ``/ n`` each).
 
         Parameters
@@ -222,8 +222,8 @@ class IndependentLearners:
         callback : BaseCallback or list of them, optional
             Population callbacks: initialised with this object as their ``model``,
             called once per joint step; returning False stops every model.
-        log_interval : int
-            Passed to every model's ``learn``.
+        log_interval : int, optional
+            Passed to every model's ``learn`` (default: the algorithm's own).
 
         Returns
         -------
@@ -257,12 +257,13 @@ class IndependentLearners:
             callback.on_training_end()
         return self
 
-    def _work(self, i: int, total: int, log_interval: int, errors: dict[int, BaseException],
-              finished: list[bool]) -> None:
+    def _work(self, i: int, total: int, log_interval: int | None,
+              errors: dict[int, BaseException], finished: list[bool]) -> None:
         """Thread body: producer ``i``'s model learns, one baton turn at a time."""
+        extra = {} if log_interval is None else {"log_interval": log_interval}
         try:
             self.baton.wait_turn(i)
-            self.models[i].learn(total, log_interval=log_interval, reset_num_timesteps=True)
+            self.models[i].learn(total, reset_num_timesteps=True, **extra)
         except _Stop:
             pass
         except BaseException as error:  # reported by the coordinator in the main thread
