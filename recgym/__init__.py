@@ -21,6 +21,16 @@ __all__ = [
     "make_rule",
     "project_to_simplex",
     "project_to_strategy_set",
+    "datasets",
     "users",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """Import ``recgym.datasets`` on first use (it loads pandas and scikit-surprise)."""
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module("recgym.datasets")
+    raise AttributeError(f"module 'recgym' has no attribute {name!r}")
