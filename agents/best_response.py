@@ -151,6 +151,10 @@ class BestResponse:
         own = ratings[:, producer]
         current = float((own * rule.share(own, others)).sum())
         vertex_values = (users.T * rule.share(users.T, others)).sum(axis=1)  # (d,)
+        on_vertex = np.flatnonzero(profile[producer] == 1.0)
+        if len(on_vertex) == 1 and profile[producer].sum() == 1.0:
+            # Staying put is not a move: use the same number, not a re-summed copy.
+            vertex_values[on_vertex[0]] = current
         best = int(np.argmax(vertex_values))
         if vertex_values[best] > current:
             result = BestResponseResult(np.eye(self.game.dim)[best], float(vertex_values[best]),
