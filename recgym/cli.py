@@ -13,6 +13,9 @@ Sub-commands
     How many runs match the published ones exactly, and which do not.
 ``recgym plot DIR``
     The paper's figures, as PNGs in ``DIR/figures``.
+``recgym train --algo ppo|sac|td3 --mode shared|independent ...``
+    RL producers trained with Stable-Baselines3, evaluated against the exact
+    equilibrium every few thousand steps, logged to TensorBoard (``agents.rl``).
 
 The options of ``equilibrium`` and ``reproduce`` are generated from the
 documented dataclasses of ``recgym.experiments.config``.
@@ -25,6 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from agents.rl.cli import add_train_parser
 from recgym.experiments.config import (
     EXPERIMENTS,
     EquilibriumConfig,
@@ -102,7 +106,7 @@ def _config(args: argparse.Namespace, config_class: type) -> object:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``recgym`` argument parser with its four sub-commands."""
+    """The ``recgym`` argument parser with its five sub-commands."""
     parser = argparse.ArgumentParser(
         prog="recgym", description="Strategic content producers in engagement-driven "
         "recommender systems: the paper's dynamics, experiments and figures. "
@@ -151,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--seed", type=int, help="Embedding seed of the distribution figure "
                       "(default: the smallest).")
     plot.add_argument("--dpi", type=int, default=80, help="Resolution (default: 80).")
+
+    add_train_parser(commands)
     return parser
 
 

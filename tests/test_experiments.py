@@ -13,6 +13,7 @@ import dataclasses
 import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,8 +192,8 @@ def test_completion_order_does_not_matter(tmp_path: Path, small_sweep: Path) -> 
     assert users.equals(read_user_distributions(small_sweep))
 
 
-@pytest.mark.skipif(HAS_RAY, reason="checks the message shown when Ray is missing")
-def test_ray_backend_without_ray_names_the_extra() -> None:
+def test_ray_backend_without_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     with pytest.raises(ImportError, match=r'pip install "recgym\[ray\]"'):
         make_backend("ray")
     assert "recgym[ray]" in RAY_MISSING
@@ -223,8 +224,9 @@ def test_parquet_results_equal_csv_and_resume(tmp_path: Path, small_sweep: Path)
     pd.testing.assert_frame_equal(read_results(tmp_path), expected, check_dtype=False)
 
 
-@pytest.mark.skipif(HAS_PYARROW, reason="checks the message shown when pyarrow is missing")
-def test_parquet_without_pyarrow_names_the_extra(tmp_path: Path) -> None:
+def test_parquet_without_pyarrow_names_the_extra(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if pyarrow were not installed
     with pytest.raises(ImportError, match=r'pip install "recgym\[parquet\]"'):
         run_sweep(Exp1Config(out=str(tmp_path), **{**SMALL, "format": "parquet"}))
 
