@@ -116,7 +116,7 @@ from recgym import users as user_data
 from recgym._validation import check_int
 from recgym.game import EngagementGame
 from recgym.observations import ObservationLayout
-from recgym.rules import Linear, ServingRule, Softmax, Uniform
+from recgym.rules import ServingRule
 from recgym.strategy import project_to_strategy_set
 
 REWARDS = ("engagement", "exposure")
@@ -393,7 +393,7 @@ class EngagementEnv(ParallelEnv):
     def _evaluate(self) -> None:
         """Utilities and rewards at ``self.profile``."""
         ratings = self.profile @ self._users_t  # (n, K)
-        self.engagement, self.exposure = _producer_utilities(self.game.rule, ratings)
+        self.engagement, self.exposure = self.game.rule.producer_totals(ratings)
         chosen = self.engagement if self.reward == "engagement" else self.exposure
         self.rewards_now = chosen / self._reward_divisor
 
@@ -475,32 +475,6 @@ def env(**kwargs: Any) -> AECEnv:
 
 
 # ---------------------------------------------------------------------- helpers
-def _producer_utilities(rule: ServingRule, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Engagement and exposure ``(n,)`` (sums over users) from ratings ``(n, K)``.
-
-    The same quantities as ``EngagementGame.utilities`` (up to rounding), laid out
-    producer-major so that the per-user reductions run over long rows. Softmax and
-    linear avoid forming the ``(K, n)`` probabilities: with per-user weights ``W``
-    (``exp((r - max_j r_j) / T)`` or ``r``) and ``w_k = 1 / sum_i W_ik`` (0 when the
-    sum is 0), ``engagement = (W * R) @ w`` and ``exposure = W @ w``.
-    """
-    if isinstance(rule, Softmax):
-        weights = ratings - ratings.max(axis=0)
-        weights *= 1.0 / rule.temperature
-        np.exp(weights, out=weights)
-        inverse = 1.0 / weights.sum(axis=0)  # >= 1 term equals 1, so no division by 0
-        return (weights * ratings) @ inverse, weights @ inverse
-    if isinstance(rule, Linear):
-        total = ratings.sum(axis=0)
-        inverse = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
-        return (ratings * ratings) @ inverse, ratings @ inverse
-    if isinstance(rule, Uniform):
-        n, n_users = ratings.shape
-        return ratings.sum(axis=1) / n, np.full(n, n_users / n)
-    probabilities = rule.probabilities(ratings.T)  # (K, n)
-    return (probabilities * ratings.T).sum(axis=0), probabilities.sum(axis=0)
-
-
 def _make_users(users: object, dim: int | None, n_users: int | None, seed: int,
                 path: str | os.PathLike | None) -> tuple[object, str]:
     """The user matrix (not yet validated) from the ``users`` argument, and its source."""

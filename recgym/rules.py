@@ -87,6 +87,16 @@ class ServingRule(ABC):
     def share_slope(self, x: np.ndarray, others: Others) -> np.ndarray:
         """Derivative of ``share`` with respect to ``x``, shape ``(..., K)``."""
 
+    def producer_totals(self, ratings_by_producer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Engagement and exposure ``(n,)`` (sums over users) from ratings ``(n, K)``.
+
+        The same numbers as summing ``probabilities`` (up to rounding), laid out
+        producer-major so that the per-user reductions run over long rows; rules
+        override it to skip forming the ``(K, n)`` probabilities.
+        """
+        probs = self.probabilities(ratings_by_producer.T)  # (K, n)
+        return (probs * ratings_by_producer.T).sum(axis=0), probs.sum(axis=0)
+
     def vertex_search_is_exact(self, users: np.ndarray, others: Others) -> bool:
         """True when ``sum_k x_k * share(x_k)`` is convex in the own strategy.
 
@@ -131,6 +141,12 @@ class Linear(ServingRule):
         den = x + others.mass
         num = np.broadcast_to(others.mass, den.shape)
         return np.divide(num, den**2, out=np.zeros(den.shape), where=den > 0)
+
+    def producer_totals(self, ratings_by_producer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # With w_k = 1 / sum_i r_ik (0 if the sum is 0): engagement = R^2 @ w, exposure = R @ w.
+        total = ratings_by_producer.sum(axis=0)
+        inverse = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+        return (ratings_by_producer * ratings_by_producer) @ inverse, ratings_by_producer @ inverse
 
     def vertex_search_is_exact(self, users: np.ndarray, others: Others) -> bool:
         return True
@@ -180,6 +196,15 @@ class Softmax(ServingRule):
     def share_slope(self, x: np.ndarray, others: Others) -> np.ndarray:
         p = self.share(x, others)
         return p * (1.0 - p) / self.temperature
+
+    def producer_totals(self, ratings_by_producer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Weights W = exp((r - max_i r_i) / T) and w_k = 1 / sum_i W_ik (>= 1 term is 1):
+        # engagement = (W * R) @ w, exposure = W @ w.
+        weights = ratings_by_producer - ratings_by_producer.max(axis=0)
+        weights *= 1.0 / self.temperature
+        np.exp(weights, out=weights)
+        inverse = 1.0 / weights.sum(axis=0)
+        return (weights * ratings_by_producer) @ inverse, weights @ inverse
 
     def vertex_search_is_exact(self, users: np.ndarray, others: Others) -> bool:
         return _softmax_terms_convex(users, others, self.temperature)
@@ -275,6 +300,10 @@ class Uniform(ServingRule):
 
     def share_slope(self, x: np.ndarray, others: Others) -> np.ndarray:
         return np.zeros(np.shape(x))
+
+    def producer_totals(self, ratings_by_producer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n, n_users = ratings_by_producer.shape
+        return ratings_by_producer.sum(axis=1) / n, np.full(n, n_users / n)
 
     def vertex_search_is_exact(self, users: np.ndarray, others: Others) -> bool:
         return True

@@ -122,3 +122,14 @@ def test_bad_rule_parameters(kwargs, message):
 def test_non_integer_k_is_a_type_error():
     with pytest.raises(TypeError, match="k must be an integer"):
         make_rule("topk", k=1.5)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+@given(ratings=ratings_arrays)
+@settings(max_examples=30, deadline=None)
+def test_producer_totals_equal_summed_probabilities(rule, ratings):
+    """The fast producer-major totals agree with the (K, n) probabilities they skip."""
+    probs = rule.probabilities(ratings)
+    engagement, exposure = rule.producer_totals(np.ascontiguousarray(ratings.T))
+    np.testing.assert_allclose(engagement, (probs * ratings).sum(axis=0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(exposure, probs.sum(axis=0), rtol=1e-12, atol=1e-15)
