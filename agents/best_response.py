@@ -29,11 +29,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.continuous_search import ascend
+from agents.continuous_search import ascend, utility
 from agents.dynamics import DynamicsResult, MoveCallback, best_response_dynamics
 from agents.env_agent import best_response_action, dynamics_through_env
+from agents.vertex_utilities import VertexUtilities
 from recgym._validation import check_int
 from recgym.game import EngagementGame
+from recgym.rules import Others
 
 SEARCH_SETS = ("simplex", "vertices")
 
@@ -133,6 +135,7 @@ class BestResponse:
         self.n_random_starts = check_int("n_random_starts", n_random_starts, 0)
         self.max_steps = check_int("max_steps", max_steps, 1)
         self.seed = check_int("seed", seed, 0)
+        self._vertex_utilities = VertexUtilities(game)
 
     def best_response(self, profile: object, producer: int,
                       over: str = "simplex") -> BestResponseResult:
@@ -146,15 +149,8 @@ class BestResponse:
         if over not in SEARCH_SETS:
             raise ValueError(f"over must be one of {SEARCH_SETS}, got {over!r}")
         users, rule = self.game.users, self.game.rule
-        ratings = users @ profile.T
-        others = rule.summarize_others(ratings, producer)
-        own = ratings[:, producer]
-        current = float((own * rule.share(own, others)).sum())
-        vertex_values = (users.T * rule.share(users.T, others)).sum(axis=1)  # (d,)
-        on_vertex = np.flatnonzero(profile[producer] == 1.0)
-        if len(on_vertex) == 1 and profile[producer].sum() == 1.0:
-            # Staying put is not a move: use the same number, not a re-summed copy.
-            vertex_values[on_vertex[0]] = current
+        others = rule.summarize_others(users @ profile.T, producer)
+        current, vertex_values = self._vertex_values(profile, producer, others)
         best = int(np.argmax(vertex_values))
         if vertex_values[best] > current:
             result = BestResponseResult(np.eye(self.game.dim)[best], float(vertex_values[best]),
@@ -166,8 +162,27 @@ class BestResponse:
             return result
         return self._continuous(profile[producer], result, others)
 
+    def _vertex_values(self, profile: np.ndarray, producer: int,
+                       others: Others) -> tuple[float, np.ndarray]:
+        """The producer's current utility and its utility at each basis vector ``(d,)``.
+
+        At a profile of basis vectors this uses the dynamics' own evaluation
+        (``VertexUtilities``), so a profile where the dynamics stopped has no
+        rounding-level "gains" from exact ties. Otherwise the current strategy and
+        the basis vectors are evaluated as one block, so staying put is never
+        scored differently from itself.
+        """
+        directions = _vertex_directions(profile)
+        if directions is not None:
+            counts = np.bincount(directions, minlength=self.game.dim)
+            values = self._vertex_utilities(directions, counts, producer)
+            return float(values[directions[producer]]), values
+        strategies = np.vstack([profile[producer], np.eye(self.game.dim)])
+        values = utility(strategies, self.game.users, self.game.rule, others)
+        return float(values[0]), values[1:]
+
     def _continuous(self, current: np.ndarray, found: BestResponseResult,
-                    others: object) -> BestResponseResult:
+                    others: Others) -> BestResponseResult:
         """Search the simplex from many starts; keep the better of it and ``found``."""
         d = self.game.dim
         rng = np.random.default_rng(self.seed)
@@ -220,3 +235,11 @@ class BestResponse:
             raise ValueError(f"producer must be in 0..{self.game.n_producers - 1}, "
                              f"got {producer}")
         return producer
+
+
+def _vertex_directions(profile: np.ndarray) -> np.ndarray | None:
+    """The basis vector index of each row ``(n,)``, or ``None`` unless every row is one."""
+    directions = profile.argmax(axis=1)
+    if np.array_equal(profile, np.eye(profile.shape[1])[directions]):
+        return directions
+    return None

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.vertex_utilities import VertexUtilities
-from recgym._validation import check_int
+from recgym._validation import check_directions, check_int
 from recgym.game import EngagementGame
 
 
@@ -114,8 +114,7 @@ def best_response_dynamics(game: EngagementGame, seed: int | np.random.RandomSta
     if init is None:
         directions = rng.choice(d, n)
     else:
-        directions = np.array(init, dtype=np.int64, copy=True)
-        game.vertex_profile(directions)  # validates shape and range
+        directions = check_directions("init", init, n, d)
     directions = directions.astype(np.int64)
     counts = np.bincount(directions, minlength=d)
     utilities = VertexUtilities(game)

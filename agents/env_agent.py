@@ -42,7 +42,7 @@ from pettingzoo import ParallelEnv
 
 from agents.dynamics import DynamicsResult, Move, MoveCallback, as_random_state, first_move
 from agents.vertex_utilities import VertexUtilities
-from recgym._validation import check_int
+from recgym._validation import check_directions, check_int
 from recgym.environment import EngagementEnv
 from recgym.game import EngagementGame
 from recgym.rules import Linear, Uniform
@@ -185,7 +185,7 @@ def dynamics_through_env(env: object, seed: int | np.random.RandomState = 0,
     max_iter = check_int("max_iter", max_iter, 1)
     game = base.game
     n, d = game.n_producers, game.dim
-    start = rng.choice(d, n) if init is None else init
+    start = rng.choice(d, n) if init is None else check_directions("init", init, n, d)
     env.reset(options={"directions": np.asarray(start)})
     utilities = VertexUtilities(game)
     moves: list[Move] = []

@@ -16,10 +16,19 @@ import numpy as np
 STRATEGY_TOL = 1e-9
 
 
+class NotAnIntegerError(ValueError, TypeError):
+    """A non-integer where an integer is required.
+
+    Both a ``ValueError`` (the value is not allowed) and a ``TypeError`` (it has the
+    wrong type), as ``numpy.exceptions.AxisError`` is both a ``ValueError`` and an
+    ``IndexError``; callers may catch either.
+    """
+
+
 def check_int(name: str, value: object, minimum: int) -> int:
     """Return ``value`` as an ``int`` if it is an integer ``>= minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise NotAnIntegerError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
@@ -58,6 +67,17 @@ def check_matrix(name: str, value: object, *, shape: tuple[int | None, int | Non
     if nonnegative and np.any(arr < 0):
         raise ValueError(f"{name} must be non-negative, got minimum {float(arr.min())!r}")
     return arr
+
+
+def check_directions(name: str, value: object, n_producers: int, dim: int) -> np.ndarray:
+    """Return ``n_producers`` basis-vector indices in ``0..dim-1`` as an int64 array ``(n,)``."""
+    arr = np.asarray(value)
+    if arr.shape != (n_producers,) or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be {n_producers} integer feature indices in "
+                         f"0..{dim - 1}, got {value!r}")
+    if arr.min() < 0 or arr.max() >= dim:
+        raise ValueError(f"{name} must lie in 0..{dim - 1}, got {value!r}")
+    return arr.astype(np.int64)
 
 
 def check_profile(profile: object, n_producers: int, dim: int,

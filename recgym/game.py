@@ -17,7 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recgym._validation import STRATEGY_TOL, check_int, check_matrix, check_profile
+from recgym._validation import (
+    STRATEGY_TOL,
+    check_directions,
+    check_int,
+    check_matrix,
+    check_profile,
+)
 from recgym.rules import ServingRule, make_rule
 
 
@@ -66,7 +72,8 @@ class EngagementGame:
 
     def __init__(self, users: object, n_producers: int, rule: str | ServingRule = "softmax",
                  temperature: float | None = 1.0, k: int | None = None) -> None:
-        self.users: np.ndarray = check_matrix("users", users)  # (K, d), ratings per feature
+        # (K, d), ratings per feature; a private read-only copy (the caller's array stays as is)
+        self.users: np.ndarray = check_matrix("users", users).copy()
         self.n_producers: int = check_int("n_producers", n_producers, 1)
         self.rule: ServingRule = make_rule(rule, temperature, k)
         self.users.setflags(write=False)
@@ -102,11 +109,7 @@ class EngagementGame:
 
     def vertex_profile(self, directions: object) -> np.ndarray:
         """Profile ``(n, d)`` where producer ``i`` plays the basis vector ``e_{directions[i]}``."""
-        dirs = np.asarray(directions)
-        if dirs.shape != (self.n_producers,) or not np.issubdtype(dirs.dtype, np.integer):
-            raise ValueError(f"directions must be {self.n_producers} integers, got {directions!r}")
-        if dirs.min() < 0 or dirs.max() >= self.dim:
-            raise ValueError(f"directions must lie in 0..{self.dim - 1}, got {directions!r}")
+        dirs = check_directions("directions", directions, self.n_producers, self.dim)
         return np.eye(self.dim)[dirs]
 
     def __repr__(self) -> str:

@@ -342,6 +342,8 @@ def make_rule(rule: str | ServingRule = "softmax", temperature: float | None = 1
         return rule
     if not isinstance(rule, str) or rule not in RULE_NAMES:
         raise ValueError(f"rule must be one of {RULE_NAMES} or a ServingRule, got {rule!r}")
+    if k is not None and rule != "topk":
+        raise ValueError(f"k is only used by rule 'topk'; got k={k!r} with rule {rule!r}")
     if rule == "linear":
         return Linear()
     if rule == "uniform":

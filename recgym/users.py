@@ -63,7 +63,8 @@ def synthetic_uniform(n_users: int = 10_000, dim: int = 5, seed: Seed = 0, *,
     seed : int, RandomState or Generator
         ``int``/``RandomState``: the paper's exact stream. ``Generator``: modern path.
     sparse : float in (0, 1], optional
-        Keep only this fraction of features per user (see ``sparsify``).
+        Keep only this fraction of features per user (see ``sparsify``); the mask is
+        drawn from the same seed, after the users, so the result is reproducible.
 
     Returns
     -------
@@ -71,9 +72,9 @@ def synthetic_uniform(n_users: int = 10_000, dim: int = 5, seed: Seed = 0, *,
     """
     n_users = check_int("n_users", n_users, 1)
     dim = check_int("dim", dim, 1)
-    users = _simplex_rows(_legacy_or_modern(seed), n_users, dim)
-    return users if sparse is None else sparsify(users, sparse, seed=np.random.default_rng(
-        _derived_seed(seed)))
+    rng = _legacy_or_modern(seed)
+    users = _simplex_rows(rng, n_users, dim)
+    return users if sparse is None else sparsify(users, sparse, seed=_mask_rng(rng))
 
 
 def synthetic_skewed(n_users: int = 10_000, dim: int = 5, seed: Seed = 0, *,
@@ -93,13 +94,18 @@ def synthetic_skewed(n_users: int = 10_000, dim: int = 5, seed: Seed = 0, *,
     rng = _legacy_or_modern(seed)
     weights = np.sort(_simplex_rows(rng, 1, dim)[0])
     users = l1_normalize(_simplex_rows(rng, n_users, dim) * weights)
-    return users if sparse is None else sparsify(users, sparse, seed=np.random.default_rng(
-        _derived_seed(seed)))
+    return users if sparse is None else sparsify(users, sparse, seed=_mask_rng(rng))
 
 
-def _derived_seed(seed: Seed) -> int | None:
-    """Seed for the sparsity mask: the int seed itself, or fresh entropy otherwise."""
-    return int(seed) if isinstance(seed, int) else None
+def _mask_rng(rng: np.random.RandomState | np.random.Generator) -> np.random.Generator:
+    """Generator of the sparsity mask, continuing the stream that drew the users.
+
+    A ``Generator`` is used as is; a legacy ``RandomState`` contributes one further
+    draw as the seed, so the same seed always gives the same mask.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
 
 
 def sparsify(users: np.ndarray, keep: float, seed: int | np.random.Generator | None = None

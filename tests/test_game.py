@@ -126,3 +126,10 @@ def test_projection_is_the_nearest_point(seed):
     # No random point of S is closer (the projection is the Euclidean minimiser).
     candidates = rng.dirichlet(np.ones(5), size=200)[:, :4]
     assert np.linalg.norm(x - s) <= np.linalg.norm(x - candidates, axis=1).min() + 1e-12
+
+
+def test_the_game_copies_the_users_and_leaves_the_callers_array_writeable():
+    users = np.full((4, 2), 0.5)
+    game = recgym.EngagementGame(users, 2)
+    users[0, 0] = 0.0  # the caller may keep using its array
+    assert game.users[0, 0] == 0.5 and not game.users.flags.writeable

@@ -119,9 +119,16 @@ def test_bad_rule_parameters(kwargs, message):
         make_rule(**kwargs)
 
 
-def test_non_integer_k_is_a_type_error():
-    with pytest.raises(TypeError, match="k must be an integer"):
+@pytest.mark.parametrize("error", [ValueError, TypeError])
+def test_non_integer_k_is_rejected_as_a_value_and_a_type_error(error):
+    with pytest.raises(error, match="k must be an integer >= 1, got 1.5"):
         make_rule("topk", k=1.5)
+
+
+@pytest.mark.parametrize("rule", ["linear", "softmax", "uniform"])
+def test_k_with_a_rule_that_ignores_it_is_an_error(rule):
+    with pytest.raises(ValueError, match="k is only used by rule 'topk'"):
+        make_rule(rule, k=3)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=repr)

@@ -61,6 +61,21 @@ def test_sparse_users_keep_the_requested_fraction():
         users.synthetic_uniform(10, 3, 0, sparse=0.0)
 
 
+@pytest.mark.parametrize("make_seed", [lambda: 3, lambda: np.int64(3),
+                                       lambda: np.random.RandomState(3),
+                                       lambda: np.random.default_rng(3)],
+                         ids=["int", "numpy int", "RandomState", "Generator"])
+@pytest.mark.parametrize("generator", [users.synthetic_uniform, users.synthetic_skewed])
+def test_sparse_users_are_reproducible_for_every_seed_type(make_seed, generator):
+    first = generator(200, 8, make_seed(), sparse=0.5)
+    again = generator(200, 8, make_seed(), sparse=0.5)
+    np.testing.assert_array_equal(first, again)
+    assert np.all((first > 0).sum(axis=1) == 4)
+    # The users themselves are the non-sparse ones, masked: the seed's stream is unchanged.
+    dense = generator(200, 8, make_seed())
+    np.testing.assert_allclose(first, users.l1_normalize(np.where(first > 0, dense, 0.0)))
+
+
 def test_from_array_normalises_and_validates():
     np.testing.assert_allclose(users.from_array([[1.0, 3.0], [2.0, 2.0]]),
                                [[0.25, 0.75], [0.5, 0.5]])
