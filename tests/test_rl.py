@@ -4,21 +4,33 @@ of both modes with TensorBoard output, the dynamics logger, the example and bad 
 from __future__ import annotations
 
 import argparse
+import builtins
+import doctest
+import importlib
 import json
 import math
+import re
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
+import gymnasium.spaces
 import numpy as np
+import pettingzoo
+import pettingzoo.utils.wrappers
 import pytest
+import stable_baselines3
+import stable_baselines3.common.vec_env
 import torch
 from gymnasium.spaces import Discrete
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import agents
+import agents.rl
 import recgym
+import recgym.cli
 from agents.best_response import BestResponse
 from agents.monitoring import DynamicsLogger
 from agents.rl import (
@@ -175,6 +187,54 @@ def test_evaluation_of_the_equilibrium_and_of_the_uniform_profile():
         assert result.tv_to_equilibrium == pytest.approx(expected)
 
 
+def summary_table(summary: str) -> tuple[str, dict[str, list[str]]]:
+    """The heading and ``row name -> [learned, equilibrium]`` of ``EvaluationResult.summary``."""
+    heading, *lines = summary.splitlines()
+    return heading, {name: rest for name, *rest in (re.split(r"\s{2,}", line) for line in lines)}
+
+
+def test_equilibrium_column_is_computed_for_a_vertex_equilibrium_that_is_not_nash():
+    # The reviewer's case: at T = 0.03 with 2 producers the dynamics converge to a
+    # vertex profile from which a producer gains by mixing features.
+    users = np.random.default_rng(20).dirichlet(np.ones(3), size=8)
+    env = recgym.parallel_env(users=users, n_producers=2, rule="softmax", temperature=0.03)
+    reference = equilibrium_reference(env.game, seed=0)
+    assert reference.dynamics.converged
+    end_point = reference.dynamics.profile.astype(np.float32)
+    result = evaluate(lambda obs: end_point, env, reference)
+    assert result.nash_conv > 0 and not result.nash_conv_certified
+    assert reference.nash_conv == pytest.approx(result.nash_conv, rel=1e-12)
+    assert reference.nash_conv_relative == pytest.approx(result.nash_conv_relative, rel=1e-12)
+    assert reference.nash_conv_certified is False
+    assert reference.concentrated_share == result.concentrated_share == 1.0
+    heading, rows = summary_table(result.summary())
+    assert f"converged after {reference.dynamics.iterations} moves" in heading
+    for name in ("NashConv (per user)", "NashConv / producer utility",
+                 "share concentrated (>= 0.9)", "producer utility mean", "user welfare (mean)"):
+        learned, equilibrium = rows[name]
+        assert learned == equilibrium, name
+    assert rows["NashConv (per user)"][1] == (f"{reference.nash_conv:.3e} "
+                                              "(lower bound: not certified)")
+    summary = result.to_dict()
+    assert summary["equilibrium_nash_conv"] == reference.nash_conv
+    assert summary["equilibrium_nash_conv_certified"] is False
+
+
+def test_equilibrium_column_of_dynamics_that_did_not_converge():
+    env = recgym.parallel_env(**{**SMALL, "n_producers": 4})
+    reference = equilibrium_reference(env.game, seed=1, max_iter=1)
+    assert not reference.dynamics.converged
+    exact = BestResponse(env.game).nash_conv(reference.dynamics.profile, over="simplex")
+    assert exact.certified and exact.value > 0
+    assert reference.nash_conv == pytest.approx(exact.value / env.game.n_users)
+    assert reference.nash_conv_relative == pytest.approx(exact.relative)
+    heading, rows = summary_table(evaluate(lambda obs: np.full((4, 3), 0.5), env,
+                                           reference).summary())
+    assert "NOT converged" in heading
+    assert rows["NashConv (per user)"][1] == f"{reference.nash_conv:.3e}"
+    assert rows["NashConv / producer utility"][1] == f"{exact.relative:.2%}"
+
+
 def test_profile_statistics():
     profile = np.array([[0.95, 0.05, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0], [0, 0.2, 0.1]])
     np.testing.assert_allclose(producer_distribution(profile), [1.45, 0.75, 0.1] / np.float64(2.3))
@@ -205,6 +265,14 @@ def test_shared_training_from_the_cli_improves_nash_conv_and_logs(tmp_path, caps
     check_eval_tags(logged, n_producers=3)
     assert "train/policy_gradient_loss" in logged  # SB3's own logs, in the same run
     assert logged["eval/nash_conv"] == pytest.approx(history)
+    final = evaluation["final"]
+    for tag, key in (("nash_conv", "equilibrium_nash_conv"),
+                     ("nash_conv_relative", "equilibrium_nash_conv_relative"),
+                     ("concentrated_share", "equilibrium_concentrated_share"),
+                     ("producer_reward_mean", "equilibrium_producer_utility_mean"),
+                     ("user_welfare", "equilibrium_user_welfare")):
+        series = logged[f"eval/equilibrium/{tag}"]
+        assert len(series) == len(history) and series == pytest.approx([final[key]] * len(series))
 
 
 def check_eval_tags(logged: dict[str, list[float]], n_producers: int) -> None:
@@ -314,6 +382,17 @@ def test_bad_algorithms_modes_and_settings():
         evaluate(42, recgym.parallel_env(**SMALL))
 
 
+def test_topk_without_k_is_a_usage_error_of_recgym_train(capsys):
+    with pytest.raises(ValueError, match="--rule topk needs --k"):
+        TrainConfig(rule="topk")
+    with pytest.raises(SystemExit) as exit_info:
+        recgym.cli.main(["train", "--rule", "topk"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "recgym train: error: --rule topk needs --k" in err and "usage:" in err
+    assert TrainConfig(rule="topk", k=2).env_kwargs()["k"] == 2
+
+
 def test_cli_reports_bad_choices_as_usage_errors(capsys):
     parser = argparse.ArgumentParser(prog="recgym")
     add_train_parser(parser.add_subparsers(dest="command"))
@@ -322,6 +401,24 @@ def test_cli_reports_bad_choices_as_usage_errors(capsys):
         args.handler(args)
     assert exit_info.value.code == 2
     assert "algo must be one of ppo, sac, td3; got 'dqn'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- documentation
+def test_class_names_in_rl_docstrings_exist():
+    namespaces = (builtins, agents.rl, agents, recgym, gymnasium.spaces, stable_baselines3,
+                  stable_baselines3.common.vec_env, pettingzoo, pettingzoo.utils.wrappers,
+                  np.random)
+    for path in sorted((ROOT / "agents" / "rl").glob("*.py")):
+        for name in sorted(set(re.findall(r"``([A-Z]\w*[a-z]\w*)", path.read_text()))):
+            assert any(hasattr(space, name) for space in namespaces), \
+                f"agents/rl/{path.name} names ``{name}``, which exists nowhere"
+
+
+@pytest.mark.parametrize("module", ["shared", "independent"])
+def test_rl_docstring_examples_run(module):
+    # The shared module's example checks its stated plain-SB3 equivalent.
+    results = doctest.testmod(importlib.import_module(f"agents.rl.{module}"))
+    assert results.attempted > 0 and results.failed == 0
 
 
 # ---------------------------------------------------------------------- the example

@@ -5,22 +5,25 @@
 ``eval_freq`` agent-steps and at the end, and records through the model's SB3
 logger (so next to SB3's own ``rollout/``, ``train/`` and ``time/`` logs):
 
-==========================================  ==========================================
-tag                                         value
-==========================================  ==========================================
-``eval/nash_conv``                          NashConv over the strategy set, per user
-``eval/nash_conv_relative``                 NashConv / total producer utility
-``eval/producer_reward_mean``, ``_min``     producer engagement, per user
-``eval/producer_reward/producer_i``         each producer's engagement, per user
-``eval/user_welfare``                       mean user utility
-``eval/features_used``                      features some producer specialises in
-``eval/concentrated_share``                 share of producers on a single feature
-``eval/tv_to_equilibrium``                  TV distance of the producer distributions
-``eval/equilibrium/...``                    the same figures at the equilibrium
-``eval/content_weights``                    histogram of the profile's ``n d`` weights
-``eval/distribution``                       figure: producers (learned, equilibrium)
-                                            and users per feature
-==========================================  ==========================================
+=============================================  ==========================================
+tag                                            value
+=============================================  ==========================================
+``eval/nash_conv``                             NashConv over the strategy set, per user
+``eval/nash_conv_relative``                    NashConv / total producer utility
+``eval/producer_reward_mean``, ``_min``        producer engagement, per user
+``eval/producer_reward/producer_i``            each producer's engagement, per user
+``eval/user_welfare``                          mean user utility
+``eval/features_used``                         features some producer specialises in
+``eval/concentrated_share``                    share of producers on a single feature
+``eval/tv_to_equilibrium``                     TV distance of the producer distributions
+``eval/equilibrium/producer_reward_mean``      the same figures at the dynamics' end
+``eval/equilibrium/user_welfare``              point (``EquilibriumReference``, computed
+``eval/equilibrium/nash_conv``, ``_relative``  once); its NashConv is 0 only at a Nash
+``eval/equilibrium/concentrated_share``        equilibrium over the strategy set
+``eval/content_weights``                       histogram of the profile's ``n d`` weights
+``eval/distribution``                          figure: producers (learned, equilibrium)
+                                               and users per feature
+=============================================  ==========================================
 
 The step of every record is ``num_timesteps``: agent-steps, all producers.
 It works with an SB3 model (shared policy) and with ``IndependentLearners``.
@@ -134,6 +137,9 @@ class EquilibriumEvalCallback(BaseCallback):
             record(f"eval/producer_reward/producer_{i}", float(value))
         record("eval/equilibrium/producer_reward_mean", float(eq.producer_utilities.mean()))
         record("eval/equilibrium/user_welfare", eq.user_welfare)
+        record("eval/equilibrium/nash_conv", eq.nash_conv)
+        record("eval/equilibrium/nash_conv_relative", eq.nash_conv_relative)
+        record("eval/equilibrium/concentrated_share", eq.concentrated_share)
         record("eval/content_weights", result.profile.ravel().astype(np.float32),
                exclude=_TEXT_OUTPUTS)
         if self.log_figure:

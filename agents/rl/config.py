@@ -61,7 +61,8 @@ class TrainConfig:
     users_seed: int = option(0, "Seed of the synthetic users.")
     rule: str = option("softmax", f"Serving rule: {', '.join(RULES)}.")
     temperature: float = option(1.0, "Softmax temperature T (softmax and topk).")
-    k: int | None = option(None, "Producers served per user (topk only).")
+    k: int | None = option(None, "Producers served per user (topk only, where it is "
+                             "required).")
     horizon: int = option(16, "Steps per episode (the game is repeated; short is fine).")
     n_envs: int = option(4, "Copies of the game stepped together (each has n producers).")
     learning_rate: float | None = option(None, "Learning rate (default: 1e-3 for PPO, SB3's "
@@ -97,6 +98,9 @@ class TrainConfig:
                                      ("--torch-threads", self.torch_threads, 1)):
             _check_int(flag, value, minimum)
         _check_float("--temperature", self.temperature, 0.0)
+        if self.k is None and self.rule == "topk":
+            raise ValueError("--rule topk needs --k, the number of producers served per user "
+                             "(an integer >= 1)")
         if self.k is not None:
             if self.rule != "topk":
                 raise ValueError(f"--k is used only by --rule topk; got --k {self.k} with "

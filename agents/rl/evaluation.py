@@ -26,7 +26,11 @@ profile ``P`` ``(n, d)`` of the last step is evaluated. All utilities below are
 
 **The equilibrium** is the end point of the paper's best-response dynamics
 (``BestResponse(game).dynamics(seed)``) on the same users, with its per-user
-producer and user utilities.
+producer and user utilities. It is only an equilibrium among basis vectors, and
+only if the dynamics converged: with small softmax temperatures and few producers
+a producer may gain by mixing features, so its NashConv over ``S`` and its
+concentrated share are computed like the learned profile's, not assumed to be 0
+and 1.
 """
 
 from __future__ import annotations
@@ -94,9 +98,18 @@ class EquilibriumReference:
     distribution : array, shape (d,)
         Producers per feature, ``counts / n``.
     producer_utilities : array, shape (n,)
-        Engagement of each producer at the equilibrium, per user.
+        Engagement of each producer at the end point, per user.
     user_welfare : float
-        Mean user utility at the equilibrium.
+        Mean user utility at the end point.
+    nash_conv : float
+        NashConv of the end point over the full strategy set, per user (0 only at a
+        Nash equilibrium; a lower bound unless ``nash_conv_certified``).
+    nash_conv_relative : float
+        ``nash_conv / sum(producer_utilities)``.
+    nash_conv_certified : bool
+        True when every best response behind ``nash_conv`` is proven optimal.
+    concentrated_share : float
+        Share of producers concentrated on a single feature (``CONCENTRATION_THRESHOLD``).
     seed : int
         Seed of the dynamics.
     """
@@ -105,6 +118,10 @@ class EquilibriumReference:
     distribution: np.ndarray
     producer_utilities: np.ndarray
     user_welfare: float
+    nash_conv: float
+    nash_conv_relative: float
+    nash_conv_certified: bool
+    concentrated_share: float
     seed: int
 
     @property
@@ -115,7 +132,10 @@ class EquilibriumReference:
 
 def equilibrium_reference(game: EngagementGame, seed: int = 0,
                           max_iter: int = 500) -> EquilibriumReference:
-    """Run the paper's best-response dynamics on ``game`` and summarise the end point.
+    """Run the paper's best-response dynamics on ``game`` and evaluate the end point.
+
+    The end point's NashConv is computed over the full strategy set
+    (``BestResponse.nash_conv(profile, over="simplex")``), as for learned profiles.
 
     Parameters
     ----------
@@ -131,11 +151,16 @@ def equilibrium_reference(game: EngagementGame, seed: int = 0,
     if not isinstance(game, EngagementGame):
         raise TypeError(f"game must be a recgym.EngagementGame, got {type(game).__name__}")
     seed = check_int("seed", seed, 0)
-    result = BestResponse(game).dynamics(seed=seed, max_iter=max_iter)
+    best_response = BestResponse(game)
+    result = best_response.dynamics(seed=seed, max_iter=max_iter)
     utilities = game.utilities(result.profile)
-    return EquilibriumReference(result, result.counts / game.n_producers,
-                                utilities.engagement / game.n_users,
-                                float(utilities.user.mean()), seed)
+    nash_conv = best_response.nash_conv(result.profile, over="simplex")
+    return EquilibriumReference(
+        dynamics=result, distribution=result.counts / game.n_producers,
+        producer_utilities=utilities.engagement / game.n_users,
+        user_welfare=float(utilities.user.mean()), nash_conv=nash_conv.value / game.n_users,
+        nash_conv_relative=nash_conv.relative, nash_conv_certified=nash_conv.certified,
+        concentrated_share=concentrated_share(result.profile), seed=seed)
 
 
 # ---------------------------------------------------------------------- the evaluation
@@ -213,6 +238,11 @@ class EvaluationResult:
             "profile": self.profile.tolist(),
             "equilibrium_counts": eq.dynamics.counts.tolist(),
             "equilibrium_converged": bool(eq.dynamics.converged),
+            "equilibrium_iterations": int(eq.dynamics.iterations),
+            "equilibrium_nash_conv": eq.nash_conv,
+            "equilibrium_nash_conv_relative": eq.nash_conv_relative,
+            "equilibrium_nash_conv_certified": eq.nash_conv_certified,
+            "equilibrium_concentrated_share": eq.concentrated_share,
             "equilibrium_producer_utility_mean": float(eq.producer_utilities.mean()),
             "equilibrium_producer_utility_min": float(eq.producer_utilities.min()),
             "equilibrium_user_welfare": eq.user_welfare,
@@ -220,12 +250,18 @@ class EvaluationResult:
         }
 
     def summary(self) -> str:
-        """A small text table: learned profile next to the equilibrium."""
+        """A small text table: learned profile next to the dynamics' end point.
+
+        The heading of the second column says whether the dynamics converged (to an
+        equilibrium among basis vectors); its NashConv says how far that end point
+        is from a Nash equilibrium over the full strategy set.
+        """
         eq = self.equilibrium
-        certified = "" if self.nash_conv_certified else " (lower bound: not certified)"
         rows = [
-            ("NashConv (per user)", f"{self.nash_conv:.3e}{certified}", "0"),
-            ("NashConv / producer utility", f"{self.nash_conv_relative:.2%}", "0.00%"),
+            ("NashConv (per user)", _nash_conv(self.nash_conv, self.nash_conv_certified),
+             _nash_conv(eq.nash_conv, eq.nash_conv_certified)),
+            ("NashConv / producer utility", f"{self.nash_conv_relative:.2%}",
+             f"{eq.nash_conv_relative:.2%}"),
             ("producer utility mean", f"{self.producer_utility_mean:.5f}",
              f"{eq.producer_utilities.mean():.5f}"),
             ("producer utility min", f"{self.producer_utility_min:.5f}",
@@ -233,17 +269,24 @@ class EvaluationResult:
             ("user welfare (mean)", f"{self.user_welfare:.5f}", f"{eq.user_welfare:.5f}"),
             ("features used", str(self.features_used), str(eq.features_used)),
             (f"share concentrated (>= {CONCENTRATION_THRESHOLD:g})",
-             f"{self.concentrated_share:.2f}", "1.00"),
+             f"{self.concentrated_share:.2f}", f"{eq.concentrated_share:.2f}"),
             ("producers per feature", _fmt(self.distribution), _fmt(eq.distribution)),
             ("users per feature", _fmt(self.user_distribution), ""),
             ("TV to equilibrium", f"{self.tv_to_equilibrium:.4f}", ""),
         ]
         width = max(len(name) for name, _, _ in rows)
         column = max(len(ours) for _, ours, _ in rows)
-        lines = [f"{'':{width}}  {'learned':{column}}  equilibrium (dynamics seed {eq.seed})"]
+        status = (f"converged after {eq.dynamics.iterations} moves" if eq.dynamics.converged
+                  else f"NOT converged, stopped after {eq.dynamics.iterations + 1} iterations")
+        lines = [f"{'':{width}}  {'learned':{column}}  equilibrium (dynamics seed {eq.seed}, "
+                 f"{status})"]
         lines += [f"{name:{width}}  {ours:{column}}  {theirs}".rstrip()
                   for name, ours, theirs in rows]
         return "\n".join(lines)
+
+
+def _nash_conv(value: float, certified: bool) -> str:
+    return f"{value:.3e}" + ("" if certified else " (lower bound: not certified)")
 
 
 def _fmt(values: np.ndarray) -> str:
@@ -263,9 +306,10 @@ def evaluate(policies: object, env: object, equilibrium: EquilibriumReference | 
         sequence of ``n`` models/callables (one per producer, in agent order) or a
         mapping ``agent -> model`` gives each producer its own.
     env : recgym parallel environment
-        Possibly wrapped (e.g. ``SoftmaxActions``): the policies act on ``env`` as
-        they were trained. Reset by this function (``reset(seed=seed)``) and left at
-        the evaluated profile.
+        Possibly wrapped (any PettingZoo ``BaseParallelWrapper``, e.g. one that
+        transforms actions): the policies act on ``env`` as they were trained.
+        Reset by this function (``reset(seed=seed)``) and left at the evaluated
+        profile.
     equilibrium : EquilibriumReference, optional
         Default: ``equilibrium_reference(env.game, equilibrium_seed)``.
     seed : int >= 0
