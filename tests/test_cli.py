@@ -3,8 +3,11 @@ console entry point and the example script run as subprocesses with tiny budgets
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +130,62 @@ def test_example_script_quick(tmp_path: Path, paper_dir: Path) -> None:
     figures = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
     assert "synth-uniform_iterations.png" in figures
     assert "synth-skewed_specialisation.png" in figures
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:  # ended meanwhile
+            continue
+        if stat and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_sigterm_stops_reproduce_like_ctrl_c(tmp_path: Path) -> None:
+    """SIGTERM mid-sweep: finished rows kept, the interrupted message, status 130, and no
+    worker process left behind."""
+    out = tmp_path / "out"
+    # Hundreds of short chains: the sweep is far from done when the first rows appear.
+    proc = subprocess.Popen([sys.executable, "-m", "recgym.cli", "reproduce", "exp1",
+                             "--dataset", "synth-uniform", "--runs", "1-300", "--dims", "5",
+                             "--producers", "2", "5", "--jobs", "2", "--out", str(out),
+                             "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    try:
+        results, deadline = out / "runs.csv", time.monotonic() + 60
+        while not (results.exists() and results.read_text().count("\n") > 2):
+            if proc.poll() is not None:
+                pytest.fail(f"the sweep ended early: {proc.communicate()}")
+            assert time.monotonic() < deadline, "no results within a minute"
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [pid for pid in workers if _running(pid)]
+    finally:  # whatever failed, leave no process of this test behind
+        for pid in [proc.pid, *workers]:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert "interrupted; the finished runs are saved" in err
+    assert len(workers) >= 2 and left == []
+    finished = read_results(out)
+    assert 0 < len(finished) < 2 * 300 * 2

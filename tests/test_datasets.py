@@ -410,7 +410,7 @@ def test_registry_names_and_published_aliases():
 def test_load_users_synthetic_is_the_paper_generator():
     np.testing.assert_array_equal(datasets.load_users("synth-uniform", 5, 17),
                                   synthetic_uniform(10_000, 5, 17))
-    np.testing.assert_array_equal(datasets.DATASETS["synth-skewed"](4, 13),
+    np.testing.assert_array_equal(datasets.DATASETS["synth-skewed"](4, 13, progress=False),
                                   synthetic_skewed(10_000, 4, 13))
     with pytest.raises(ValueError, match="reads no file"):
         datasets.load_users("synth-uniform", 5, 17, path="x.csv")
@@ -426,3 +426,18 @@ def test_load_users_real_names_and_aliases(monkeypatch, tmp_path):
     np.testing.assert_array_equal(by_name, by_alias)
     with pytest.raises(ValueError, match="movielens-100k"):
         datasets.load_users("movielens", 2, 17)
+
+
+def test_load_users_passes_progress_to_the_fit(monkeypatch, tmp_path, capsys):
+    """``recgym reproduce --no-progress`` relies on this: no fit bar unless asked."""
+    table = _ratings_table(seed=8)
+    (tmp_path / "amazon").mkdir()
+    table.to_csv(tmp_path / "amazon" / "Digital_Music.csv", index=False)
+    monkeypatch.setenv("RECGYM_CACHE", str(tmp_path / "quiet"))
+    quiet = datasets.load_users("amazon-music", 2, 17, path=tmp_path, progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RECGYM_CACHE", str(tmp_path / "shown"))  # a miss: fitted again
+    shown = datasets.load_users("amazon-music", 2, 17, path=tmp_path, progress=True)
+    assert "5/5" in capsys.readouterr().err
+    np.testing.assert_array_equal(quiet, shown)
+    assert len(list((tmp_path / "quiet").glob("*.npy"))) == 1

@@ -13,7 +13,9 @@ import dataclasses
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from recgym.experiments.plots import save_figures
 from recgym.experiments.results import read_results
 from recgym.experiments.sweep import build_chains, read_user_distributions, run_sweep
 
+ROOT = Path(__file__).resolve().parents[1]
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
 HAS_RAY = importlib.util.find_spec("ray") is not None
 #: A small experiment-1 sweep: runs 1-2, the paper's first producer counts at d = 5.
@@ -106,6 +109,73 @@ def test_movielens_exp1_matches_published(tmp_path: Path, paper_dir: Path,
     assert comparison.ok and comparison.n_runs == 2 * 12, format_comparison(comparison)
 
 
+@pytest.fixture(scope="module")
+def rentrunway_sweep(tmp_path_factory: pytest.TempPathFactory, paper_dir: Path
+                     ) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """``recgym reproduce exp1 --dataset rentrunway --runs 1 --dims 5 --no-progress``, once.
+
+    The embedding (dim 5, seed 17) is fitted inside the sweep (about 30 s) into an
+    empty cache folder. Returns the output folder, the cache folder and the process.
+    """
+    data = paper_dir.parent / "data"
+    if not (data / "rentrunway" / "rentrunway_preproc.csv").is_file():
+        pytest.skip(f"RentTheRunway ratings not found at {data / 'rentrunway'}")
+    root = tmp_path_factory.mktemp("rentrunway")
+    out, cache = root / "out", root / "cache"
+    env = {key: value for key, value in os.environ.items() if key != "RECGYM_DATA"}
+    env["RECGYM_CACHE"] = str(cache)
+    done = subprocess.run([sys.executable, "-m", "recgym.cli", "reproduce", "exp1", "--dataset",
+                           "rentrunway", "--data", str(data), "--runs", "1", "--dims", "5",
+                           "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    return out, cache, done
+
+
+@pytest.mark.slow
+def test_rentrunway_exp1_run1_matches_published(
+        rentrunway_sweep: tuple[Path, Path, subprocess.CompletedProcess],
+        exp1_published: pd.DataFrame) -> None:
+    # Published: exp1_iterations.csv.gz, rentrunway, run 1, d = 5, all 12 n, both rules
+    # (sharing one fit); users: the paper's NMF embedding of rentrunway_preproc.csv.
+    out, _, done = rentrunway_sweep
+    assert done.returncode == 0, done.stderr
+    ours = read_results(out)
+    comparison = compare_runs(ours, exp1_published)
+    assert comparison.ok, format_comparison(comparison)
+    published = exp1_published[(exp1_published.dataset == "rentrunway")
+                               & (exp1_published.run == 1) & (exp1_published.dim == 5)]
+    assert len(published) == comparison.n_runs == 2 * 12
+    assert set(ours.rule) == {"linear", "softmax"}
+
+
+@pytest.mark.slow
+def test_no_progress_hides_the_embedding_fit(
+        rentrunway_sweep: tuple[Path, Path, subprocess.CompletedProcess]) -> None:
+    """The sweep fitted the embedding (the cache was empty) without showing its bar."""
+    _, cache, done = rentrunway_sweep
+    assert done.returncode == 0, done.stderr
+    assert len(list(cache.glob("rentrunway_dim5_seed17_*.npy"))) == 1
+    assert "NMF" not in done.stderr and "fold" not in done.stderr, done.stderr
+
+
+def test_parallel_fits_show_one_bar_not_the_workers(tmp_path: Path, paper_dir: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capfd: pytest.CaptureFixture) -> None:
+    """Two workers fit one embedding each; their fold bars would interleave, so they are
+    off and the sweep counts the fitted matrices instead."""
+    data = paper_dir.parent / "data"
+    if not (data / "ml-100k" / "u.data").exists():
+        pytest.skip(f"MovieLens-100k ratings not found at {data / 'ml-100k'}")
+    monkeypatch.setenv("RECGYM_CACHE", str(tmp_path / "cache"))  # empty: both are fitted
+    config = Exp1Config(out=str(tmp_path / "out"), dataset="movielens-100k", data=str(data),
+                        runs=(1,), dims=(2, 3), producers=(2,), rules=("linear",), jobs=2)
+    run_sweep(config)
+    err = capfd.readouterr().err
+    assert len(list((tmp_path / "cache").glob("movielens-100k_*.npy"))) == 2
+    assert "NMF" not in err and "fold" not in err
+    assert "users movielens-100k" in err and "2/2" in err
+
+
 def test_missing_real_data_is_reported(tmp_path: Path) -> None:
     config = Exp1Config(out=str(tmp_path / "out"), dataset="rentrunway",
                         data=str(tmp_path / "nowhere"), runs=(1,), dims=(5,), progress=False)
@@ -175,6 +245,34 @@ def test_local_workers_use_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> N
         found = dict(backend.map_unordered(_blas_threads, [0, 1]))
     assert found == {0: "1", 1: "1"}
     assert "OPENBLAS_NUM_THREADS" not in os.environ  # the parent's setting is restored
+
+
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_workers_are_terminated_when_the_sweep_stops() -> None:
+    """On an exception inside the block, busy workers are killed, not waited for."""
+    with pytest.raises(RuntimeError, match="stop"):
+        with LocalBackend(2) as backend:
+            pids = {pid for _, pid in backend.map_unordered(_pid_after, [0.3, 0.3])}
+            for _ in backend.map_unordered(_pid_after, [0, 60, 60]):
+                raise RuntimeError("stop")  # while the other tasks sleep a minute
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
 
 
 class ReversedBackend(LocalBackend):

@@ -10,9 +10,11 @@ rentrunway         the paper's RentTheRunway file   ~90.4k      ``rent_the_runwa
 amazon-music       Amazon v2 Digital Music          ~714k       ``amazon_digital_music``
 =================  ===============================  ==========  =========================
 
-Every loader in ``DATASETS`` has the signature ``load(dim, seed, path=None)`` and
-returns a float64 array of shape ``(K, dim)`` whose rows are non-negative and sum
-to 1. ``load_users(name, dim, seed, path=None)`` looks one up by name;
+Every loader in ``DATASETS`` has the signature ``load(dim, seed, path=None, *,
+progress=True)`` and returns a float64 array of shape ``(K, dim)`` whose rows are
+non-negative and sum to 1 (``progress`` shows the NMF fit's bar on stderr; the
+synthetic loaders fit nothing and show nothing). ``load_users(name, dim, seed,
+path=None, *, progress=True)`` looks one up by name;
 ``PUBLISHED_NAMES`` maps the CLI names to the names used in the paper's published
 CSV files (``amazon-music`` is ``amznmusic`` there).
 
@@ -77,18 +79,20 @@ Loader = Callable[..., np.ndarray]
 
 
 def _synthetic(name: str, generate: Callable[..., np.ndarray]) -> Loader:
-    def load(dim: int, seed: int, path: str | os.PathLike | None = None) -> np.ndarray:
+    def load(dim: int, seed: int, path: str | os.PathLike | None = None, *,
+             progress: bool = True) -> np.ndarray:
+        del progress  # generating is instant: there is no fit to show
         if path is not None:
             raise ValueError(f"{name} is generated, it reads no file; got path={path!r}")
         return generate(SYNTHETIC_USERS, dim, seed)
 
     load.__name__ = name.replace("-", "_")
     load.__doc__ = (f"The paper's {name} users: ``{generate.__name__}({SYNTHETIC_USERS}, dim, "
-                    "seed)``; ``path`` must be None.")
+                    "seed)``; ``path`` must be None, ``progress`` has no effect.")
     return load
 
 
-#: CLI name -> ``load(dim, seed, path=None) -> array (K, dim)``.
+#: CLI name -> ``load(dim, seed, path=None, *, progress=True) -> array (K, dim)``.
 DATASETS: Mapping[str, Loader] = MappingProxyType({
     "synth-uniform": _synthetic("synth-uniform", synthetic_uniform),
     "synth-skewed": _synthetic("synth-skewed", synthetic_skewed),
@@ -107,8 +111,8 @@ PUBLISHED_NAMES: Mapping[str, str] = MappingProxyType({
 })
 
 
-def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = None
-               ) -> np.ndarray:
+def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = None, *,
+               progress: bool = True) -> np.ndarray:
     """The users of dataset ``name``.
 
     Parameters
@@ -120,6 +124,9 @@ def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = 
         Generator seed (synthetic) or NMF seed (real data).
     path : str or os.PathLike, optional
         Data file or folder for real datasets (default ``$RECGYM_DATA``).
+    progress : bool
+        Show a progress bar on stderr while fitting a real dataset's embedding
+        (a cache hit or a synthetic dataset shows nothing).
 
     Returns
     -------
@@ -130,4 +137,4 @@ def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = 
     if key is None:
         raise ValueError(f"name must be one of {sorted(DATASETS)} (or a published name "
                          f"{sorted(set(published) - set(DATASETS))}), got {name!r}")
-    return DATASETS[key](dim, seed, path)
+    return DATASETS[key](dim, seed, path, progress=progress)

@@ -8,7 +8,12 @@ completion; the sweep restores its own order before finishing.
 
 Workers keep what they loaded between tasks (the user matrices are cached per
 process), so a backend should reuse its workers across calls of ``map_unordered``
-within one ``with`` block.
+within one ``with`` block. ``runs_here`` says whether tasks run in the caller's
+own process (so that what they print cannot interleave with other tasks').
+
+Leaving the ``with`` block on an exception (an error, Ctrl-C, or SIGTERM turned
+into ``KeyboardInterrupt`` by the sweep) stops the workers at once: queued tasks
+are dropped and running ones are terminated, since nobody will read their results.
 """
 
 from __future__ import annotations
@@ -56,15 +61,25 @@ class LocalBackend:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if self._pool is not None:
-            # On an error or Ctrl-C, drop queued tasks instead of running them.
-            self._pool.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
-            self._pool = None
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        try:
+            if exc_type is None:
+                pool.shutdown(wait=True)
+            else:
+                terminate_workers(pool)
+        finally:
             for key, value in self._saved_environment.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+    @property
+    def runs_here(self) -> bool:
+        """True when tasks run in this process (``jobs=1``)."""
+        return self.jobs == 1
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]
                       ) -> Iterator[tuple[int, Any]]:
@@ -81,6 +96,27 @@ class LocalBackend:
         finally:
             for future in futures:
                 future.cancel()
+
+
+def terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Drop ``pool``'s queued tasks and terminate its worker processes (SIGTERM).
+
+    ``ProcessPoolExecutor.terminate_workers`` from Python 3.14 on; before that the
+    same steps on the pool's process table, which has no public accessor there.
+    """
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    # shutdown() empties the table, so copy it first; do not wait, a worker may be busy.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        try:
+            if process.is_alive():
+                process.terminate()
+        except (ValueError, ProcessLookupError):  # already closed or gone
+            continue
 
 
 class RayBackend:
@@ -117,6 +153,9 @@ class RayBackend:
         if self._started:
             self._ray.shutdown()
             self._started = False
+
+    #: Ray tasks run in Ray's worker processes.
+    runs_here = False
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]
                       ) -> Iterator[tuple[int, Any]]:

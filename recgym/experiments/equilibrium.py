@@ -14,7 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from agents import BestResponse, DynamicsResult, NashConvResult, best_response_dynamics
+from recgym.datasets import load_users
 from recgym.experiments.config import EquilibriumConfig
+from recgym.game import EngagementGame, Utilities
 
 
 @dataclass(frozen=True)
@@ -28,16 +31,16 @@ class EquilibriumReport:
     utilities : Utilities
         At the final profile (sums over users).
     nash_conv : dict
-        ``{"vertices": NashConvResult, "simplex": NashConvResult}``; empty when
-        ``agents.BestResponse`` is unavailable.
+        ``{"vertices": NashConvResult, "simplex": NashConvResult}`` at the final
+        profile (``agents.BestResponse.nash_conv``).
     distribution : DataFrame
         Per feature: ``producers`` (``counts / n``) and ``users`` (``U.sum(0) / U.sum()``).
     """
 
-    game: object
-    result: object
-    utilities: object
-    nash_conv: dict
+    game: EngagementGame
+    result: DynamicsResult
+    utilities: Utilities
+    nash_conv: dict[str, NashConvResult]
     distribution: pd.DataFrame
 
     @property
@@ -49,11 +52,6 @@ class EquilibriumReport:
 
 def run_equilibrium(config: EquilibriumConfig) -> EquilibriumReport:
     """Load the users, run the dynamics and evaluate the final profile."""
-    from agents import BestResponse
-    from agents.dynamics import best_response_dynamics
-    from recgym.datasets import load_users
-    from recgym.game import EngagementGame
-
     users = load_users(config.dataset, config.dim, config.embedding_seed, path=config.data_path)
     temperature = config.temperature if config.rule == "softmax" else None
     game = EngagementGame(users, config.n_producers, config.rule, temperature)

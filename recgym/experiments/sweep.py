@@ -18,15 +18,27 @@ whatever the backend, the number of workers or the interruptions.
 
 Besides the results, ``user_distributions.csv`` records each user matrix's size
 and distribution over features ``U.sum(0) / U.sum()`` (needed by the plots).
+Computing it is also what loads (for real data: fits and caches on disk) every
+user matrix before any chain starts, one task per matrix, so chains only read
+the cache. Parallel workers fit without their own progress bars, which would
+interleave; the sweep shows one bar over the matrices instead.
+
+Stopping: Ctrl-C, and SIGTERM while ``run_sweep`` runs in the main thread, raise
+``KeyboardInterrupt`` (``SweepTerminated`` for SIGTERM); finished rows are already
+on disk, the workers are terminated, and running the sweep again resumes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +84,9 @@ class Chain:
     dims, producers : tuple of int
         Loop order: ``for d in dims: for n in producers``.
     max_iter : int
+    progress : bool
+        Show a progress bar if the chain has to fit real users' embedding (only
+        set where the chain runs in the sweep's own process). No effect on results.
     """
 
     dataset: str
@@ -84,6 +99,7 @@ class Chain:
     dims: tuple[int, ...]
     producers: tuple[int, ...]
     max_iter: int
+    progress: bool = False
 
     @property
     def n_runs(self) -> int:
@@ -105,8 +121,11 @@ def published_name(dataset: str) -> str:
     return PUBLISHED_NAMES[dataset]
 
 
-def build_chains(config: SweepConfig) -> list[Chain]:
-    """The chains of ``config``, in the sweep's order (rule, temperature, seed, run)."""
+def build_chains(config: SweepConfig, progress: bool = False) -> list[Chain]:
+    """The chains of ``config``, in the sweep's order (rule, temperature, seed, run).
+
+    ``progress`` is handed to every chain (``Chain.progress``).
+    """
     runs: tuple[int | None, ...] = getattr(config, "runs", (None,))
     chains = []
     for rule, temperature in config.rule_settings():
@@ -115,7 +134,7 @@ def build_chains(config: SweepConfig) -> list[Chain]:
                 rng_seed = run if run is not None else config.dynamics_seed
                 chains.append(Chain(config.dataset, config.data_path, rule, temperature, seed,
                                     rng_seed, run, config.dims, config.producers,
-                                    config.max_iter))
+                                    config.max_iter, progress))
     return chains
 
 
@@ -128,15 +147,18 @@ USER_CACHE_SIZE = 8
 
 
 @functools.lru_cache(maxsize=USER_CACHE_SIZE)
-def cached_users(dataset: str, dim: int, seed: int, data: str | None) -> np.ndarray:
+def cached_users(dataset: str, dim: int, seed: int, data: str | None, progress: bool
+                 ) -> np.ndarray:
     """``recgym.datasets.load_users``, cached per process; shape ``(K, dim)``, read-only.
 
-    The sweep hands out chains grouped by embedding seed, so a worker seldom needs
-    more than the most recent seed's matrices.
+    ``progress`` shows the bar of an NMF fit (a real dataset not yet in the disk
+    cache). The sweep hands out chains grouped by embedding seed, so a worker
+    seldom needs more than the most recent seed's matrices.
     """
     from recgym.datasets import load_users
 
-    users = np.asarray(load_users(dataset, dim, seed, path=data), dtype=np.float64)
+    users = np.asarray(load_users(dataset, dim, seed, path=data, progress=progress),
+                       dtype=np.float64)
     users.setflags(write=False)
     return users
 
@@ -156,7 +178,8 @@ def run_chain(chain: Chain) -> list[dict]:
     rng = np.random.RandomState(chain.rng_seed)
     rows = []
     for key, (dim, n) in zip(chain.keys(), _grid(chain), strict=True):
-        users = cached_users(chain.dataset, dim, chain.embedding_seed, chain.data)
+        users = cached_users(chain.dataset, dim, chain.embedding_seed, chain.data,
+                             chain.progress)
         game = EngagementGame(users, n, chain.rule, chain.temperature)
         result = best_response_dynamics(game, rng, max_iter=chain.max_iter)
         rows.append(_row(key, chain, result, game.utilities(result.profile)))
@@ -182,14 +205,14 @@ def _row(key: Key, chain: Chain, result: object, utilities: object) -> dict:
     return row
 
 
-def user_summary(task: tuple[str, int, int, str | None]) -> dict:
+def user_summary(task: tuple[str, int, int, str | None, bool]) -> dict:
     """Size and feature distribution ``U.sum(0) / U.sum()`` of one user matrix.
 
-    ``task`` is ``(dataset, dim, embedding_seed, data)``. Loading the users here
-    also warms the worker's cache (and the dataset's disk cache).
+    ``task`` is ``(dataset, dim, embedding_seed, data, progress)``. Loading the
+    users here also warms the worker's cache (and the dataset's disk cache).
     """
-    dataset, dim, seed, data = task
-    users = cached_users(dataset, dim, seed, data)
+    dataset, dim, seed, data, progress = task
+    users = cached_users(dataset, dim, seed, data, progress)
     distribution = users.sum(axis=0) / users.sum()
     return {"dataset": published_name(dataset), "embedding_seed": seed, "dim": dim,
             "n_users": users.shape[0],
@@ -240,12 +263,18 @@ def run_sweep(config: SweepConfig, backend: LocalBackend | RayBackend | None = N
     ------
     ValueError
         If ``config.out`` holds a sweep with other settings.
+    KeyboardInterrupt
+        On Ctrl-C, or ``SweepTerminated`` on SIGTERM (when called from the main
+        thread); the rows finished so far are saved and the workers terminated.
     """
     start = time.perf_counter()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     _write_or_check_config(out, config)
-    chains = build_chains(config)
+    if backend is None:
+        backend = make_backend(config.backend, config.jobs, config.ray_address)
+    # Fit progress bars only where nothing else prints beside them.
+    chains = build_chains(config, progress=config.progress and backend.runs_here)
     store = open_store(out, config.format, config.experiment)
     done = set(frame_keys(store.load()))
     # Grouped by embedding seed so that workers reuse their cached users.
@@ -254,23 +283,61 @@ def run_sweep(config: SweepConfig, backend: LocalBackend | RayBackend | None = N
     total = sum(c.n_runs for c in chains)
     keys = key_columns(store.columns)
     computed = 0
-    if backend is None:
-        backend = make_backend(config.backend, config.jobs, config.ray_address)
-    with backend:
-        _record_user_distributions(out, config, backend)
-        with tqdm(total=total, initial=total - sum(len(set(c.keys()) - done) for c in pending),
-                  unit="run", desc=f"{config.experiment} {config.dataset}", file=sys.stderr,
-                  disable=not config.progress, dynamic_ncols=True) as bar:
-            for _, rows in backend.map_unordered(run_chain, pending):
-                new = [r for r in rows if row_key(r, keys) not in done]
-                if new:
-                    store.append(new)
-                    done.update(row_key(r, keys) for r in new)
-                    computed += len(new)
-                bar.update(len(new))
-    frame = _in_sweep_order(store.load(), chains)
-    store.finalize(frame)
+    with _sigterm_as_interrupt():
+        with backend:
+            _load_users(out, config, backend, pending)
+            with tqdm(total=total,
+                      initial=total - sum(len(set(c.keys()) - done) for c in pending),
+                      unit="run", desc=f"{config.experiment} {config.dataset}",
+                      file=sys.stderr, disable=not config.progress, dynamic_ncols=True) as bar:
+                for _, rows in backend.map_unordered(run_chain, pending):
+                    new = [r for r in rows if row_key(r, keys) not in done]
+                    if new:
+                        store.append(new)
+                        done.update(row_key(r, keys) for r in new)
+                        computed += len(new)
+                    bar.update(len(new))
+        frame = _in_sweep_order(store.load(), chains)
+        store.finalize(frame)
     return SweepSummary(store.path, len(frame), computed, time.perf_counter() - start)
+
+
+class SweepTerminated(KeyboardInterrupt):
+    """SIGTERM received during ``run_sweep``; handled like Ctrl-C.
+
+    Attributes
+    ----------
+    signum : int
+        ``signal.SIGTERM``; a command line exits with ``128 + signum``.
+    """
+
+    signum = int(signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, the first SIGTERM raises ``SweepTerminated`` in the main thread.
+
+    Python's default for SIGTERM ends the process without unwinding, leaving the
+    pool's workers behind. Later SIGTERMs are ignored while the first one unwinds
+    (terminating the workers); the previous handler is restored on leaving. Off
+    the main thread, where handlers cannot be set, this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handle(signum: int, frame: object) -> None:
+        if not received:
+            received.append(signum)
+            raise SweepTerminated("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _in_sweep_order(frame: pd.DataFrame, chains: list[Chain]) -> pd.DataFrame:
@@ -299,18 +366,34 @@ def _write_or_check_config(out: Path, config: SweepConfig) -> None:
     path.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
-def _record_user_distributions(out: Path, config: SweepConfig,
-                               backend: LocalBackend | RayBackend) -> None:
-    """Add the missing ``(dataset, seed, dim)`` rows to ``user_distributions.csv``."""
+def _load_users(out: Path, config: SweepConfig, backend: LocalBackend | RayBackend,
+                pending: list[Chain]) -> None:
+    """Load the user matrices ``pending`` needs; add missing ``user_distributions.csv`` rows.
+
+    One task per ``(seed, dim)``: a real dataset's embedding is fitted here (by the
+    workers in parallel, each writing the disk cache), so the chains only read it.
+    Workers show no fit bars (they would interleave); the sweep shows one bar over
+    the matrices instead. In this process (``backend.runs_here``) the fit bars show.
+    """
     path = out / USER_DISTRIBUTIONS
     known = read_csv_exact(path) if path.exists() else None
     have = set() if known is None else set(zip(known.embedding_seed, known.dim, strict=True))
-    tasks = [(config.dataset, d, s, config.data_path) for s in config.seeds for d in config.dims
-             if (s, d) not in have]
+    needed = {c.embedding_seed for c in pending}
+    here = backend.runs_here
+    tasks = [(config.dataset, d, s, config.data_path, config.progress and here)
+             for s in config.seeds for d in config.dims if s in needed or (s, d) not in have]
     if not tasks:
         return
-    found = sorted((r for _, r in backend.map_unordered(user_summary, tasks)),
-                   key=lambda r: (r["embedding_seed"], r["dim"]))
+    found = []
+    with tqdm(total=len(tasks), unit="matrix", desc=f"users {config.dataset}", file=sys.stderr,
+              disable=here or not config.progress, dynamic_ncols=True) as bar:
+        for _, row in backend.map_unordered(user_summary, tasks):
+            if (row["embedding_seed"], row["dim"]) not in have:
+                found.append(row)
+            bar.update()
+    if not found:
+        return
+    found.sort(key=lambda r: (r["embedding_seed"], r["dim"]))
     frame = pd.DataFrame(found) if known is None else pd.concat([known, pd.DataFrame(found)])
     tmp = path.with_name(path.name + ".tmp")
     frame.to_csv(tmp, index=False)
@@ -344,7 +427,7 @@ def compute_user_distributions(frame: pd.DataFrame, dims: dict[str, int],
         name = cli_names.get(dataset, dataset)
         path = None if name in SYNTHETIC else data
         try:
-            rows += [user_summary((name, dims[dataset], int(seed), path))
+            rows += [user_summary((name, dims[dataset], int(seed), path, True))
                      for seed in sorted(part["embedding_seed"].unique())]
         except (FileNotFoundError, ValueError) as exc:
             notes.append(f"{dataset}: users not loaded ({str(exc).splitlines()[0]})")
