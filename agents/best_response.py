@@ -172,7 +172,7 @@ class BestResponse:
         the basis vectors are evaluated as one block, so staying put is never
         scored differently from itself.
         """
-        directions = _vertex_directions(profile)
+        directions = self.game.vertex_directions(profile)
         if directions is not None:
             counts = np.bincount(directions, minlength=self.game.dim)
             values = self._vertex_utilities(directions, counts, producer)
@@ -236,10 +236,3 @@ class BestResponse:
                              f"got {producer}")
         return producer
 
-
-def _vertex_directions(profile: np.ndarray) -> np.ndarray | None:
-    """The basis vector index of each row ``(n,)``, or ``None`` unless every row is one."""
-    directions = profile.argmax(axis=1)
-    if np.array_equal(profile, np.eye(profile.shape[1])[directions]):
-        return directions
-    return None

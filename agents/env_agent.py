@@ -212,8 +212,8 @@ def dynamics_through_env(env: object, seed: int | np.random.RandomState = 0,
 
 def _directions(base: EngagementEnv) -> np.ndarray:
     """Each producer's vertex ``(n,)`` read from the environment's profile."""
-    directions = base.profile.argmax(axis=1)
-    assert np.array_equal(base.profile, np.eye(base.dim)[directions]), "profile left the vertices"
+    directions = base.game.vertex_directions(base.profile)
+    assert directions is not None, "profile left the vertices"
     return directions
 
 

@@ -112,6 +112,15 @@ class EngagementGame:
         dirs = check_directions("directions", directions, self.n_producers, self.dim)
         return np.eye(self.dim)[dirs]
 
+    @staticmethod
+    def vertex_directions(profile: np.ndarray) -> np.ndarray | None:
+        """Inverse of ``vertex_profile``: each row's basis-vector index ``(n,)``, or
+        ``None`` unless every row of ``profile`` ``(n, d)`` is exactly a basis vector."""
+        directions = profile.argmax(axis=1)
+        if np.array_equal(profile, np.eye(profile.shape[1])[directions]):
+            return directions
+        return None
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.rule.params().items())
         rule = f"{self.rule.name}" + (f"({params})" if params else "")
