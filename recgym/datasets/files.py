@@ -1,17 +1,22 @@
 """Finding and reading ratings files.
 
 A data file is found either at a ``path`` the caller gives (the file itself, or a
-folder) or under the folder named by the environment variable ``RECGYM_DATA``.
-A folder may be laid out like ``RECGYM_DATA`` (``ml-100k/u.data``,
+folder) or under the data folder: the one named by the environment variable
+``RECGYM_DATA``, else the user data folder (``$XDG_DATA_HOME/recgym``, default
+``~/.local/share/recgym``), where ``recgym download NAME`` puts files by default.
+A folder may be laid out like the data folder (``ml-100k/u.data``,
 ``rentrunway/rentrunway_preproc.csv``, ``amazon/Digital_Music.csv``) or be the
 dataset's own folder holding the file directly (``ml-100k/`` from GroupLens'
-zip). An explicit ``path`` is never silently replaced by ``RECGYM_DATA``.
+zip). An explicit ``path`` is never silently replaced by the data folder. With
+``download=True`` a missing file is downloaded (``recgym.datasets.download``).
 
 Ratings CSV files (RentTheRunway, Amazon, ``from_ratings``) hold three
 comma-separated columns ``user_id,item_id,rating``, with or without a header
 line: the first line is a header exactly when its third field is not a number.
 User and item ids are read as strings (ids such as ``007`` stay distinct from
-``7``); ratings as float64.
+``7``); ratings as float64. Readers may accept extra layouts of more columns
+(the Amazon v2 ``item,user,rating,timestamp`` file): without a header by
+position, with a header by the columns' names.
 """
 
 from __future__ import annotations
@@ -52,11 +57,15 @@ class DataFile:
         Location under ``RECGYM_DATA``, e.g. ``"ml-100k/u.data"``.
     source : str
         Where to obtain the file (shown when it is missing).
+    name : str
+        Name for ``recgym download NAME`` (``recgym.datasets.download``), or ``""``
+        if the file cannot be downloaded.
     """
 
     title: str
     relative_path: str
     source: str
+    name: str = ""
 
     @property
     def filename(self) -> str:
@@ -64,15 +73,32 @@ class DataFile:
         return Path(self.relative_path).name
 
 
-def locate(spec: DataFile, path: PathLike | None = None) -> Path:
-    """The ratings file of ``spec``, from ``path`` or else from ``$RECGYM_DATA``.
+def data_root() -> Path:
+    """The data folder: ``$RECGYM_DATA``, else ``$XDG_DATA_HOME/recgym``, else
+    ``~/.local/share/recgym`` (not created here)."""
+    env = os.environ.get(DATA_ENV, "")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "recgym"
+
+
+def locate(spec: DataFile, path: PathLike | None = None, *, download: bool = False,
+           progress: bool = True) -> Path:
+    """The ratings file of ``spec``, from ``path`` or else from the data folder.
 
     Parameters
     ----------
     spec : DataFile
     path : str or os.PathLike, optional
         The file itself, or a folder holding ``spec.relative_path`` or
-        ``spec.filename``.
+        ``spec.filename``. Default: the data folder (``data_root()``).
+    download : bool
+        If the file is not found, download it (``spec.name`` must be set) into
+        ``path`` (then a folder) or the data folder, at ``spec.relative_path``.
+    progress : bool
+        Show the download's progress on stderr.
 
     Returns
     -------
@@ -81,37 +107,59 @@ def locate(spec: DataFile, path: PathLike | None = None) -> Path:
     Raises
     ------
     FileNotFoundError
-        Naming the file, every place looked at and where to obtain it.
+        Naming the file, every place looked at and how to obtain it.
     TypeError
-        If ``path`` is not a string or path.
+        If ``path`` is not a string or path, or ``download`` not a bool.
+    ValueError
+        If ``download`` is True and ``path`` names the file rather than a folder.
+
+    Downloading may also raise ``recgym.datasets.download.DownloadError`` (an
+    ``OSError``) or ``ChecksumError`` (a ``ValueError``).
     """
     if path is not None and not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if not isinstance(download, bool):
+        raise TypeError(f"download must be a bool, got {type(download).__name__}")
     if path is not None:
         root, origin = Path(path).expanduser(), f"path={os.fspath(path)!r}"
     else:
-        env = os.environ.get(DATA_ENV, "")
-        root, origin = (Path(env).expanduser() if env else None), f"${DATA_ENV}={env!r}"
-    if root is not None and root.is_file():
+        root, origin = data_root(), _root_origin()
+    if root.is_file():
         return root
-    candidates = [] if root is None else [root / spec.relative_path, root / spec.filename]
+    candidates = [root / spec.relative_path, root / spec.filename]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    if download and spec.name:
+        from recgym.datasets.download import download as fetch
+
+        if root.name == spec.filename:
+            raise ValueError(f"with download=True, path must be a folder (the file goes to "
+                             f"<path>/{spec.relative_path}), got path={os.fspath(path)!r}")
+        return fetch(spec.name, root, progress=progress)
     raise FileNotFoundError(_missing_message(spec, origin, candidates, path is not None))
+
+
+def _root_origin() -> str:
+    """Where ``data_root()`` comes from, for messages."""
+    env = os.environ.get(DATA_ENV, "")
+    if env:
+        return f"${DATA_ENV}={env!r}"
+    return f"the default data folder; {DATA_ENV} is not set"
 
 
 def _missing_message(spec: DataFile, origin: str, candidates: list[Path],
                      explicit: bool) -> str:
-    if candidates:
-        looked = "\n".join(f"  - {c} (from {origin})" for c in candidates)
-    else:
-        looked = f"  - nowhere: no path was given and {DATA_ENV} is not set"
+    looked = "\n".join(f"  - {c} (from {origin})" for c in candidates)
     note = f" ({DATA_ENV} is not consulted when path is given)" if explicit else ""
+    fetch = ""
+    if spec.name:
+        fetch = (f"Download it with `recgym download {spec.name}` (into the data folder, or "
+                 f"--data DIR) or by passing download=True to the loader.\n")
     return (
         f"{spec.title} ratings file {spec.filename!r} not found{note}. Looked for:\n{looked}\n"
-        f"Obtain it from {spec.source}.\n"
-        f"Then pass path=<the file or its folder>, or set {DATA_ENV} to a folder holding "
+        f"{fetch}Or obtain it from {spec.source}, "
+        f"then pass path=<the file or its folder>, or set {DATA_ENV} to a folder holding "
         f"{spec.relative_path}, e.g. `export {DATA_ENV}=$HOME/recgym-data` with the file at "
         f"$HOME/recgym-data/{spec.relative_path}."
     )
@@ -165,10 +213,21 @@ def read_ratings_csv(path: Path, *, headerless_layouts: dict[int, tuple[str, ...
     """
     header = has_header(path)
     frame = pd.read_csv(path, header=0 if header else None, dtype=str)
-    layout = (headerless_layouts or {}).get(frame.shape[1]) if not header else None
-    if layout is not None:
-        frame = frame.iloc[:, [layout.index(role) for role in ROLES]]
+    if frame.shape[1] in (headerless_layouts or {}):
+        layout = headerless_layouts[frame.shape[1]]
+        columns = _columns_by_name(frame) if header else [layout.index(r) for r in ROLES]
+        if columns is not None:
+            frame = frame.iloc[:, columns]
     return check_ratings_table(frame, f"ratings file {str(path)!r}")
+
+
+def _columns_by_name(frame: pd.DataFrame) -> list[int] | None:
+    """Positions of the user, item and rating columns named in a header (see
+    ``COLUMN_ALIASES``), or None unless each role is named exactly once."""
+    names = [str(column).strip().lower() for column in frame.columns]
+    found = [[i for i, name in enumerate(names) if name in COLUMN_ALIASES[role]]
+             for role in ROLES]
+    return [hits[0] for hits in found] if all(len(hits) == 1 for hits in found) else None
 
 
 def check_ratings_table(table: object, name: str = "table") -> pd.DataFrame:

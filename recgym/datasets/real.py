@@ -1,9 +1,10 @@
 """Real-data user embeddings: MovieLens-100k, RentTheRunway, Amazon Digital Music.
 
-Each loader finds the ratings file (``path`` or ``$RECGYM_DATA``, see
-``recgym.datasets.files``), returns the cached embedding if there is one (see
-``recgym.datasets.cache``) and otherwise fits the paper's NMF recipe (see
-``recgym.datasets.nmf``) and caches it.
+Each loader finds the ratings file (``path``, or the data folder ``$RECGYM_DATA``
+or ``~/.local/share/recgym``, see ``recgym.datasets.files``; with ``download=True``
+a missing file is downloaded, see ``recgym.datasets.download``), returns the
+cached embedding if there is one (see ``recgym.datasets.cache``) and otherwise
+fits the paper's NMF recipe (see ``recgym.datasets.nmf``) and caches it.
 
 Rating scale. Ratings are handed to scikit-surprise with
 ``Reader(rating_scale=rating_scale)``, ``(1, 5)`` by default, as in the paper.
@@ -49,16 +50,16 @@ DEFAULT_RATING_SCALE = (1.0, 5.0)
 MOVIELENS_100K = DataFile(
     "MovieLens-100k", "ml-100k/u.data",
     "https://grouplens.org/datasets/movielens/100k/ (ml-100k.zip; the ratings are "
-    "ml-100k/u.data, tab-separated user item rating timestamp)")
+    "ml-100k/u.data, tab-separated user item rating timestamp)", "movielens-100k")
 RENT_THE_RUNWAY = DataFile(
     "RentTheRunway", "rentrunway/rentrunway_preproc.csv",
     "the paper's preprocessed ratings file rentrunway_preproc.csv (CSV user_id,item_id,rating "
     "with ratings in 1..5), built from the RentTheRunway clothing-fit data at "
-    "https://cseweb.ucsd.edu/~jmcauley/datasets.html#clothing_fit")
+    "https://cseweb.ucsd.edu/~jmcauley/datasets.html#clothing_fit", "rentrunway")
 AMAZON_DIGITAL_MUSIC = DataFile(
     "Amazon Digital Music", "amazon/Digital_Music.csv",
     "https://cseweb.ucsd.edu/~jmcauley/datasets/amazon_v2/ (the 'ratings only' CSV of the "
-    "Digital Music category, Digital_Music.csv)")
+    "Digital Music category, Digital_Music.csv)", "amazon-music")
 
 #: Headerless column layout of the Amazon v2 "ratings only" files, accepted besides
 #: the three-column ``user_id,item_id,rating`` layout.
@@ -80,7 +81,7 @@ class _Ratings:
 
 def movielens_100k(dim: int, seed: int, path: str | os.PathLike | None = None, *,
                    cache: bool = True, cache_dir: str | os.PathLike | None = None,
-                   progress: bool = True) -> np.ndarray:
+                   progress: bool = True, download: bool = False) -> np.ndarray:
     """MovieLens-100k users (943), embedded by the paper's NMF recipe.
 
     Parameters
@@ -97,7 +98,11 @@ def movielens_100k(dim: int, seed: int, path: str | os.PathLike | None = None, *
     cache_dir : str or os.PathLike, optional
         Cache folder; default ``$RECGYM_CACHE``, else the user cache dir.
     progress : bool
-        Show a progress bar on stderr while fitting.
+        Show a progress bar on stderr while fitting (and downloading).
+    download : bool
+        If the file is not found, download it from its original source into
+        ``path`` (a folder) or the data folder, checking its sha256
+        (``recgym.datasets.download``; the same as ``recgym download movielens-100k``).
 
     Returns
     -------
@@ -106,7 +111,8 @@ def movielens_100k(dim: int, seed: int, path: str | os.PathLike | None = None, *
     Raises
     ------
     FileNotFoundError
-        If the file is not found (the message says where it was looked for).
+        If the file is not found and ``download`` is False (the message says where
+        it was looked for and how to download it).
 
     Examples
     --------
@@ -114,7 +120,7 @@ def movielens_100k(dim: int, seed: int, path: str | os.PathLike | None = None, *
     >>> users.shape  # doctest: +SKIP
     (943, 5)
     """
-    file = locate(MOVIELENS_100K, path)
+    file = locate(MOVIELENS_100K, path, download=download, progress=progress)
     ratings = _Ratings("movielens-100k", f"MovieLens-100k ({file.name})", sha256_of_file(file),
                        DEFAULT_RATING_SCALE, lambda: _checked(dataset_from_ml100k_file(str(file)),
                                                               file, DEFAULT_RATING_SCALE))
@@ -123,7 +129,7 @@ def movielens_100k(dim: int, seed: int, path: str | os.PathLike | None = None, *
 
 def rent_the_runway(dim: int, seed: int, path: str | os.PathLike | None = None, *,
                     cache: bool = True, cache_dir: str | os.PathLike | None = None,
-                    progress: bool = True) -> np.ndarray:
+                    progress: bool = True, download: bool = False) -> np.ndarray:
     """RentTheRunway users (about 90.4k), embedded by the paper's NMF recipe.
 
     The file is the paper's ``rentrunway_preproc.csv``: CSV ``user_id,item_id,rating``
@@ -133,19 +139,20 @@ def rent_the_runway(dim: int, seed: int, path: str | os.PathLike | None = None, 
     Parameters and returns as ``movielens_100k``; ``path`` may be the CSV file or a
     folder holding ``rentrunway/rentrunway_preproc.csv`` or ``rentrunway_preproc.csv``.
     """
-    file = locate(RENT_THE_RUNWAY, path)
+    file = locate(RENT_THE_RUNWAY, path, download=download, progress=progress)
     return _csv_embedding("rentrunway", RENT_THE_RUNWAY.title, file, dim, seed, None,
                           cache=cache, cache_dir=cache_dir, progress=progress)
 
 
 def amazon_digital_music(dim: int, seed: int, path: str | os.PathLike | None = None, *,
                          cache: bool = True, cache_dir: str | os.PathLike | None = None,
-                         progress: bool = True) -> np.ndarray:
+                         progress: bool = True, download: bool = False) -> np.ndarray:
     """Amazon Digital Music users, embedded by the paper's NMF recipe.
 
     Accepted files: CSV ``user_id,item_id,rating`` like RentTheRunway's (header
-    optional), or the Amazon v2 "ratings only" CSV as downloaded (no header, four
-    columns ``item,user,rating,timestamp``; rows kept in file order). The paper's
+    optional), or the Amazon v2 "ratings only" CSV as downloaded (four columns
+    ``item,user,rating,timestamp``, without a header or with one naming them, e.g.
+    ``item_id,user_id,rating,timestamp``; rows kept in file order). The paper's
     own preprocessing of this file is not published, so unlike MovieLens and
     RentTheRunway its published runs could not be checked against this loader.
     Fitting the full file (about 1.6M ratings) takes minutes; the result is cached.
@@ -153,7 +160,7 @@ def amazon_digital_music(dim: int, seed: int, path: str | os.PathLike | None = N
     Parameters and returns as ``movielens_100k``; ``path`` may be the CSV file or a
     folder holding ``amazon/Digital_Music.csv`` or ``Digital_Music.csv``.
     """
-    file = locate(AMAZON_DIGITAL_MUSIC, path)
+    file = locate(AMAZON_DIGITAL_MUSIC, path, download=download, progress=progress)
     return _csv_embedding("amazon-music", AMAZON_DIGITAL_MUSIC.title, file, dim, seed,
                           {len(AMAZON_RATINGS_ONLY): AMAZON_RATINGS_ONLY},
                           cache=cache, cache_dir=cache_dir, progress=progress)
