@@ -1,4 +1,5 @@
-"""Tests for recgym.datasets.download: real transfers from a local HTTP server.
+"""Tests for getting the data: recgym.datasets.download (real transfers from a local
+HTTP server) and the published results shipped in recgym.published.
 
 Nothing of the download layer is mocked: a ThreadingHTTPServer on 127.0.0.1 serves
 files built from the shared test data (../shared/data, next to the repository),
@@ -36,10 +37,12 @@ from recgym.datasets.download import (
     sources_help,
 )
 from recgym.datasets.files import DATA_ENV, data_root, locate, sha256_of_file
+from recgym.published import PUBLISHED_FILES, PUBLISHED_RUNS, published_path
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ML_FILE = SHARED / "data" / "ml-100k" / "u.data"
 RTR_FILE = SHARED / "data" / "rentrunway" / "rentrunway_preproc.csv"
+PAPER = SHARED / "paper"
 
 needs_shared = pytest.mark.skipif(
     not (ML_FILE.is_file() and RTR_FILE.is_file()),
@@ -301,3 +304,24 @@ def test_missing_file_says_how_to_download(name: str, tmp_path: Path,
     message = str(error.value)
     assert "download=True" in message and f"recgym download {name}" in message
     assert str(data_root() / SOURCES[name].spec.relative_path) in message
+
+
+# --- published results: shipped, nothing to download ------------------------------------------
+
+@pytest.mark.parametrize("experiment", ["exp1", "exp2"])
+def test_published_results_ship_with_the_package(experiment: str) -> None:
+    path = published_path(experiment)
+    assert path.is_file() and path.name == PUBLISHED_FILES[experiment]
+    frame = pd.read_csv(path)
+    assert len(frame) == PUBLISHED_RUNS[experiment]  # 19,200 and 7,200 runs (the paper's)
+    assert ("run" in frame.columns) == (experiment == "exp1")
+    assert set(frame["dataset"]) == {"synth-uniform", "synth-skewed", "movielens-100k",
+                                     "rentrunway", "amznmusic"}
+    reference = PAPER / PUBLISHED_FILES[experiment]
+    if reference.is_file():  # the shipped copy is the paper's file, byte for byte
+        assert path.read_bytes() == reference.read_bytes()
+
+
+def test_published_path_rejects_unknown_experiments() -> None:
+    with pytest.raises(ValueError, match="experiment must be one of exp1, exp2; got 'exp3'"):
+        published_path("exp3")
