@@ -147,6 +147,7 @@ def test_sources_match_the_loaders() -> None:
         "ml-100k.zip", "rentrunway_preproc.csv", "Digital_Music.csv"]
     text = sources_help()
     assert all(name in text and SOURCES[name].url in text for name in NAMES)
+    assert text.count("sha256-checked") == 2 and "amazon/Digital_Music.csv, unverified" in text
 
 
 # --- successful downloads --------------------------------------------------------------------

@@ -95,6 +95,8 @@ class Source:
         Address at the original source.
     sha256 : str or None
         Hex sha256 of the file the loader reads; None if none is recorded.
+    origin : str
+        Who publishes the file, e.g. ``"GroupLens"`` (for help texts).
     member : str or None
         The file's path inside the archive, if ``url`` is a zip archive.
     """
@@ -102,6 +104,7 @@ class Source:
     spec: DataFile
     url: str
     sha256: str | None
+    origin: str
     member: str | None = None
 
     @property
@@ -115,11 +118,13 @@ SOURCES: Mapping[str, Source] = MappingProxyType({
     "movielens-100k": Source(
         MOVIELENS_100K, MOVIELENS_100K_URL,
         "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
-        member="ml-100k/u.data"),
+        "GroupLens (u.data is extracted from the zip)", member="ml-100k/u.data"),
     "rentrunway": Source(
         RENT_THE_RUNWAY, RENT_THE_RUNWAY_URL,
-        "2bffe96bf27b5022230b17e386be2b8d47eb1341639689b10956365facf67ca5"),
-    "amazon-music": Source(AMAZON_DIGITAL_MUSIC, AMAZON_DIGITAL_MUSIC_URL, None),
+        "2bffe96bf27b5022230b17e386be2b8d47eb1341639689b10956365facf67ca5",
+        "the paper's repository (its preprocessed RentTheRunway ratings)"),
+    "amazon-music": Source(AMAZON_DIGITAL_MUSIC, AMAZON_DIGITAL_MUSIC_URL, None,
+                           "UCSD Amazon review data 2018, ratings only"),
 })
 
 #: Names ``download`` accepts.
@@ -194,11 +199,16 @@ def download_command(name: str, data: str | os.PathLike | None = None, progress:
 
 
 def sources_help() -> str:
-    """One line per dataset: name, address, file written; for ``--help`` texts."""
-    lines = [f"  {name:<15}{source.url}\n  {'':<15}-> <data folder>/{source.spec.relative_path}"
-             for name, source in SOURCES.items()]
-    return ("sources:\n" + "\n".join(lines) + f"\nThe data folder is ${DATA_ENV}, else "
-            f"~/.local/share/recgym. ${DOWNLOAD_URL_ENV} replaces the addresses by a mirror.")
+    """Per dataset: who publishes it, its address, the file written and its check;
+    for ``--help`` texts."""
+    blocks = []
+    for name, source in SOURCES.items():
+        check = "sha256-checked" if source.sha256 else "unverified (no sha256 recorded)"
+        blocks.append(f"  {name:<16}{source.origin}\n  {'':<16}{source.url}\n"
+                      f"  {'':<16}-> <data folder>/{source.spec.relative_path}, {check}")
+    return ("sources:\n" + "\n".join(blocks) + f"\n\nThe data folder is ${DATA_ENV}, else "
+            f"~/.local/share/recgym (the loaders look there). ${DOWNLOAD_URL_ENV}=URL fetches "
+            "every file from URL/<its remote name> instead (a mirror).")
 
 
 # --- helpers -----------------------------------------------------------------------------
