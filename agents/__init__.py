@@ -1,9 +1,23 @@
-"""Producer agents: exact best responses, the paper's dynamics, and RL producers."""
+"""The acting layer on top of recgym: producers that respond exactly, and that learn.
 
-from agents.best_response import BestResponse, BestResponseResult, NashConvResult
-from agents.dynamics import DynamicsResult, Move, best_response_dynamics
+* ``BestResponse``: exact best responses, NashConv and the paper's dynamics for a
+  game or an environment (the solvers are ``recgym.solvers``);
+* ``DynamicsLogger``: the dynamics in TensorBoard;
+* ``agents.rl``: RL producers trained with Stable-Baselines3 (``evaluate`` compares
+  what they play with the exact equilibrium).
+"""
+
+from agents.best_response import BestResponse
 from agents.monitoring import DynamicsLogger
 from agents.rl.evaluation import EvaluationResult, evaluate
+from recgym.solvers import (
+    BestResponseResult,
+    DynamicsResult,
+    Exit,
+    Move,
+    NashConvResult,
+    best_response_dynamics,
+)
 
 __all__ = [
     "BestResponse",
@@ -11,6 +25,7 @@ __all__ = [
     "DynamicsLogger",
     "DynamicsResult",
     "EvaluationResult",
+    "Exit",
     "Move",
     "NashConvResult",
     "best_response_dynamics",

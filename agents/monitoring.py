@@ -1,16 +1,17 @@
 """TensorBoard logging of the paper's best-response dynamics, one point per move.
 
-``DynamicsLogger`` is a ``callback(move, directions)`` for
-``BestResponse(game).dynamics`` (and ``agents.best_response_dynamics``). After
-each move it writes, with the move's index (1, 2, ...) as the step:
+``DynamicsLogger`` is a ``callback(event, directions)`` for
+``BestResponse(game).dynamics`` (and ``recgym.solvers.best_response_dynamics``).
+After each move or exit it writes, with the event's index (1, 2, ...) as the step:
 
 =====================================  =============================================
 tag                                    value
 =====================================  =============================================
-``dynamics/nash_conv_vertices``        NashConv over basis vectors (sum over users)
-``dynamics/producer_utility_total``    total producer engagement (sum over users)
+``dynamics/nash_conv_vertices``        NashConv over vertices (sum over users)
+``dynamics/producer_utility_total``    total producer payoff (sum over users)
 ``dynamics/user_utility_mean``         mean user utility
-``dynamics/gain``                      the mover's utility gain (sum over users)
+``dynamics/gain``                      the mover's payoff gain (0 for an exit)
+``dynamics/active_producers``          producers still in the game
 =====================================  =============================================
 
 NashConv over vertices is the cheap kind (``d`` candidates per producer, no
@@ -24,7 +25,7 @@ Example
 >>> game = recgym.EngagementGame(recgym.users.synthetic_uniform(50, 3, seed=0), 4)
 >>> with DynamicsLogger(game, tempfile.mkdtemp()) as logger:
 ...     result = BestResponse(game).dynamics(seed=0, callback=logger)
->>> logger.moves == len(result.moves)
+>>> logger.events == len(result.moves) + len(result.exits)
 True
 """
 
@@ -35,9 +36,8 @@ from types import TracebackType
 
 import numpy as np
 
-from agents.best_response import BestResponse
-from agents.dynamics import Move
 from recgym.game import EngagementGame
+from recgym.solvers import Event, ExactSolver, Exit
 
 __all__ = ["DynamicsLogger"]
 
@@ -54,8 +54,8 @@ class DynamicsLogger:
 
     Attributes
     ----------
-    moves : int
-        Moves logged so far.
+    events : int
+        Moves and exits logged so far.
     """
 
     def __init__(self, game: EngagementGame, logdir: str | Path) -> None:
@@ -65,23 +65,29 @@ class DynamicsLogger:
 
         self.game = game
         self.logdir = Path(logdir)
-        self._best_response = BestResponse(game)
+        self._solver = ExactSolver(game)
         self._writer = SummaryWriter(log_dir=str(self.logdir))
-        self.moves = 0
+        self._active = np.ones(game.n_producers, dtype=bool)
+        self.events = 0
 
-    def __call__(self, move: Move, directions: np.ndarray) -> None:
-        """Log the profile reached by ``move`` (``directions (n,)``: each producer's vertex)."""
+    def __call__(self, event: Event, directions: np.ndarray) -> None:
+        """Log the profile reached by ``event`` (``directions (n,)``: each producer's vertex)."""
         if self._writer is None:
             raise RuntimeError("DynamicsLogger is closed")
+        if isinstance(event, Exit):
+            self._active[event.producer] = False
         profile = self.game.vertex_profile(np.asarray(directions))
-        utilities = self.game.utilities(profile)
-        nash_conv = self._best_response.nash_conv(profile, over="vertices")
-        self.moves += 1
+        utilities = self.game.utilities(profile, self._active)
+        nash_conv = self._solver.nash_conv(profile, "vertices", self._active)
+        self.events += 1
+        gain = 0.0 if isinstance(event, Exit) else event.gain
         for tag, value in (("dynamics/nash_conv_vertices", nash_conv.value),
-                           ("dynamics/producer_utility_total", utilities.engagement.sum()),
-                           ("dynamics/user_utility_mean", utilities.user.mean()),
-                           ("dynamics/gain", move.gain)):
-            self._writer.add_scalar(tag, float(value), self.moves)
+                           ("dynamics/producer_utility_total", utilities.payoff.sum()),
+                           ("dynamics/user_utility_mean",
+                            utilities.user_total / utilities.total_weight),
+                           ("dynamics/gain", gain),
+                           ("dynamics/active_producers", self._active.sum())):
+            self._writer.add_scalar(tag, float(value), self.events)
 
     def flush(self) -> None:
         """Write pending events to disk."""

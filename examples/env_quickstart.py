@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.dynamics import best_response_dynamics
-from agents.env_agent import best_response_action, dynamics_through_env
+from agents.env_play import best_response_action, dynamics_through_env
 from recgym.environment import parallel_env
 
 SEED = 0

@@ -36,12 +36,78 @@ def check_int(name: str, value: object, minimum: int) -> int:
 
 def check_positive_float(name: str, value: object) -> float:
     """Return ``value`` as a finite ``float > 0``."""
+    return check_float(name, value, low=0.0, low_open=True)
+
+
+def check_float(name: str, value: object, low: float = -np.inf, high: float = np.inf, *,
+                low_open: bool = False, high_open: bool = False,
+                allow_inf: bool = False) -> float:
+    """Return ``value`` as a ``float`` in the given range (finite unless ``allow_inf``).
+
+    Raises ``ValueError`` naming ``name`` and the range (``TypeError`` for non-numbers).
+    """
+    parts = []
+    if np.isfinite(low):
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if np.isfinite(high):
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+    what = ("a number" if allow_inf else "a finite number") + \
+        (" " + " and ".join(parts) if parts else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a finite number > 0, got {value!r}")
+        raise TypeError(f"{name} must be {what}, got {value!r}")
     value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    bad = np.isnan(value) or (not allow_inf and not np.isfinite(value))
+    bad = bad or value < low or (low_open and value == low)
+    bad = bad or value > high or (high_open and value == high)
+    if bad:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
     return value
+
+
+def check_choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``; ``ValueError`` listing them otherwise."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def check_ints(name: str, values: object, minimum: int, maximum: int | None = None
+               ) -> tuple[int, ...]:
+    """Return a non-empty tuple of distinct integers in ``minimum..maximum`` (a single
+    value is checked as a one-element tuple)."""
+    single = not isinstance(values, tuple | list)
+    values = (values,) if single else tuple(values)
+    if len(values) == 0:
+        raise ValueError(f"{name} needs at least one value")
+    bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+    what = "an integer" if single else "integers"
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+                or value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(f"{name} must be {what} {bound}, got {value!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat values, got {list(values)}")
+    return tuple(int(v) for v in values)
+
+
+def check_vector(name: str, value: object, length: int, *, nonnegative: bool = True
+                 ) -> np.ndarray:
+    """Return a scalar or array as a finite float64 array ``(length,)`` (scalars broadcast)."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number or an array of shape ({length},), "
+                        f"got {type(value).__name__}") from exc
+    if arr.ndim == 0:
+        arr = np.full(length, float(arr))
+    if arr.shape != (length,):
+        raise ValueError(f"{name} must be a number or an array of shape ({length},), "
+                         f"got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    if nonnegative and np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative, got minimum {float(arr.min())!r}")
+    return arr
 
 
 def check_matrix(name: str, value: object, *, shape: tuple[int | None, int | None] = (None, None),
@@ -50,6 +116,8 @@ def check_matrix(name: str, value: object, *, shape: tuple[int | None, int | Non
 
     ``None`` in ``shape`` accepts any length on that axis.
     """
+    if np.iscomplexobj(value):
+        raise TypeError(f"{name} must be a real 2-D array, got complex values")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -69,14 +137,15 @@ def check_matrix(name: str, value: object, *, shape: tuple[int | None, int | Non
     return arr
 
 
-def check_directions(name: str, value: object, n_producers: int, dim: int) -> np.ndarray:
-    """Return ``n_producers`` basis-vector indices in ``0..dim-1`` as an int64 array ``(n,)``."""
+def check_directions(name: str, value: object, n_producers: int, n_vertices: int
+                     ) -> np.ndarray:
+    """Return ``n_producers`` vertex indices in ``0..n_vertices-1`` as an int64 array ``(n,)``."""
     arr = np.asarray(value)
     if arr.shape != (n_producers,) or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must be {n_producers} integer feature indices in "
-                         f"0..{dim - 1}, got {value!r}")
-    if arr.min() < 0 or arr.max() >= dim:
-        raise ValueError(f"{name} must lie in 0..{dim - 1}, got {value!r}")
+        raise ValueError(f"{name} must be {n_producers} integer vertex indices in "
+                         f"0..{n_vertices - 1}, got {value!r}")
+    if arr.min() < 0 or arr.max() >= n_vertices:
+        raise ValueError(f"{name} must lie in 0..{n_vertices - 1}, got {value!r}")
     return arr.astype(np.int64)
 
 

@@ -7,18 +7,23 @@ Sub-commands
     and user utilities, NashConv (certified or not), producers vs users over
     features. Without options it runs on the built-in synthetic users.
 ``recgym reproduce exp1|exp2 --dataset NAME --out DIR``
-    The paper's experiment loops (model.md section 7), in parallel, resumable;
-    one row per run in ``DIR/runs.csv`` (or ``runs.parquet``).
-``recgym compare DIR --published FILE``
-    How many runs match the published ones exactly, and which do not.
+    The paper's experiment loops, in parallel, resumable; one row per run in
+    ``DIR/runs.csv`` (or ``runs.parquet``).
+``recgym compare DIR``
+    How many runs match the paper's published ones exactly (shipped with recgym),
+    and which do not.
 ``recgym plot DIR``
     The paper's figures, as PNGs in ``DIR/figures``.
-``recgym train --algo ppo|sac|td3 --mode shared|independent ...``
-    RL producers trained with Stable-Baselines3, evaluated against the exact
-    equilibrium every few thousand steps, logged to TensorBoard (``agents.rl``).
+``recgym download NAME``
+    A real dataset's ratings file from its original source, checked.
+Plug-in commands
+    Other packages add commands through the entry-point group ``recgym.commands``
+    (a function ``add(subparsers)``); recgym's own ``agents`` package adds
+    ``recgym train`` (RL producers) this way, so ``recgym`` never imports it.
 
-The options of ``equilibrium`` and ``reproduce`` are generated from the
-documented dataclasses of ``recgym.experiments.config``.
+Options are generated from the documented dataclasses of the configs
+(``recgym.options``). Heavy libraries load inside the command that needs them:
+``recgym --help`` imports no pandas, matplotlib, torch or Ray.
 """
 
 from __future__ import annotations
@@ -26,18 +31,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from agents.rl.cli import add_train_parser
-from recgym.experiments.config import (
-    EXPERIMENTS,
-    EquilibriumConfig,
-    add_arguments,
-    from_namespace,
-)
+from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
+from recgym.datasets.download import sources_help
+from recgym.experiments.config import EXPERIMENTS, EquilibriumConfig
+from recgym.options import add_arguments, from_namespace
 
-#: Errors reported as ``recgym: error: ...`` with exit status 1 (bad data, missing extras).
-RUNTIME_ERRORS = (ValueError, ImportError, FileNotFoundError)
+#: Errors reported as one line ``recgym: error: ...`` with exit status 1 (bad data,
+#: missing extras, files that cannot be read or written).
+RUNTIME_ERRORS = (ValueError, ImportError, OSError)
+#: Entry-point group of plug-in sub-commands.
+COMMANDS_GROUP = "recgym.commands"
+#: Real datasets that ``recgym download`` fetches.
+DOWNLOADABLE = tuple(name for name in DATASET_NAMES if name not in SYNTHETIC)
 
 
 def _equilibrium(args: argparse.Namespace) -> int:
@@ -54,10 +62,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     config = _config(args, EXPERIMENTS[args.experiment])
     try:
         summary = run_sweep(config)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(f"recgym: interrupted; the finished runs are saved in {config.out}: run the "
               "same command again to resume", file=sys.stderr)
-        return 130
+        return 128 + int(getattr(stop, "signum", 2))  # 130 for Ctrl-C, 143 for SIGTERM
     print(f"{summary.n_runs} runs in {summary.results} ({summary.n_computed} computed now, "
           f"{summary.n_runs - summary.n_computed} already there) in {summary.seconds:.1f} s")
     return 0
@@ -66,9 +74,15 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from recgym.experiments.compare import compare_runs, format_comparison
     from recgym.experiments.results import read_results
+    from recgym.published import published_path
 
-    published = read_results(args.published)
-    comparison = compare_runs(read_results(args.results), published, args.rtol, args.atol)
+    _check_rtol(args)
+    results = read_results(_existing(args.results, "DIR", "a sweep folder or results file"))
+    if args.published is None:
+        published = published_path("exp1" if "run" in results.columns else "exp2")
+    else:
+        published = _existing(args.published, "--published", "a published results file")
+    comparison = compare_runs(results, read_results(published), args.rtol, args.atol)
     print(format_comparison(comparison, None if args.limit == 0 else args.limit))
     return 0 if comparison.ok else 1
 
@@ -78,10 +92,16 @@ def _plot(args: argparse.Namespace) -> int:
     from recgym.experiments.results import read_results
     from recgym.experiments.sweep import compute_user_distributions, read_user_distributions
 
-    source = Path(args.results)
+    source = _existing(args.results, "DIR", "a sweep folder or results file")
     frame = read_results(source)
-    fig_dir = args.fig_dir or (source / "figures" if source.is_dir() else
-                               source.parent / "figures")
+    if args.fig_dir is not None:
+        fig_dir = Path(args.fig_dir)
+    elif source.is_dir():
+        fig_dir = source / "figures"
+    else:
+        raise ValueError(f"DIR {source} is a file: pass --fig-dir to say where the figures go")
+    if fig_dir.exists() and not fig_dir.is_dir():
+        raise ValueError(f"--fig-dir {fig_dir} is a file, not a folder")
     users = read_user_distributions(source) if source.is_dir() else None
     if users is None:  # e.g. a published file: load the users the figures need
         dims = {name: args.dim or int(part["dim"].min())
@@ -97,6 +117,26 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _download(args: argparse.Namespace) -> int:
+    from recgym.datasets.download import download_command
+
+    return download_command(args.name, args.data, args.progress, force=args.force)
+
+
+def _existing(path: str, flag: str, what: str) -> Path:
+    """``path`` as a ``Path`` if it exists; ``FileNotFoundError`` naming ``flag`` otherwise."""
+    found = Path(path)
+    if not found.exists():
+        raise FileNotFoundError(f"{flag} {path}: no such file or folder (expected {what})")
+    return found
+
+
+def _check_rtol(args: argparse.Namespace) -> None:
+    for flag, value in (("--rtol", args.rtol), ("--atol", args.atol)):
+        if not value >= 0:  # also refuses NaN
+            args.parser.error(f"{flag} must be a number >= 0, got {value!r}")
+
+
 def _config(args: argparse.Namespace, config_class: type) -> object:
     """Build the config, turning its validation errors into usage errors (exit 2)."""
     try:
@@ -106,10 +146,10 @@ def _config(args: argparse.Namespace, config_class: type) -> object:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``recgym`` argument parser with its five sub-commands."""
+    """The ``recgym`` argument parser with its sub-commands (plug-ins included)."""
     parser = argparse.ArgumentParser(
         prog="recgym", description="Strategic content producers in engagement-driven "
-        "recommender systems: the paper's dynamics, experiments and figures. "
+        "recommender systems: equilibria, the paper's dynamics, experiments and figures. "
         "`recgym COMMAND --help` lists each command's options.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -129,10 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_arguments(command(name, _reproduce, config_class.__doc__.splitlines()[0],
                               experiments), config_class)
 
-    compare = command("compare", _compare, "Compare a sweep's runs with the published runs.")
+    compare = command("compare", _compare, "Compare a sweep's runs with the paper's published "
+                      "runs (shipped with recgym).")
     compare.add_argument("results", metavar="DIR", help="Sweep folder or results file.")
-    compare.add_argument("--published", required=True, metavar="FILE",
-                         help="Published results, e.g. ../shared/paper/exp1_iterations.csv.gz")
+    compare.add_argument("--published", metavar="FILE",
+                         help="Published results to compare with (default: the paper's, "
+                              "experiment 1 or 2 by the results' columns).")
     compare.add_argument("--rtol", type=float, default=1e-9,
                          help="Relative tolerance on utilities (default: 1e-9).")
     compare.add_argument("--atol", type=float, default=0.0,
@@ -147,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "of results that come without user_distributions.csv (e.g. a "
                       "published file).")
     plot.add_argument("--fig-dir", metavar="DIR",
-                      help="Where the PNGs go (default: DIR/figures).")
+                      help="Where the PNGs go (default: DIR/figures; required for a file).")
     plot.add_argument("--dim", type=int, help="Dimension of the distribution and temperature "
                       "figures (default: the smallest).")
     plot.add_argument("--n-producers", type=int, help="Producers of the distribution figure "
@@ -156,7 +198,22 @@ def build_parser() -> argparse.ArgumentParser:
                       "(default: the smallest).")
     plot.add_argument("--dpi", type=int, default=80, help="Resolution (default: 80).")
 
-    add_train_parser(commands)
+    download = command("download", _download, "Download a real dataset's ratings file from "
+                       "its original source and check its sha256 (`recgym download --help` "
+                       "names the sources).")
+    download.add_argument("name", choices=DOWNLOADABLE, metavar="NAME",
+                          help=f"Dataset: {', '.join(DOWNLOADABLE)}.")
+    download.add_argument("--data", metavar="DIR", help="Data folder to write into (default: "
+                          "$RECGYM_DATA, else ~/.local/share/recgym); the loaders look there.")
+    download.add_argument("--force", action="store_true",
+                          help="Download again even if the file is already there.")
+    download.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                          help="Show the download's progress on stderr (default: on).")
+    download.formatter_class = argparse.RawDescriptionHelpFormatter
+    download.epilog = "sources:\n" + sources_help()
+
+    for plugin in entry_points(group=COMMANDS_GROUP):
+        plugin.load()(commands)
     return parser
 
 

@@ -5,8 +5,9 @@ r"""The engagement game as a PettingZoo environment (model.md sections 1-3).
 ``n`` content producers repeatedly post content for a static population of
 ``K`` users. Each step every producer chooses a content embedding at once; the
 platform serves each user the producers according to a serving rule (softmax,
-linear, top-k or uniform, ``recgym.rules``) and each producer earns the
-engagement (or exposure) it receives. One step is one round of the one-shot
+linear, top-k, uniform or any registered rule, ``recgym.rules``) and each producer
+earns its payoff: the engagement it receives (default), its exposure, or its
+marginal contribution to user welfare (``recgym.payoffs``). One step is one round of the one-shot
 game ``recgym.EngagementGame``; the environment adds no other dynamics.
 
 ## Agents
@@ -19,9 +20,10 @@ game ``recgym.EngagementGame``; the environment adds no other dynamics.
 into the strategy set ``S = {s >= 0, sum(s) <= 1}`` by the Euclidean projection
 ``recgym.project_to_strategy_set`` (negative entries become 0; if the rest sums
 to more than 1 it is projected onto the probability simplex). Points of ``S``
-are kept as they are. Finite values outside the box (below 0, above 1) are
-projected the same way rather than rejected; NaN, inf and wrong shapes raise
-``ValueError``. ``infos[agent]["embedding"]`` reports the projected embedding.
+are kept as they are. Every finite value outside the box, however large
+(``1e300``), is projected the same way, exactly, rather than rejected; NaN, inf
+and wrong shapes raise ``ValueError``, complex or non-numeric actions
+``TypeError``. ``infos[agent]["embedding"]`` reports the projected embedding.
 
 ## Observation space
 
@@ -34,20 +36,22 @@ index               meaning                                                bound
 ``0 .. d-1``        own current embedding ``s_i`` (projected)               ``[0, 1]``
 ``d .. 2d-1``       the others' mean embedding ``sum_{j != i} s_j/(n-1)``   ``[0, 1]``
 ``2d .. 3d-1``      users' feature distribution ``U.sum(0) / U.sum()``      ``[0, 1]``
-``3d``              own reward at the current profile                      ``[0, r_max]``
+``3d``              own reward at the current profile                      ``[r_min, r_max]``
 ``3d+1 .. 3d+n``    one-hot producer id (``agent_ids=True``, the default)   ``{0, 1}``
 ==================  =====================================================  ==========
 
-``r_max`` bounds every reward: ``sum_k max_f U_kf`` for engagement (no rating
-exceeds ``max_f U_kf``), ``K`` for exposure, each divided by ``K`` when
-``reward_scale="mean"``, plus one ``float32`` step of slack for rounding
-(``env.reward_high``).
+``[r_min, r_max]`` is the payoff's range (``env.reward_range``): ``r_max`` is
+``sum_k max_f U_kf`` for engagement and the marginal payoff (no rating exceeds
+``max_f U_kf``) and ``K`` for exposure; ``r_min`` is 0, or ``-r_max`` for the marginal
+payoff, which can be negative. Both are divided by ``K`` when
+``reward_scale="mean"`` and widened by one ``float32`` step for rounding; a reward is
+clipped to the range, so rounding can never take it outside.
 
 ## Rewards
 
-With ``P`` the projected profile ``(n, d)``, producer ``i`` receives
-``EngagementGame.utilities(P).engagement[i]`` (``reward="engagement"``) or
-``.exposure[i]`` (``reward="exposure"``), divided by ``K`` when
+With ``P`` the projected profile ``(n, d)``, producer ``i`` receives its payoff
+``EngagementGame.utilities(P).payoff[i]`` (``reward``: ``"engagement"``,
+``"exposure"``, ``"marginal"`` or any registered payoff), divided by ``K`` when
 ``reward_scale="mean"`` (per-user mean, comparable across user populations) and
 as the sum over users with ``"sum"`` (the paper's scale). ``infos[agent]`` holds
 ``"embedding"`` (the projected embedding, ``(d,)`` float64) and both
@@ -69,10 +73,10 @@ steps, for every producer at once; ``env.agents`` is then empty until ``reset``.
 
 ## Arguments
 
-``parallel_env(rule="softmax", temperature=1.0, k=None, n_producers=10, dim=None,
+``parallel_env(rule="softmax", temperature=None, k=None, n_producers=10, dim=None,
 n_users=None, users=None, horizon=100, reward="engagement", reward_scale="mean",
-render_mode=None, users_seed=0, users_path=None, agent_ids=True)``; see
-``EngagementEnv``.
+render_mode=None, floor=None, users_seed=0, users_path=None, agent_ids=True)``; see
+``EngagementEnv``. ``rule`` takes spec strings: ``rule="topk:k=2,temperature=0.5"``.
 
 ## Seeding
 
@@ -111,15 +115,15 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import BaseWrapper, OrderEnforcingWrapper
 from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 
-from recgym import rendering
+from recgym import metrics, rendering
 from recgym import users as user_data
-from recgym._validation import check_int
+from recgym._validation import check_choice, check_int
 from recgym.game import EngagementGame
 from recgym.observations import ObservationLayout
+from recgym.payoffs import PAYOFFS
 from recgym.rules import ServingRule
 from recgym.strategy import project_to_strategy_set
 
-REWARDS = ("engagement", "exposure")
 REWARD_SCALES = ("mean", "sum")
 RENDER_MODES = ("ansi", "rgb_array")
 DEFAULT_DIM = 5  # features when neither users nor dim fix it
@@ -132,10 +136,12 @@ class EngagementEnv(ParallelEnv):
 
     Parameters
     ----------
-    rule : {"softmax", "linear", "topk", "uniform"} or ServingRule
-        The platform's serving rule.
-    temperature : float > 0
-        Softmax temperature ``T`` (``softmax``, ``topk``).
+    rule : str or ServingRule
+        The platform's serving rule: a registered name (``"softmax"``, ``"linear"``,
+        ``"topk"``, ``"uniform"``) or spec string (``"softmax:temperature=0.1"``), or a
+        rule object.
+    temperature : float > 0, optional
+        Softmax temperature ``T`` (``softmax``, ``topk``; default 1).
     k : int >= 1, optional
         Producers served per user (``topk`` only; an error with any other rule).
     n_producers : int >= 1
@@ -156,8 +162,9 @@ class EngagementEnv(ParallelEnv):
         users_path)``.
     horizon : int >= 1
         Steps per episode before truncation.
-    reward : {"engagement", "exposure"}
-        What a producer earns.
+    reward : str
+        What a producer earns: a registered payoff (``"engagement"``, ``"exposure"``,
+        ``"marginal"``, ``recgym.payoffs.PAYOFFS``).
     reward_scale : {"mean", "sum"}
         Per-user mean or sum over users.
     render_mode : {None, "ansi", "rgb_array"}
@@ -168,6 +175,8 @@ class EngagementEnv(ParallelEnv):
     users_path : str or os.PathLike, optional
         The data set's file or folder (default ``$RECGYM_DATA``); only with a data
         set name.
+    floor : float in [0, 1], optional
+        Exposure floor of the rule (default 0).
     agent_ids : bool
         Append a one-hot producer id to every observation (for parameter sharing).
 
@@ -180,19 +189,17 @@ class EngagementEnv(ParallelEnv):
     metadata = {"name": "recgym_engagement_v0", "render_modes": list(RENDER_MODES),
                 "is_parallelizable": True, "render_fps": 4}
 
-    def __init__(self, rule: str | ServingRule = "softmax", temperature: float | None = 1.0,
+    def __init__(self, rule: str | ServingRule = "softmax", temperature: float | None = None,
                  k: int | None = None, n_producers: int = 10, dim: int | None = None,
                  n_users: int | None = None, users: object = None, horizon: int = 100,
                  reward: str = "engagement", reward_scale: str = "mean",
-                 render_mode: str | None = None, *, users_seed: int = 0,
-                 users_path: str | os.PathLike | None = None, agent_ids: bool = True) -> None:
-        _check_choice("reward", reward, REWARDS)
-        _check_choice("reward_scale", reward_scale, REWARD_SCALES)
+                 render_mode: str | None = None, *, floor: float | None = None,
+                 users_seed: int = 0, users_path: str | os.PathLike | None = None,
+                 agent_ids: bool = True) -> None:
+        check_choice("reward", reward, PAYOFFS.names)
+        check_choice("reward_scale", reward_scale, REWARD_SCALES)
         if render_mode is not None:
-            _check_choice("render_mode", render_mode, RENDER_MODES)
-        if k is not None and rule != "topk":
-            raise ValueError(f"k is used only with rule='topk' (a ServingRule instance carries "
-                             f"its own k); got k={k!r} with rule={rule!r}")
+            check_choice("render_mode", render_mode, RENDER_MODES)
         if not isinstance(agent_ids, bool):
             raise TypeError(f"agent_ids must be True or False, got {agent_ids!r}")
         n_producers = check_int("n_producers", n_producers, 1)
@@ -206,7 +213,8 @@ class EngagementEnv(ParallelEnv):
                                           check_int("users_seed", users_seed, 0), users_path)
 
         # Constants of the game: users, rule and its parameters live in the game object.
-        self.game: EngagementGame = EngagementGame(user_matrix, n_producers, rule, temperature, k)
+        self.game: EngagementGame = EngagementGame(user_matrix, n_producers, rule, temperature, k,
+                                                   floor=floor, payoff=reward)
         _check_user_shape(self.game.users.shape, dim, n_users, source)
         self.users: np.ndarray = self.game.users  # (K, d), read-only, ratings per feature
         self.n_producers: int = n_producers  # n
@@ -216,10 +224,14 @@ class EngagementEnv(ParallelEnv):
         self.reward: str = reward
         self.reward_scale: str = reward_scale
         self.render_mode: str | None = render_mode
-        self.user_distribution: np.ndarray = _user_distribution(self.users)  # (d,), sums to 1
-        self.reward_high: float = _reward_bound(self.users, reward, reward_scale)  # r_max
+        self.user_distribution: np.ndarray = metrics.user_distribution(self.users)  # (d,)
         self._users_t: np.ndarray = np.ascontiguousarray(self.users.T)  # (d, K), for ratings
         self._reward_divisor: float = float(self.n_users) if reward_scale == "mean" else 1.0
+        low, high = (bound / self._reward_divisor for bound in self.game.payoff_bounds())
+        # [r_min, r_max], each widened by one float32 step (rewards are rounded to float32).
+        self.reward_range: tuple[float, float] = (
+            float(np.nextafter(np.float32(low), np.float32(-np.inf))),
+            float(np.nextafter(np.float32(high), np.float32(np.inf))))
 
         # Agents and their spaces (one object per agent, returned every time).
         self.possible_agents: list[str] = [f"producer_{i}" for i in range(n_producers)]
@@ -231,7 +243,7 @@ class EngagementEnv(ParallelEnv):
         self._action_spaces: dict[str, Box] = {
             a: Box(0.0, 1.0, (self.dim,), np.float32) for a in self.possible_agents}
         self._observation_spaces: dict[str, Box] = {
-            a: self.observation_layout.space(self.reward_high) for a in self.possible_agents}
+            a: self.observation_layout.space(*self.reward_range) for a in self.possible_agents}
 
         # Mutable state.
         self.np_random: np.random.Generator = np.random.default_rng()  # re-seeded by reset
@@ -322,6 +334,8 @@ class EngagementEnv(ParallelEnv):
         ------
         ValueError
             Unknown or missing agents, actions of the wrong shape or with NaN/inf.
+        TypeError
+            Complex or non-numeric actions.
         RuntimeError
             If the episode has ended (or never started): call ``reset``.
         """
@@ -358,6 +372,8 @@ class EngagementEnv(ParallelEnv):
             A non-numeric action.
         """
         self.agent_index(agent)
+        if np.iscomplexobj(action):
+            raise TypeError(f"action of {agent} must be real, got complex values {action!r}")
         try:
             arr = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -381,7 +397,8 @@ class EngagementEnv(ParallelEnv):
             missing = [a for a in self.agents if a not in actions]
             raise ValueError(f"actions must include every live agent; missing {missing}")
         try:
-            stacked = np.asarray([actions[a] for a in self.agents], dtype=np.float64)
+            raw = np.asarray([actions[a] for a in self.agents])
+            stacked = raw.astype(np.float64) if raw.dtype.kind in "biuf" else None
         except (TypeError, ValueError):
             stacked = None
         if (stacked is None or stacked.shape != (self.n_producers, self.dim)
@@ -391,11 +408,21 @@ class EngagementEnv(ParallelEnv):
         return stacked
 
     def _evaluate(self) -> None:
-        """Utilities and rewards at ``self.profile``."""
-        ratings = self.profile @ self._users_t  # (n, K)
-        self.engagement, self.exposure = self.game.rule.producer_totals(ratings)
-        chosen = self.engagement if self.reward == "engagement" else self.exposure
-        self.rewards_now = chosen / self._reward_divisor
+        """Utilities and rewards at ``self.profile``.
+
+        Engagement and exposure come from the rule's fast producer totals; payoffs
+        that need more (the marginal payoff) from the game's own utilities.
+        """
+        game = self.game
+        if game.payoff.needs_welfare_loss:
+            utilities = game.utilities(self.profile)
+            self.engagement, self.exposure = utilities.engagement, utilities.exposure
+            payoff = utilities.payoff
+        else:
+            ratings = self.profile @ self._users_t  # (n, K)
+            self.engagement, self.exposure = game.rule.producer_totals(ratings)
+            payoff = game.payoff.profile_totals(self.engagement, self.exposure, None)
+        self.rewards_now = np.clip(payoff / self._reward_divisor, *self.reward_range)
 
     def _observations(self) -> dict[str, np.ndarray]:
         rows = self.observation_layout.build(self.profile, self.rewards_now,
@@ -422,9 +449,7 @@ class EngagementEnv(ParallelEnv):
             warnings.warn("render() called without a render_mode; pass render_mode='ansi' or "
                           "'rgb_array' when creating the environment", stacklevel=2)
             return None
-        rule = self.game.rule
-        params = ", ".join(f"{key}={value:g}" for key, value in rule.params().items())
-        header = (f"step {self.step_count}/{self.horizon}  rule {rule.name}({params})  "
+        header = (f"step {self.step_count}/{self.horizon}  rule {self.game.rule.spec}  "
                   f"{self.reward} ({self.reward_scale}): total {self.rewards_now.sum():.4g}")
         if self.render_mode == "ansi":
             return rendering.ansi_table(self.profile, self.user_distribution, header)
@@ -452,6 +477,21 @@ class CheckActionWrapper(BaseWrapper):
         if not (self.terminations[agent] or self.truncations[agent]):
             self.unwrapped.check_action(agent, action)
         super().step(action)
+
+
+def unwrap(env: object) -> EngagementEnv:
+    """The ``EngagementEnv`` under any PettingZoo wrapper, parallel or AEC.
+
+    Raises
+    ------
+    TypeError
+        If ``env`` is not a recgym environment.
+    """
+    base = getattr(env, "unwrapped", env)
+    if not isinstance(base, EngagementEnv):
+        raise TypeError(f"env must be a recgym environment (recgym.parallel_env, recgym.env or "
+                        f"recgym.raw_env), got {type(env).__name__}")
+    return base
 
 
 def parallel_env(**kwargs: Any) -> EngagementEnv:
@@ -497,26 +537,4 @@ def _check_user_shape(shape: tuple[int, ...], dim: int | None, n_users: int | No
         raise ValueError(f"n_users={n_users} contradicts {source} of shape {shape}")
 
 
-def _user_distribution(users: np.ndarray) -> np.ndarray:
-    """``U.sum(0) / U.sum()``, shape ``(d,)``."""
-    total = users.sum()
-    if total <= 0:
-        raise ValueError("users must have a positive total weight; got an all-zero matrix")
-    return users.sum(axis=0) / total
-
-
-def _reward_bound(users: np.ndarray, reward: str, reward_scale: str) -> float:
-    """``r_max``, the largest reward any profile can give (module docstring)."""
-    bound = users.max(axis=1).sum() if reward == "engagement" else float(users.shape[0])
-    if reward_scale == "mean":
-        bound /= users.shape[0]
-    # One float32 step of slack: rewards are rounded to float32 in observations.
-    return float(np.nextafter(np.float32(bound), np.float32(np.inf)))
-
-
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-
-
-__all__ = ["CheckActionWrapper", "EngagementEnv", "env", "parallel_env", "raw_env"]
+__all__ = ["CheckActionWrapper", "EngagementEnv", "env", "parallel_env", "raw_env", "unwrap"]

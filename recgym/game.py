@@ -1,14 +1,23 @@
-"""The engagement game between content producers (model.md sections 1-3).
+"""The engagement game between content producers.
 
 ``K`` users with embeddings ``c_k`` (rows of ``users``, shape ``(K, d)``) and ``n``
 producers with strategies ``s_i`` in ``S = {s >= 0, sum(s) <= 1}`` (rows of a
-profile, shape ``(n, d)``). Ratings ``r_ki = <c_k, s_i>``; a serving rule turns
-them into probabilities ``p_i(c_k)``. Utilities, **summed over users** as in the
-paper (divide by ``n_users`` for per-user means):
+profile, shape ``(n, d)``). Ratings ``r_ki = <c_k, s_i>``; a serving rule
+(``recgym.rules``) turns them into probabilities ``p_i(c_k)``. Utilities, **summed
+over users** as in the paper (divide by the total user weight for per-user means):
 
 * producer engagement ``u_i = sum_k p_i(c_k) r_ki``,
 * producer exposure ``x_i = sum_k p_i(c_k)``,
-* user utility ``v_k = sum_i p_i(c_k) r_ki`` (so ``sum_i u_i = sum_k v_k``).
+* user utility ``v_k = sum_i p_i(c_k) r_ki`` (so ``sum_i u_i = sum_k v_k``),
+* the producers' **payoff** ``pi_i`` (``recgym.payoffs``: engagement by default,
+  exposure, or the marginal welfare contribution).
+
+Optional ``weights`` ``w_k >= 0`` weight every sum over users (a user of weight 2
+counts as that user twice). ``outside_option`` ``o_i`` (per user, the scale of
+per-user payoffs) is what a producer earns elsewhere: the dynamics let a producer
+whose best payoff per user falls below it leave (``recgym.solvers.dynamics``).
+Producers that left are not served: ``utilities(profile, active=mask)`` serves only
+the active ones.
 """
 
 from __future__ import annotations
@@ -23,31 +32,55 @@ from recgym._validation import (
     check_int,
     check_matrix,
     check_profile,
+    check_vector,
 )
-from recgym.rules import ServingRule, make_rule
+from recgym.payoffs import Payoff, make_payoff
+from recgym.rules import Others, ServingRule, make_rule
 
 
 @dataclass(frozen=True)
 class Utilities:
-    """Utilities at one profile (sums over users).
+    """Utilities at one profile (sums over users, weighted by the user weights).
 
     Attributes
     ----------
     engagement : array, shape (n,)
-        Producer engagement ``u_i``.
+        Producer engagement ``u_i`` (0 for producers that left).
     exposure : array, shape (n,)
         Producer exposure ``x_i`` (expected number of users served).
     user : array, shape (K,)
-        User utility ``v_k``.
+        User utility ``v_k`` (per user, not weighted).
+    payoff : array, shape (n,)
+        The game's payoff ``pi_i`` (0 for producers that left).
+    total_weight : float
+        ``sum_k w_k`` (``K`` with unit weights): divide sums by it for per-user values.
+    active : bool array, shape (n,)
+        Producers still in the game.
+    outside_option : array, shape (n,)
+        Each producer's outside option (per user).
+    user_weights : array (K,) or None
+        ``w_k``; ``None`` for unit weights.
     """
 
     engagement: np.ndarray
     exposure: np.ndarray
     user: np.ndarray
+    payoff: np.ndarray
+    total_weight: float
+    active: np.ndarray
+    outside_option: np.ndarray
+    user_weights: np.ndarray | None = None
+
+    @property
+    def user_total(self) -> float:
+        """``sum_k w_k v_k``."""
+        if self.user_weights is None:
+            return float(self.user.sum())
+        return float(self.user @ self.user_weights)
 
 
 class EngagementGame:
-    """A static engagement game: users, a number of producers and a serving rule.
+    """A static engagement game: users, producers, a serving rule and a payoff.
 
     Parameters
     ----------
@@ -55,11 +88,18 @@ class EngagementGame:
         Non-negative, finite user embeddings (used as given; see ``recgym.users``
         to normalise).
     n_producers : int >= 1
-    rule : {"linear", "softmax", "topk", "uniform"} or ServingRule
-    temperature : float > 0
-        For ``softmax`` and ``topk``.
-    k : int >= 1
-        For ``topk``.
+    rule : str or ServingRule
+        A registered rule name or spec string (``"softmax:temperature=0.1"``,
+        ``recgym.rules.RULES``) or a rule object.
+    temperature, k, floor : optional
+        The rule's parameters as arguments (``None``: the rule's default).
+    payoff : str or Payoff
+        ``"engagement"`` (default), ``"exposure"``, ``"marginal"`` or any registered
+        payoff (``recgym.payoffs.PAYOFFS``).
+    weights : array-like, shape (K,), optional
+        Non-negative user weights; ``None`` (or all ones) weighs every user 1.
+    outside_option : float or array (n,), optional
+        Per-user outside option of each producer (default 0).
 
     Examples
     --------
@@ -71,12 +111,30 @@ class EngagementGame:
     """
 
     def __init__(self, users: object, n_producers: int, rule: str | ServingRule = "softmax",
-                 temperature: float | None = 1.0, k: int | None = None) -> None:
+                 temperature: float | None = None, k: int | None = None, *,
+                 floor: float | None = None, payoff: str | Payoff = "engagement",
+                 weights: object | None = None, outside_option: object = 0.0) -> None:
         # (K, d), ratings per feature; a private read-only copy (the caller's array stays as is)
         self.users: np.ndarray = check_matrix("users", users).copy()
         self.n_producers: int = check_int("n_producers", n_producers, 1)
-        self.rule: ServingRule = make_rule(rule, temperature, k)
+        self.rule: ServingRule = make_rule(rule, temperature, k, floor)
+        self.payoff: Payoff = make_payoff(payoff)
+        self.weights: np.ndarray | None = _user_weights(weights, self.users.shape[0])
+        self.outside_option: np.ndarray = check_vector("outside_option", outside_option,
+                                                       self.n_producers)
+        self.total_weight: float = float(self.n_users if self.weights is None
+                                         else self.weights.sum())
+        if self.total_weight <= 0:
+            raise ValueError("weights must not all be 0 (the total user weight must be > 0)")
         self.users.setflags(write=False)
+        self.outside_option.setflags(write=False)
+        # The vertices of S a vertex search visits: e_0..e_{d-1}, then 0 if the payoff
+        # can prefer posting nothing.
+        vertices = np.eye(self.dim)
+        if self.payoff.searches_zero:
+            vertices = np.vstack([vertices, np.zeros(self.dim)])
+        self.vertices: np.ndarray = vertices
+        self.vertices.setflags(write=False)
 
     @property
     def n_users(self) -> int:
@@ -88,41 +146,138 @@ class EngagementGame:
         """``d``, the embedding dimension."""
         return self.users.shape[1]
 
+    @property
+    def n_vertices(self) -> int:
+        """Vertices of a vertex search: ``d``, or ``d + 1`` with the zero strategy."""
+        return self.vertices.shape[0]
+
     def check_profile(self, profile: object, tol: float = STRATEGY_TOL) -> np.ndarray:
         """Validate a profile ``(n, d)`` in the strategy set (up to ``tol``); return it."""
         return check_profile(profile, self.n_producers, self.dim, tol)
+
+    def check_active(self, active: object | None) -> np.ndarray:
+        """``active`` as a bool array ``(n,)`` with at least one producer (default: all)."""
+        if active is None:
+            return np.ones(self.n_producers, dtype=bool)
+        mask = np.asarray(active)
+        if mask.shape != (self.n_producers,) or mask.dtype != bool:
+            raise ValueError(f"active must be a bool array of shape ({self.n_producers},), "
+                             f"got {active!r}")
+        return mask
 
     def ratings(self, profile: object) -> np.ndarray:
         """Ratings ``R = users @ profile.T``, shape ``(K, n)``."""
         return self.users @ self.check_profile(profile).T
 
-    def probabilities(self, profile: object) -> np.ndarray:
-        """Serving probabilities ``P``, shape ``(K, n)``."""
-        return self.rule.probabilities(self.ratings(profile))
-
-    def utilities(self, profile: object) -> Utilities:
-        """Producer engagement and exposure ``(n,)`` and user utility ``(K,)`` (sums)."""
+    def probabilities(self, profile: object, active: object | None = None) -> np.ndarray:
+        """Serving probabilities ``P``, shape ``(K, n)`` (0 for producers that left)."""
+        mask = self.check_active(active)
         ratings = self.ratings(profile)
-        probs = self.rule.probabilities(ratings)
-        weighted = probs * ratings
-        return Utilities(weighted.sum(axis=0), probs.sum(axis=0), weighted.sum(axis=1))
+        if mask.all():
+            return self.rule.probabilities(ratings)
+        probs = np.zeros_like(ratings)
+        if mask.any():
+            probs[:, mask] = self.rule.probabilities(np.ascontiguousarray(ratings[:, mask]))
+        return probs
 
+    def user_sum(self, per_user: np.ndarray) -> np.ndarray:
+        """``sum_k w_k x_k`` over the last axis of ``per_user`` ``(..., K)``."""
+        if self.weights is None:
+            return per_user.sum(axis=-1)
+        return per_user @ self.weights
+
+    def utilities(self, profile: object, active: object | None = None) -> Utilities:
+        """Engagement, exposure, payoff ``(n,)`` and user utility ``(K,)`` at ``profile``.
+
+        ``active`` (bool ``(n,)``): the producers still in the game; the others are
+        not served and get 0.
+        """
+        mask = self.check_active(active)
+        ratings = self.ratings(profile)
+        n = self.n_producers
+        engagement, exposure, payoff = np.zeros(n), np.zeros(n), np.zeros(n)
+        user = np.zeros(self.n_users)
+        if mask.any():
+            live = ratings if mask.all() else np.ascontiguousarray(ratings[:, mask])
+            probs = self.rule.probabilities(live)
+            weighted = probs * live
+            user = weighted.sum(axis=1)
+            if self.weights is None:
+                engagement[mask], exposure[mask] = weighted.sum(axis=0), probs.sum(axis=0)
+            else:
+                engagement[mask], exposure[mask] = self.weights @ weighted, self.weights @ probs
+            loss = None
+            if self.payoff.needs_welfare_loss:
+                loss = np.array([self.user_sum(user - self.rule.others(live, j)
+                                               .welfare_without())
+                                 for j in range(live.shape[1])])
+            payoff[mask] = self.payoff.profile_totals(engagement[mask], exposure[mask], loss)
+        return Utilities(engagement, exposure, user, payoff, self.total_weight, mask,
+                         self.outside_option, self.weights)
+
+    # ------------------------------------------------------------ one producer's view
+    def others(self, profile: np.ndarray, producer: int, active: np.ndarray | None = None
+               ) -> Others:
+        """Producer ``producer``'s view of the other active producers of ``profile``."""
+        mask = self.check_active(active).copy()
+        mask[producer] = True
+        live = np.flatnonzero(mask)
+        ratings = self.users @ profile[live].T
+        return self.rule.others(ratings, int(np.searchsorted(live, producer)))
+
+    def payoff_of(self, strategies: np.ndarray, others: Others) -> np.ndarray:
+        """The producer's payoff ``(m,)`` (sum over users) at ``m`` strategies ``(m, d)``."""
+        served = others.served(strategies @ self.users.T)
+        return self.user_sum(self.payoff.per_user(served))
+
+    def payoff_and_gradient(self, strategies: np.ndarray, others: Others
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """The payoff ``(m,)`` and its gradient in the strategy ``(m, d)``."""
+        served = others.served(strategies @ self.users.T)
+        value = self.user_sum(self.payoff.per_user(served))
+        slope = self.payoff.slope(served)
+        if self.weights is not None:
+            slope = slope * self.weights
+        return value, slope @ self.users
+
+    def payoff_bounds(self) -> tuple[float, float]:
+        """``(low, high)``: bounds on any producer's payoff (sum over users)."""
+        return (self.payoff.lower_bound(self.users, self.weights),
+                self.payoff.bound(self.users, self.weights))
+
+    # ------------------------------------------------------------ vertex profiles
     def vertex_profile(self, directions: object) -> np.ndarray:
-        """Profile ``(n, d)`` where producer ``i`` plays the basis vector ``e_{directions[i]}``."""
-        dirs = check_directions("directions", directions, self.n_producers, self.dim)
-        return np.eye(self.dim)[dirs]
+        """Profile ``(n, d)`` where producer ``i`` plays vertex ``directions[i]``
+        (``e_j`` for ``j < d``; ``d`` is the zero strategy where the payoff searches it)."""
+        dirs = check_directions("directions", directions, self.n_producers, self.n_vertices)
+        return self.vertices[dirs].copy()
 
-    @staticmethod
-    def vertex_directions(profile: np.ndarray) -> np.ndarray | None:
-        """Inverse of ``vertex_profile``: each row's basis-vector index ``(n,)``, or
-        ``None`` unless every row of ``profile`` ``(n, d)`` is exactly a basis vector."""
+    def vertex_directions(self, profile: np.ndarray) -> np.ndarray | None:
+        """Inverse of ``vertex_profile``: each row's vertex index ``(n,)``, or ``None``
+        unless every row of ``profile`` ``(n, d)`` is exactly one of ``vertices``."""
         directions = profile.argmax(axis=1)
-        if np.array_equal(profile, np.eye(profile.shape[1])[directions]):
+        if self.payoff.searches_zero:
+            directions = np.where(profile.any(axis=1), directions, self.dim)
+        if np.array_equal(profile, self.vertices[directions]):
             return directions
         return None
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.rule.params().items())
-        rule = f"{self.rule.name}" + (f"({params})" if params else "")
+        extra = "" if self.payoff.NAME == "engagement" else f", payoff={self.payoff.spec}"
+        if self.weights is not None:
+            extra += ", weighted users"
+        if np.any(self.outside_option > 0):
+            extra += ", outside options"
         return (f"EngagementGame(n_users={self.n_users}, dim={self.dim}, "
-                f"n_producers={self.n_producers}, rule={rule})")
+                f"n_producers={self.n_producers}, rule={self.rule.spec}{extra})")
+
+
+def _user_weights(weights: object | None, n_users: int) -> np.ndarray | None:
+    """Validated weights ``(K,)``, or ``None`` for unit weights (so results are bit-identical)."""
+    if weights is None:
+        return None
+    w = check_vector("weights", weights, n_users)
+    if np.all(w == 1.0):
+        return None
+    w.setflags(write=False)
+    return w

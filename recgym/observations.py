@@ -10,14 +10,14 @@ slice               meaning                                                 boun
 ``[d, 2d)``         the others' mean embedding ``sum_{j != i} s_j / (n-1)``  ``[0, 1]``
                     (zeros when ``n = 1``); order-invariant
 ``[2d, 3d)``        the users' feature distribution ``U.sum(0) / U.sum()``  ``[0, 1]``
-``3d``              own reward at the current profile                       ``[0, r_max]``
+``3d``              own reward at the current profile                       ``[r_min, r_max]``
 ``[3d+1, 3d+1+n)``  one-hot producer id (only with ``agent_ids=True``)       ``{0, 1}``
 ==================  ======================================================  ==========
 
 The observation is a function of the current profile only (the users are
 static), so it is Markov. The others' mean is formed from the others' rows
 directly (a fixed ``(n, n)`` averaging matrix), never as "total minus own".
-``r_max`` is the environment's bound on a reward (see ``recgym.environment``).
+``[r_min, r_max]`` is the environment's reward range (see ``recgym.environment``).
 """
 
 from __future__ import annotations
@@ -82,11 +82,12 @@ class ObservationLayout:
         """Position of the reward, ``3 d``."""
         return 3 * self.dim
 
-    def space(self, reward_high: float) -> Box:
+    def space(self, reward_low: float, reward_high: float) -> Box:
         """A new ``Box`` of shape ``(size,)``, ``float32``, with the bounds of the table."""
+        low = np.zeros(self.size, dtype=np.float32)
         high = np.ones(self.size, dtype=np.float32)
-        high[self.reward_index] = reward_high
-        return Box(np.zeros(self.size, dtype=np.float32), high, dtype=np.float32)
+        low[self.reward_index], high[self.reward_index] = reward_low, reward_high
+        return Box(low, high, dtype=np.float32)
 
     @cached_property
     def _averaging(self) -> np.ndarray:

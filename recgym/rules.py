@@ -4,354 +4,591 @@ A rule maps the ratings ``R`` (shape ``(K, n)``, ``R[k, i] = <c_k, s_i>``) to se
 probabilities ``P`` of the same shape, each row summing to 1 (or to 0 for a user
 that brings nobody engagement under the linear rule).
 
-=========  ==========================================================  ==========
-name       ``p_i(c_k)``                                                parameters
-=========  ==========================================================  ==========
-linear     ``r_ki / sum_j r_kj`` (0 for every producer if the sum is 0)  --
-softmax    ``exp(r_ki / T) / sum_j exp(r_kj / T)``                      ``T > 0``
-topk       softmax over the user's ``k`` highest-rated producers        ``k >= 1, T > 0``
-uniform    ``1 / n``                                                     --
-=========  ==========================================================  ==========
+=========  ==========================================================  ===================
+name       ``p_i(c_k)`` (before the floor)                             parameters
+=========  ==========================================================  ===================
+linear     ``r_ki / sum_j r_kj`` (0 for every producer if the sum is 0)  floor
+softmax    ``exp(r_ki / T) / sum_j exp(r_kj / T)``                      temperature, floor
+topk       softmax over the user's ``k`` highest-rated producers        k, temperature, floor
+uniform    ``1 / n``                                                     floor
+=========  ==========================================================  ===================
+
+**Exposure floor.** Every rule takes ``floor`` ``eta`` in ``[0, 1]`` (default 0) and
+serves ``(1 - eta) p_i + eta / n``: each producer is guaranteed ``eta / n`` of every
+user's attention. The floor adds a term linear in the own rating, so the vertex
+certificates below carry over.
 
 **Top-k ties.** Producers are ranked per user by rating, highest first; equal
 ratings are ranked by producer index, lowest first (a stable sort). The first
 ``k`` in that ranking are served. ``k = 1`` is the greedy (hardmax) rule and
 ``k >= n`` is plain softmax.
 
-**Numerics.** Exponentials are shifted by a per-user maximum, so temperatures down
-to ``1e-3`` (and below) neither overflow nor return NaN.
+**Numerics.** Exponentials are shifted by a per-user maximum, so any temperature
+``> 0`` neither overflows nor returns NaN.
 
-Besides ``probabilities``, each rule exposes the one-producer view used by best
-responses: ``summarize_others(ratings, i)`` condenses the other producers'
-ratings per user (formed from the others directly, never as "total minus own"),
-and ``share(x, others)`` / ``share_slope(x, others)`` give producer ``i``'s serving
-probability and its derivative as functions of its own ratings ``x``.
+**What a rule states about itself** (so that no code outside this module needs
+to know which rule it has):
+
+* ``others(ratings, i)``: the one-producer view, whose ``served(x)`` gives producer
+  ``i``'s serving at any own ratings ``x`` (``recgym.served.Served``); the others'
+  summaries are formed from the others directly, never as "total minus own",
+  which cancels to 0 at low temperature;
+* ``symmetric``: producers with equal ratings face the same problem (top-k is not:
+  its ties depend on producer indices); ``others_through_total``: a producer's
+  serving depends on the others only through their rating total (linear, uniform);
+* ``vertex_certificate(payoff, users, others)``: whether searching the vertices is
+  exact for that payoff (the payoff is convex in the own strategy), and
+  ``concave_payoff(payoff)`` where it is concave instead;
+* optional fast paths: ``vertex_view`` (the count-weighted vertex table of the
+  best-response dynamics) and ``producer_totals`` (engagement and exposure of a
+  whole profile, for the environment).
+
+Rules are registered by name (``RULES``) and built with ``make_rule``, which takes
+spec strings such as ``"softmax:temperature=0.1,floor=0.05"``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from recgym._validation import check_int, check_positive_float
+from recgym.registry import Declared, Param, Registry
+from recgym.served import Served, ratio
 
-RULE_NAMES = ("linear", "softmax", "topk", "uniform")
+FLOOR = Param("floor", float, 0.0, low=0.0, high=1.0,
+              doc="exposure floor eta: each producer gets at least eta/n of every user")
+TEMPERATURE = Param("temperature", float, 1.0, low=0.0, low_open=True,
+                    doc="softmax temperature T")
+K_SERVED = Param("k", int, None, low=1, doc="producers served per user")
+
+#: The paper's payoff (``recgym.payoffs``), the one the softmax certificate is about.
+ENGAGEMENT = "engagement"
 
 
-@dataclass(frozen=True)
-class Others:
-    """Per-user summary of the other producers, as seen by producer ``index``.
+class Others(ABC):
+    """Producer ``index``'s view of the other producers (one serving rule, one profile).
 
     Attributes
     ----------
     index : int
-        The producer this summary is for.
+        The producer this view is for.
     n_producers : int
         Total number of producers, including ``index``.
-    shift : array, shape (K,)
-        Per-user reference rating (max over the others, 0 with no others).
-    mass : array, shape (K,)
-        Rule-specific weight of the others per user (see each rule).
-    ratings : array, shape (K, n - 1) or None
-        The others' ratings, kept only by rules that need them (top-k).
     """
 
     index: int
     n_producers: int
-    shift: np.ndarray
-    mass: np.ndarray
-    ratings: np.ndarray | None = field(default=None, repr=False)
-
-
-class ServingRule(ABC):
-    """Interface of a serving rule. Instances are immutable."""
-
-    name: str
 
     @abstractmethod
+    def served(self, x: np.ndarray) -> Served:
+        """The producer's serving at own ratings ``x`` ``(..., K)``."""
+
+
+class ServingRule(Declared, ABC):
+    """Interface of a serving rule (an immutable dataclass with declared ``PARAMS``)."""
+
+    floor: float
+    #: Producers with equal ratings face the same problem (results can be shared).
+    symmetric: ClassVar[bool] = True
+    #: A producer's serving depends on the others only through their rating total.
+    others_through_total: ClassVar[bool] = False
+
     def probabilities(self, ratings: np.ndarray) -> np.ndarray:
-        """Serving probabilities, shape ``(K, n)``, from ratings of shape ``(K, n)``."""
+        """Serving probabilities ``(K, n)`` from ratings ``(K, n)``, floor included."""
+        probs = self.rule_probabilities(ratings)
+        if self.floor == 0.0:
+            return probs
+        return (1.0 - self.floor) * probs + self.floor / ratings.shape[1]
 
     @abstractmethod
-    def summarize_others(self, ratings: np.ndarray, index: int) -> Others:
-        """Summarise the producers other than ``index`` from ratings ``(K, n)``."""
+    def rule_probabilities(self, ratings: np.ndarray) -> np.ndarray:
+        """Probabilities ``(K, n)`` of the rule itself, before the floor."""
 
     @abstractmethod
-    def share(self, x: np.ndarray, others: Others) -> np.ndarray:
-        """Own serving probability for own ratings ``x`` of shape ``(..., K)``."""
+    def others(self, ratings: np.ndarray, index: int) -> Others:
+        """Producer ``index``'s view of the others, from ratings ``(K, n)``."""
 
-    @abstractmethod
-    def share_slope(self, x: np.ndarray, others: Others) -> np.ndarray:
-        """Derivative of ``share`` with respect to ``x``, shape ``(..., K)``."""
-
-    def producer_totals(self, ratings_by_producer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def producer_totals(self, ratings_by_producer: np.ndarray,
+                        weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Engagement and exposure ``(n,)`` (sums over users) from ratings ``(n, K)``.
 
-        The same numbers as summing ``probabilities`` (up to rounding), laid out
-        producer-major so that the per-user reductions run over long rows; rules
-        override it to skip forming the ``(K, n)`` probabilities.
+        ``weights`` ``(K,)`` weight the users (``None``: all 1). The same numbers as
+        summing ``probabilities`` (up to rounding); rules override it to skip forming
+        the ``(K, n)`` matrix.
         """
         probs = self.probabilities(ratings_by_producer.T)  # (K, n)
+        if weights is not None:
+            probs = probs * weights[:, None]
         return (probs * ratings_by_producer.T).sum(axis=0), probs.sum(axis=0)
 
-    def vertex_search_is_exact(self, users: np.ndarray, others: Others) -> bool:
-        """True when ``sum_k x_k * share(x_k)`` is convex in the own strategy.
+    def vertex_view(self, users: np.ndarray, vertices: np.ndarray) -> VertexView | None:
+        """Fast path of the best-response dynamics' vertex table, or ``None``.
 
-        Then the best response lies at a vertex of the strategy set and searching
-        the basis vectors is exact. The default says nothing is proven.
+        Where every producer plays one of ``vertices`` ``(V, d)``, the others are
+        described by their counts per vertex; a ``VertexView`` gives any producer's
+        serving at every vertex from those counts in ``O(K V)``.
+        """
+        return None
+
+    def vertex_certificate(self, payoff: str, users: np.ndarray, others: Others) -> bool:
+        """True when ``payoff`` is convex in the own strategy, others fixed.
+
+        Then the best response lies at a vertex of the strategy set and searching the
+        vertices is exact. The default proves nothing.
         """
         return False
 
-    def params(self) -> dict[str, Any]:
-        """The rule's parameters, for logging and result tables."""
-        return {}
+    def concave_payoff(self, payoff: str) -> bool:
+        """True when ``payoff`` is concave in the own strategy (a concave maximisation)."""
+        return False
 
 
-def _others(ratings: np.ndarray, index: int) -> np.ndarray:
-    return np.delete(ratings, index, axis=1)
-
-
+# ---------------------------------------------------------------------- weight rules
 @dataclass(frozen=True)
-class Linear(ServingRule):
-    """Proportional serving ``p_i = r_i / sum_j r_j``.
+class WeightOthers(Others):
+    """The others under a weight rule ``p_i = w(r_i) / sum_j w(r_j)``.
 
-    ``Others.mass`` is the others' rating sum ``A_k``. Each user's engagement term
-    ``x^2 / (x + A_k)`` is convex in ``x >= 0``, so the vertex search is exact.
+    Attributes
+    ----------
+    rule : WeightRule
+    index, n_producers : int
+    shift : array (K,)
+        Per-user scale of the others' weights (the others' top rating for softmax).
+    mass : array (K,)
+        ``B``: the others' weight summed.
+    rated : array (K,)
+        ``C``: the others' weight times rating, summed.
+    rating_sum : array (K,)
+        ``R``: the others' ratings summed.
     """
 
-    name: str = field(default="linear", init=False)
+    rule: WeightRule
+    index: int
+    n_producers: int
+    shift: np.ndarray
+    mass: np.ndarray
+    rated: np.ndarray
+    rating_sum: np.ndarray
 
-    def probabilities(self, ratings: np.ndarray) -> np.ndarray:
-        total = ratings.sum(axis=1, keepdims=True)
-        return np.divide(ratings, total, out=np.zeros_like(ratings), where=total > 0)
+    def welfare_without(self) -> np.ndarray:
+        """``W(S_-i)`` per user ``(K,)``: the rule over the others alone."""
+        if self.n_producers == 1:
+            return np.zeros_like(self.mass)
+        rule_part = ratio(self.rated, self.mass)
+        if self.rule.floor == 0.0:
+            return rule_part
+        eta = self.rule.floor
+        return (1.0 - eta) * rule_part + eta * self.rating_sum / (self.n_producers - 1)
 
-    def summarize_others(self, ratings: np.ndarray, index: int) -> Others:
-        rest = _others(ratings, index)
-        k = ratings.shape[0]
-        return Others(index, ratings.shape[1], np.zeros(k), rest.sum(axis=1))
-
-    def share(self, x: np.ndarray, others: Others) -> np.ndarray:
-        den = x + others.mass
-        return np.divide(x, den, out=np.zeros(np.broadcast(x, den).shape), where=den > 0)
-
-    def share_slope(self, x: np.ndarray, others: Others) -> np.ndarray:
-        den = x + others.mass
-        num = np.broadcast_to(others.mass, den.shape)
-        return np.divide(num, den**2, out=np.zeros(den.shape), where=den > 0)
-
-    def producer_totals(self, ratings_by_producer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # With w_k = 1 / sum_i r_ik (0 if the sum is 0): engagement = R^2 @ w, exposure = R @ w.
-        total = ratings_by_producer.sum(axis=0)
-        inverse = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
-        return (ratings_by_producer * ratings_by_producer) @ inverse, ratings_by_producer @ inverse
-
-    def vertex_search_is_exact(self, users: np.ndarray, others: Others) -> bool:
-        return True
+    def served(self, x: np.ndarray) -> Served:
+        a, da, scale = self.rule.own_weight(x, self.shift)
+        return Served(x, a, da, self.mass * scale, self.rated * scale, self.rule.floor,
+                      self.n_producers, self.rating_sum, self.welfare_without(),
+                      den_positive=self.rule.den_positive)
 
 
+class WeightRule(ServingRule):
+    """A rule ``p_i = w(r_i) / sum_j w(r_j)`` defined by its weight function ``w``."""
+
+    #: ``a + B > 0`` for every user (no user can be left unserved).
+    den_positive: ClassVar[bool] = True
+
+    @abstractmethod
+    def weights(self, ratings: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """``w(ratings)`` on the scale set by ``shift`` (broadcastable, per user)."""
+
+    @abstractmethod
+    def own_weight(self, x: np.ndarray, shift: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a, da/dx, scale)``: the own weight at ``x`` ``(..., K)`` and its slope on a
+        scale where the others' weights (computed at ``shift``) are multiplied by
+        ``scale``, chosen so that nothing overflows."""
+
+    def shift_of(self, ratings: np.ndarray) -> np.ndarray:
+        """Per-user scale of a ratings matrix ``(K, m)`` (0 where the rule needs none)."""
+        return np.zeros(ratings.shape[0])
+
+    def rule_probabilities(self, ratings: np.ndarray) -> np.ndarray:
+        w = self.weights(ratings, self.shift_of(ratings)[:, None])
+        return ratio(w, w.sum(axis=1, keepdims=True), self.den_positive)
+
+    def others(self, ratings: np.ndarray, index: int) -> WeightOthers:
+        rest = np.delete(ratings, index, axis=1)
+        n_users = ratings.shape[0]
+        if rest.shape[1] == 0:
+            zeros = np.zeros(n_users)
+            return WeightOthers(self, index, 1, zeros, zeros, zeros, zeros)
+        shift = self.shift_of(rest)
+        w = self.weights(rest, shift[:, None])
+        return WeightOthers(self, index, ratings.shape[1], shift, w.sum(axis=1),
+                            (w * rest).sum(axis=1), rest.sum(axis=1))
+
+    def producer_totals(self, ratings_by_producer: np.ndarray,
+                        weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        # With W = w(R) and v_k = 1 / sum_i W_ik: engagement = (W * R) @ v, exposure = W @ v.
+        w = self.weights(ratings_by_producer, self.shift_of(ratings_by_producer.T))
+        total = w.sum(axis=0)
+        inverse = ratio(np.ones_like(total), total, self.den_positive)
+        if weights is not None:
+            inverse = inverse * weights
+        engagement, exposure = (w * ratings_by_producer) @ inverse, w @ inverse
+        if self.floor == 0.0:
+            return engagement, exposure
+        n = ratings_by_producer.shape[0]
+        mass = float(ratings_by_producer.shape[1] if weights is None else weights.sum())
+        uniform_engagement = ratings_by_producer.sum(axis=1) if weights is None else \
+            ratings_by_producer @ weights
+        eta = self.floor
+        return ((1 - eta) * engagement + eta * uniform_engagement / n,
+                (1 - eta) * exposure + eta * mass / n)
+
+    def vertex_view(self, users: np.ndarray, vertices: np.ndarray) -> VertexView | None:
+        ratings = users @ vertices.T  # (K, V)
+        w = self.weights(ratings, self.shift_of(users)[:, None])
+        positive = w[ratings > 0]
+        if positive.size and positive.min() < np.finfo(float).tiny:
+            return None  # underflow: the count-weighted sums would lose producers
+        return VertexView(self, ratings, w)
+
+
+class VertexView:
+    """A weight rule's serving at every vertex, the others given by counts per vertex.
+
+    With ``W[k, v]`` the weight user ``k`` gives a producer on vertex ``v`` (all on one
+    per-user scale), a producer facing others with counts ``c`` (``(V,)``, itself not
+    included) has, at vertex ``b``: own weight ``W[k, b]``, the others' mass
+    ``O_k = sum_v c_v W[k, v]`` and rated mass ``Q_k = sum_v c_v W[k, v] r_kv``, formed
+    from the others' own counts (never as "total minus own", which cancels to 0 at
+    low temperature).
+
+    Parameters
+    ----------
+    rule : WeightRule
+    ratings : array (K, V)
+        Each user's rating of each vertex.
+    weights : array (K, V)
+        ``W``.
+    """
+
+    def __init__(self, rule: WeightRule, ratings: np.ndarray, weights: np.ndarray) -> None:
+        self.rule = rule
+        self.n_users = ratings.shape[0]
+        self._ratings = np.ascontiguousarray(ratings.T)  # (V, K)
+        self._weights = np.ascontiguousarray(weights.T)  # (V, K)
+        self._rated = np.ascontiguousarray((ratings * weights).T)  # (V, K)
+        #: ``a + B > 0`` everywhere (not so for linear users who rate some vertex 0).
+        self._den_positive = rule.den_positive or not bool(np.any(weights == 0))
+
+    def served(self, others: np.ndarray, users: slice, with_others: bool) -> Served:
+        """Serving ``(V, m)`` at every vertex, for the users ``users`` (a slice).
+
+        ``others`` ``(V,)`` float counts of the other producers per vertex;
+        ``with_others`` also forms what the others bring (for payoffs that need it).
+        """
+        weights = self._weights[:, users]
+        mass = others @ weights  # (m,)
+        n = int(round(others.sum())) + 1
+        rated = rating_sum = without = None
+        if with_others or self.rule.floor > 0:
+            rating_sum = others @ self._ratings[:, users]
+        if with_others:
+            rated = others @ self._rated[:, users]
+            view = WeightOthers(self.rule, 0, n, np.zeros(0), mass, rated, rating_sum)
+            without = view.welfare_without()
+        return Served(self._ratings[:, users], weights, None, mass, rated, self.rule.floor, n,
+                      rating_sum, without, rated_weight=self._rated[:, users],
+                      den_positive=self._den_positive)
+
+#: Serving rules by name.
+RULES: Registry[ServingRule] = Registry("rule", ServingRule)
+
+
+@RULES.register
 @dataclass(frozen=True)
-class Softmax(ServingRule):
+class Linear(WeightRule):
+    """Proportional serving ``p_i = r_i / sum_j r_j`` (weight ``w(x) = x``).
+
+    Each user's engagement term ``x^2 / (x + A_k)`` and marginal-welfare term
+    ``x - A_k + (A_k^2 + C_k) / (x + A_k)`` are convex in ``x >= 0``, so the vertex search
+    is exact for ``engagement`` and ``marginal``; exposure ``x / (x + A_k)`` is concave.
+    """
+
+    floor: float = 0.0
+    NAME: ClassVar[str] = "linear"
+    PARAMS: ClassVar[tuple[Param, ...]] = (FLOOR,)
+    den_positive: ClassVar[bool] = False
+    others_through_total: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        self._check_params()
+
+    def weights(self, ratings: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        return ratings
+
+    def own_weight(self, x: np.ndarray, shift: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return x, np.ones_like(x), np.ones_like(shift)
+
+    def vertex_certificate(self, payoff: str, users: np.ndarray, others: Others) -> bool:
+        return payoff in (ENGAGEMENT, "marginal")
+
+    def concave_payoff(self, payoff: str) -> bool:
+        return payoff == "exposure"
+
+
+@RULES.register
+@dataclass(frozen=True)
+class Softmax(WeightRule):
     """Softmax serving with temperature ``T``: ``p_i ∝ exp(r_i / T)``.
 
-    ``Others.shift`` is ``m_k = max_j r_kj`` over the others and ``Others.mass`` is
-    ``B_k = sum_j exp((r_kj - m_k) / T) >= 1``, so that
-    ``share(x) = 1 / (1 + B_k exp((m_k - x) / T))``.
-
-    Vertex search is exact (model.md section 4) when every user's term
-    ``f(x) = x * share(x)`` is convex on ``[0, x_max_k]`` with ``x_max_k = max_f c_kf``
+    Vertex search is exact for ``engagement`` when every user's term
+    ``f(x) = x * share(x)`` is convex on ``[0, x_max_k]``, with ``x_max_k = max_f c_kf``
     the largest rating user ``k`` can give: ``T >= x_max_k / 2`` or
-    ``exp(x_max_k / T) <= sum_j exp(r_kj / T)`` (then ``share <= 1/2``).
+    ``exp(x_max_k / T) <= sum_j exp(r_kj / T)`` over the others (then ``share <= 1/2``).
+    Other payoffs are searched and flagged.
     """
 
     temperature: float = 1.0
-    name: str = field(default="softmax", init=False)
+    floor: float = 0.0
+    NAME: ClassVar[str] = "softmax"
+    PARAMS: ClassVar[tuple[Param, ...]] = (TEMPERATURE, FLOOR)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "temperature",
-                           check_positive_float("temperature", self.temperature))
+        self._check_params()
 
-    def probabilities(self, ratings: np.ndarray) -> np.ndarray:
-        z = (ratings - ratings.max(axis=1, keepdims=True)) / self.temperature
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+    def shift_of(self, ratings: np.ndarray) -> np.ndarray:
+        return ratings.max(axis=1)
 
-    def summarize_others(self, ratings: np.ndarray, index: int) -> Others:
-        rest = _others(ratings, index)
-        if rest.shape[1] == 0:
-            k = ratings.shape[0]
-            return Others(index, 1, np.zeros(k), np.zeros(k))
-        shift = rest.max(axis=1)
-        mass = np.exp((rest - shift[:, None]) / self.temperature).sum(axis=1)
-        return Others(index, ratings.shape[1], shift, mass)
+    def weights(self, ratings: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        return np.exp((ratings - shift) / self.temperature)
 
-    def share(self, x: np.ndarray, others: Others) -> np.ndarray:
-        if others.n_producers == 1:
-            return np.ones(np.shape(x))
-        with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + others.mass * np.exp((others.shift - x) / self.temperature))
+    def own_weight(self, x: np.ndarray, shift: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        top = np.maximum(x, shift)
+        a = np.exp((x - top) / self.temperature)
+        return a, a / self.temperature, np.exp((shift - top) / self.temperature)
 
-    def share_slope(self, x: np.ndarray, others: Others) -> np.ndarray:
-        p = self.share(x, others)
-        return p * (1.0 - p) / self.temperature
+    def producer_totals(self, ratings_by_producer: np.ndarray,
+                        weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if self.floor != 0.0 or weights is not None:
+            return super().producer_totals(ratings_by_producer, weights)
+        # In place, the hot path of the environment: W = exp((R - max_i R_i) / T).
+        w = ratings_by_producer - ratings_by_producer.max(axis=0)
+        w *= 1.0 / self.temperature
+        np.exp(w, out=w)
+        inverse = 1.0 / w.sum(axis=0)
+        return (w * ratings_by_producer) @ inverse, w @ inverse
 
-    def producer_totals(self, ratings_by_producer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # Weights W = exp((r - max_i r_i) / T) and w_k = 1 / sum_i W_ik (>= 1 term is 1):
-        # engagement = (W * R) @ w, exposure = W @ w.
-        weights = ratings_by_producer - ratings_by_producer.max(axis=0)
-        weights *= 1.0 / self.temperature
-        np.exp(weights, out=weights)
-        inverse = 1.0 / weights.sum(axis=0)
-        return (weights * ratings_by_producer) @ inverse, weights @ inverse
-
-    def vertex_search_is_exact(self, users: np.ndarray, others: Others) -> bool:
-        return _softmax_terms_convex(users, others, self.temperature)
-
-    def params(self) -> dict[str, Any]:
-        return {"temperature": self.temperature}
+    def vertex_certificate(self, payoff: str, users: np.ndarray, others: Others) -> bool:
+        return payoff == ENGAGEMENT and softmax_terms_convex(users, others, self.temperature)
 
 
+# ---------------------------------------------------------------------- top-k
+@dataclass(frozen=True)
+class TopKOthers(Others):
+    """The others under top-k: who beats the own producer, and the others served.
+
+    Attributes
+    ----------
+    rule : TopK
+    index, n_producers : int
+    ratings : array (K, n - 1)
+        The others' ratings in producer order (to rank the own producer).
+    shift : array (K,)
+        The others' top rating (the common scale of the weights).
+    with_own : tuple of arrays (K,)
+        ``(B, C)`` of the others' top ``k - 1``: served together with the own producer.
+    without_own : tuple of arrays (K,)
+        ``(B, C)`` of the others' top ``k``: served when the own producer is not.
+    rating_sum : array (K,)
+    """
+
+    rule: TopK
+    index: int
+    n_producers: int
+    ratings: np.ndarray
+    shift: np.ndarray
+    with_own: tuple[np.ndarray, np.ndarray]
+    without_own: tuple[np.ndarray, np.ndarray]
+    rating_sum: np.ndarray
+
+    def is_served(self, x: np.ndarray) -> np.ndarray:
+        """Whether own ratings ``x`` ``(..., K)`` are among each user's top ``k``."""
+        x = np.asarray(x)
+        beaten = np.zeros(x.shape, dtype=np.int64)
+        for j in range(self.ratings.shape[1]):  # loop over the n - 1 others, not users
+            column = self.ratings[:, j]
+            beaten += (column > x) | ((column == x) & (j < self.index))
+        return beaten < self.rule.k
+
+    def welfare_without(self) -> np.ndarray:
+        """``W(S_-i)`` per user: top-k softmax over the others alone (floor over ``n - 1``)."""
+        if self.n_producers == 1:
+            return np.zeros_like(self.shift)
+        mass, rated = self.without_own
+        rule_part = rated / mass
+        if self.rule.floor == 0.0:
+            return rule_part
+        eta = self.rule.floor
+        return (1.0 - eta) * rule_part + eta * self.rating_sum / (self.n_producers - 1)
+
+    def served(self, x: np.ndarray) -> Served:
+        temperature = self.rule.temperature
+        served = self.is_served(x)
+        top = np.maximum(x, self.shift)
+        scale = np.exp((self.shift - top) / temperature)
+        a = np.where(served, np.exp((x - top) / temperature), 0.0)
+        mass = np.where(served, self.with_own[0], self.without_own[0]) * scale
+        rated = np.where(served, self.with_own[1], self.without_own[1]) * scale
+        return Served(x, a, a / temperature, mass, rated, self.rule.floor, self.n_producers,
+                      self.rating_sum, self.welfare_without(), den_positive=True)
+
+
+@RULES.register
 @dataclass(frozen=True)
 class TopK(ServingRule):
     """Softmax over each user's ``k`` highest-rated producers (ties: lower index first).
 
-    ``Others.ratings`` keeps the others' ratings ``(K, n - 1)`` (in producer order)
-    to decide membership; ``Others.shift``/``mass`` describe the others' top ``k - 1``
-    (those always served together with the own producer when it is served).
+    Not symmetric (ties depend on producer indices). With ``k >= n`` it is softmax and
+    softmax's engagement certificate applies; otherwise nothing is certified.
     """
 
     k: int = 1
     temperature: float = 1.0
-    name: str = field(default="topk", init=False)
+    floor: float = 0.0
+    NAME: ClassVar[str] = "topk"
+    PARAMS: ClassVar[tuple[Param, ...]] = (K_SERVED, TEMPERATURE, FLOOR)
+    symmetric: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "k", check_int("k", self.k, 1))
-        object.__setattr__(self, "temperature",
-                           check_positive_float("temperature", self.temperature))
+        self._check_params()
 
-    def _served(self, ratings: np.ndarray) -> np.ndarray:
-        order = np.argsort(-ratings, axis=1, kind="stable")[:, : self.k]
-        mask = np.zeros(ratings.shape, dtype=bool)
-        np.put_along_axis(mask, order, True, axis=1)
-        return mask
+    def served_mask(self, ratings: np.ndarray) -> np.ndarray:
+        """``(K, n)`` bool: the ``k`` top-ranked producers of each user (ties by index)."""
+        n = ratings.shape[1]
+        if self.k >= n:
+            return np.ones(ratings.shape, dtype=bool)
+        # The k-th largest rating, then the equal ones by index until k are served.
+        kth = -np.partition(-ratings, self.k - 1, axis=1)[:, self.k - 1:self.k]
+        above = ratings > kth
+        tied = ratings == kth
+        room = self.k - above.sum(axis=1, keepdims=True)
+        return above | (tied & (np.cumsum(tied, axis=1) <= room))
 
-    def probabilities(self, ratings: np.ndarray) -> np.ndarray:
-        mask = self._served(ratings)
+    def rule_probabilities(self, ratings: np.ndarray) -> np.ndarray:
+        mask = self.served_mask(ratings)
         z = np.where(mask, ratings, -np.inf)
         e = np.exp((z - z.max(axis=1, keepdims=True)) / self.temperature)
         return e / e.sum(axis=1, keepdims=True)
 
-    def summarize_others(self, ratings: np.ndarray, index: int) -> Others:
-        rest = _others(ratings, index)
+    def producer_totals(self, ratings_by_producer: np.ndarray,
+                        weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if self.floor != 0.0 or weights is not None:
+            return super().producer_totals(ratings_by_producer, weights)
+        ratings = ratings_by_producer.T  # (K, n) view
+        w = np.exp((ratings - ratings.max(axis=1, keepdims=True)) / self.temperature)
+        w *= self.served_mask(ratings)
+        inverse = 1.0 / w.sum(axis=1)
+        return inverse @ (w * ratings), inverse @ w
+
+    def others(self, ratings: np.ndarray, index: int) -> TopKOthers:
+        rest = np.delete(ratings, index, axis=1)
         n_users = ratings.shape[0]
-        top = -np.sort(-rest, axis=1)[:, : self.k - 1]
-        if top.shape[1] == 0:
-            return Others(index, ratings.shape[1], np.zeros(n_users), np.zeros(n_users), rest)
-        shift = top[:, 0]
-        mass = np.exp((top - shift[:, None]) / self.temperature).sum(axis=1)
-        return Others(index, ratings.shape[1], shift, mass, rest)
+        zeros = np.zeros(n_users)
+        if rest.shape[1] == 0:
+            return TopKOthers(self, index, 1, rest, zeros, (zeros, zeros), (zeros, zeros),
+                              zeros)
+        ordered = -np.sort(-rest, axis=1)
+        shift = ordered[:, 0]
+        w = np.exp((ordered - shift[:, None]) / self.temperature)
 
-    def _is_served(self, x: np.ndarray, others: Others) -> np.ndarray:
-        rest = others.ratings
-        assert rest is not None
-        xe = np.asarray(x)[..., None]
-        lower_index = np.arange(rest.shape[1]) < others.index
-        beaten_by = (rest > xe) | ((rest == xe) & lower_index)
-        return beaten_by.sum(axis=-1) < self.k
+        def top(m: int) -> tuple[np.ndarray, np.ndarray]:
+            return w[:, :m].sum(axis=1), (w[:, :m] * ordered[:, :m]).sum(axis=1)
 
-    def share(self, x: np.ndarray, others: Others) -> np.ndarray:
-        served = self._is_served(x, others)
-        with np.errstate(over="ignore"):
-            p = 1.0 / (1.0 + others.mass * np.exp((others.shift - x) / self.temperature))
-        return np.where(served, p, 0.0)
+        return TopKOthers(self, index, ratings.shape[1], rest, shift, top(self.k - 1),
+                          top(self.k), rest.sum(axis=1))
 
-    def share_slope(self, x: np.ndarray, others: Others) -> np.ndarray:
-        p = self.share(x, others)
-        return p * (1.0 - p) / self.temperature
-
-    def vertex_search_is_exact(self, users: np.ndarray, others: Others) -> bool:
+    def vertex_certificate(self, payoff: str, users: np.ndarray, others: Others) -> bool:
         # With k >= n every producer is served: the rule is plain softmax, and the
         # others' top k - 1 summarised here are all of them.
-        if self.k < others.n_producers:
+        if payoff != ENGAGEMENT or self.k < others.n_producers:
             return False
-        return _softmax_terms_convex(users, others, self.temperature)
-
-    def params(self) -> dict[str, Any]:
-        return {"k": self.k, "temperature": self.temperature}
+        return softmax_terms_convex(users, others, self.temperature)
 
 
+@RULES.register
 @dataclass(frozen=True)
-class Uniform(ServingRule):
-    """Round-robin serving ``p_i = 1 / n``; utilities are linear, vertex search is exact."""
+class Uniform(WeightRule):
+    """Round-robin serving ``p_i = 1 / n``: every payoff is linear in the own rating, so
+    the vertex search is exact."""
 
-    name: str = field(default="uniform", init=False)
+    floor: float = 0.0
+    NAME: ClassVar[str] = "uniform"
+    PARAMS: ClassVar[tuple[Param, ...]] = (FLOOR,)
+    others_through_total: ClassVar[bool] = True
 
-    def probabilities(self, ratings: np.ndarray) -> np.ndarray:
-        return np.full(ratings.shape, 1.0 / ratings.shape[1])
+    def __post_init__(self) -> None:
+        self._check_params()
 
-    def summarize_others(self, ratings: np.ndarray, index: int) -> Others:
-        k = ratings.shape[0]
-        return Others(index, ratings.shape[1], np.zeros(k), np.zeros(k))
+    def weights(self, ratings: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        return np.ones_like(ratings)
 
-    def share(self, x: np.ndarray, others: Others) -> np.ndarray:
-        return np.full(np.shape(x), 1.0 / others.n_producers)
+    def own_weight(self, x: np.ndarray, shift: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.ones_like(x), np.zeros_like(x), np.ones_like(shift)
 
-    def share_slope(self, x: np.ndarray, others: Others) -> np.ndarray:
-        return np.zeros(np.shape(x))
-
-    def producer_totals(self, ratings_by_producer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def producer_totals(self, ratings_by_producer: np.ndarray,
+                        weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         n, n_users = ratings_by_producer.shape
-        return ratings_by_producer.sum(axis=1) / n, np.full(n, n_users / n)
+        if weights is None:
+            return ratings_by_producer.sum(axis=1) / n, np.full(n, n_users / n)
+        return ratings_by_producer @ weights / n, np.full(n, weights.sum() / n)
 
-    def vertex_search_is_exact(self, users: np.ndarray, others: Others) -> bool:
-        return True
+    def vertex_certificate(self, payoff: str, users: np.ndarray, others: Others) -> bool:
+        return payoff in (ENGAGEMENT, "exposure", "marginal")
 
 
-def _softmax_terms_convex(users: np.ndarray, others: Others, temperature: float) -> bool:
+def softmax_terms_convex(users: np.ndarray, others: Others, temperature: float) -> bool:
     """Whether every user's softmax term ``x * share(x)`` is convex on ``[0, x_max_k]``.
 
     ``f'' = share' * (2 + (x/T)(1 - 2 share))`` is non-negative when ``T >= x_max_k / 2``
     or when ``share <= 1/2`` on the whole range, i.e.
-    ``exp(x_max_k / T) <= sum_j exp(r_kj / T)`` over the others (model.md section 4).
-    ``x_max_k = max_f c_kf`` is the largest rating user ``k`` can give any strategy.
+    ``exp(x_max_k / T) <= sum_j exp(r_kj / T)`` over the others. ``x_max_k = max_f c_kf``
+    is the largest rating user ``k`` can give any strategy. ``others`` is a softmax
+    (or top-k with ``k >= n``) view: its ``shift`` and others' mass define the sum.
     """
     if others.n_producers == 1:
         return True
+    shift = others.shift
+    mass = others.mass if isinstance(others, WeightOthers) else others.with_own[0]
     x_max = users.max(axis=1)
     wide = temperature >= x_max / 2
     with np.errstate(divide="ignore"):
-        crowded = (x_max - others.shift) / temperature <= np.log(others.mass)
+        crowded = (x_max - shift) / temperature <= np.log(mass)
     return bool(np.all(wide | crowded))
 
 
-def make_rule(rule: str | ServingRule = "softmax", temperature: float | None = 1.0,
-              k: int | None = None) -> ServingRule:
-    """Create a serving rule by name, or pass an existing rule through.
+def make_rule(rule: str | ServingRule = "softmax", temperature: float | None = None,
+              k: int | None = None, floor: float | None = None, **params: object
+              ) -> ServingRule:
+    """Create a serving rule from a name or spec string, or pass a rule object through.
 
     Parameters
     ----------
-    rule : {"linear", "softmax", "topk", "uniform"} or ServingRule
-    temperature : float > 0
-        Used by ``softmax`` and ``topk``.
-    k : int >= 1
-        Required by ``topk``.
+    rule : str or ServingRule
+        A registered name (``RULES.names``), optionally with parameters:
+        ``"softmax:temperature=0.1,floor=0.05"``, ``"topk:k=2,temperature=0.5"``.
+    temperature, k, floor, **params
+        The rule's declared parameters as arguments (``None``: not given). A
+        parameter given here and in the spec with different values is an error.
+
+    Raises
+    ------
+    ValueError
+        Unknown rule (lists the names) or parameter (lists the rule's parameters),
+        a value out of range (names the parameter and its range).
     """
-    if isinstance(rule, ServingRule):
-        return rule
-    if not isinstance(rule, str) or rule not in RULE_NAMES:
-        raise ValueError(f"rule must be one of {RULE_NAMES} or a ServingRule, got {rule!r}")
-    if k is not None and rule != "topk":
-        raise ValueError(f"k is only used by rule 'topk'; got k={k!r} with rule {rule!r}")
-    if rule == "linear":
-        return Linear()
-    if rule == "uniform":
-        return Uniform()
-    if temperature is None:
-        raise ValueError(f"temperature must be a finite number > 0 for rule {rule!r}, got None")
-    if rule == "softmax":
-        return Softmax(temperature)
-    if k is None:
-        raise ValueError("k must be an integer >= 1 for rule 'topk', got None")
-    return TopK(k, temperature)
+    return RULES.make(rule, temperature=temperature, k=k, floor=floor, **params)

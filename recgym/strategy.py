@@ -5,6 +5,13 @@ negative entries to 0 and, if the clipped vector sums to more than 1, projects i
 onto the probability simplex ``{s >= 0, sum(s) = 1}`` with the sort-based
 algorithm (Held, Wolfe and Crowder 1974; Duchi et al. 2008). Points already in
 ``S`` are returned unchanged.
+
+**Every finite input is projected exactly, at any scale.** The simplex projection
+is invariant to adding a constant to every entry, so each row is first shifted by
+its maximum; entries more than 1 below the maximum can never be in the support
+(the threshold lies within 1 of the maximum), so they are clamped there. The
+sorted sums then stay between -2d and 0: no overflow and no cancellation, whether
+the inputs are ``1e-300`` or ``1e300``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ def project_to_simplex(x: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     x : array, shape (..., d)
+        Finite values, any magnitude.
 
     Returns
     -------
@@ -25,13 +33,15 @@ def project_to_simplex(x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float64)
     d = x.shape[-1]
-    u = -np.sort(-x, axis=-1)
+    with np.errstate(over="ignore"):  # x - max may overflow to -inf: clamped below
+        y = np.maximum(x - x.max(axis=-1, keepdims=True), -2.0)
+    u = -np.sort(-y, axis=-1)
     css = np.cumsum(u, axis=-1) - 1.0
     ind = np.arange(1, d + 1, dtype=np.float64)
     cond = u - css / ind > 0
     rho = d - 1 - np.argmax(cond[..., ::-1], axis=-1)
     theta = np.take_along_axis(css, rho[..., None], axis=-1) / (rho[..., None] + 1.0)
-    return np.maximum(x - theta, 0.0)
+    return np.maximum(y - theta, 0.0)
 
 
 def project_to_strategy_set(x: np.ndarray) -> np.ndarray:
@@ -40,18 +50,28 @@ def project_to_strategy_set(x: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     x : array, shape (..., d)
-        Finite values.
+        Finite real values, any magnitude.
 
     Returns
     -------
     array, shape (..., d), float64
         The nearest point of the strategy set, row by row.
+
+    Raises
+    ------
+    ValueError
+        NaN or infinite entries.
+    TypeError
+        Complex or non-numeric input.
     """
+    if np.iscomplexobj(x):
+        raise TypeError("x must be real; got complex values")
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
         raise ValueError("x must contain only finite values (no NaN or inf) to be projected")
     clipped = np.maximum(x, 0.0)
-    over = clipped.sum(axis=-1) > 1.0
+    with np.errstate(over="ignore"):  # a sum that overflows is > 1 all the same
+        over = clipped.sum(axis=-1) > 1.0
     if np.any(over):
-        clipped[over] = project_to_simplex(x[over])
+        clipped[over] = project_to_simplex(clipped[over])
     return clipped

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import recgym
 from agents import BestResponse
-from agents.continuous_search import ascend
+from recgym.solvers.continuous import ascend
 
 
 def _dirichlet_game(seed: int, n_users: int, dim: int, n: int, **rule) -> recgym.EngagementGame:
@@ -81,8 +81,8 @@ def test_certified_vertex_answers_are_not_beaten_by_the_continuous_search(seed, 
     profile = rng.dirichlet(np.ones(4), size=n)
     result = BestResponse(game).best_response(profile, 0)
     assert result.certified
-    others = game.rule.summarize_others(game.users @ profile.T, 0)
-    _, values = ascend(rng.dirichlet(np.ones(4), size=8), game.users, game.rule, others)
+    others = game.others(profile, 0)
+    _, values = ascend(game, others, rng.dirichlet(np.ones(4), size=8))
     assert values.max() <= result.utility * (1 + 1e-9)
 
 

@@ -36,7 +36,7 @@ def test_equilibrium_defaults_report_the_dynamics(capsys: pytest.CaptureFixture)
     assert f"counts per feature: {' '.join(map(str, result.counts))}" in out
     assert f"converged after {result.iterations} iterations" in out
     assert f"mean {utilities.user.mean():.6g}" in out
-    assert "NashConv over vertices:" in out and "NashConv over simplex:" in out
+    assert "NashConv over vertices:" in out and "NashConv over strategy set:" in out
     assert "certified" in out
     assert "TV distance, producers vs users:" in out
 
@@ -119,7 +119,7 @@ def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
 def test_console_entry_point_runs() -> None:
     done = _run(["-m", "recgym.cli", "equilibrium", "--n-producers", "3"])
     assert done.returncode == 0, done.stderr
-    assert "NashConv over simplex" in done.stdout
+    assert "NashConv over strategy set" in done.stdout
 
 
 def test_example_script_quick(tmp_path: Path, paper_dir: Path) -> None:
@@ -155,7 +155,7 @@ def _running(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_sigterm_stops_reproduce_like_ctrl_c(tmp_path: Path) -> None:
-    """SIGTERM mid-sweep: finished rows kept, the interrupted message, status 130, and no
+    """SIGTERM mid-sweep: finished rows kept, the interrupted message, status 143 (128 + SIGTERM), and no
     worker process left behind."""
     out = tmp_path / "out"
     # Hundreds of short chains: the sweep is far from done when the first rows appear.
@@ -184,7 +184,7 @@ def test_sigterm_stops_reproduce_like_ctrl_c(tmp_path: Path) -> None:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
         proc.wait()
-    assert proc.returncode == 130, err
+    assert proc.returncode == 143, err
     assert "interrupted; the finished runs are saved" in err
     assert len(workers) >= 2 and left == []
     finished = read_results(out)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import recgym
 from agents import BestResponse, best_response_dynamics
-from agents.vertex_utilities import VertexUtilities
+from recgym.solvers import VertexTable
 
 DIMS = (5, 10, 15, 20)
 PRODUCERS = (2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
@@ -152,7 +152,7 @@ def test_fast_dynamics_equal_naive_reference(rule, temperature, k, seed):
                                               ("softmax", 1.0)])
 def test_fast_path_equals_generic_path(rule, temperature):
     game = recgym.EngagementGame(recgym.users.synthetic_uniform(500, 6, 2), 9, rule, temperature)
-    fast, generic = VertexUtilities(game), VertexUtilities(game, fast=False)
+    fast, generic = VertexTable(game), VertexTable(game, fast=False)
     rng = np.random.default_rng(0)
     for _ in range(5):
         dirs = rng.integers(0, 6, size=9)
@@ -165,7 +165,7 @@ def test_fast_path_equals_generic_path(rule, temperature):
 def test_low_temperature_has_no_nan_and_no_cancellation():
     """At T = 1e-3 weights underflow: the stable generic path takes over, answers stay finite."""
     game = recgym.EngagementGame(recgym.users.synthetic_uniform(300, 5, 4), 4, "softmax", 1e-3)
-    utilities = VertexUtilities(game)
+    utilities = VertexTable(game)
     dirs = np.array([0, 0, 1, 2])
     values = utilities(dirs, np.bincount(dirs, minlength=5), 0)
     assert np.all(np.isfinite(values))
@@ -223,7 +223,7 @@ def test_init_callback_and_moves():
     np.testing.assert_array_equal(np.bincount(dirs, minlength=3), result.counts)
     with pytest.raises(ValueError, match="init must lie in 0..2"):
         best_response_dynamics(game, 0, init=[0, 0, 0, 3])
-    with pytest.raises(ValueError, match="init must be 4 integer feature indices"):
+    with pytest.raises(ValueError, match="init must be 4 integer vertex indices"):
         best_response_dynamics(game, 0, init=[0.7, 1.9, 0.0, 0.0])
     with pytest.raises(TypeError, match="seed must be an int or a numpy.random.RandomState"):
         best_response_dynamics(game, np.random.default_rng(0))

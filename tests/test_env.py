@@ -18,14 +18,14 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 
 import recgym
 from agents.best_response import BestResponse
-from agents.dynamics import best_response_dynamics
-from agents.env_agent import (
+from agents.env_play import (
     best_response_action,
     dynamics_through_env,
     observation_determines_best_response,
 )
 from recgym.environment import env as aec_env
 from recgym.environment import parallel_env, raw_env
+from recgym.solvers import best_response_dynamics
 
 SMALL = {"n_producers": 4, "dim": 3, "n_users": 200}
 RULES = {  # every serving rule, top-k both proper (k < n) and greedy
@@ -129,7 +129,7 @@ def test_any_finite_action_gives_valid_state(rule, reward, values):
     env.game.check_profile(env.profile)  # in the strategy set
     for agent in env.possible_agents:
         assert env.observation_space(agent).contains(obs[agent]), agent
-        assert 0.0 <= rewards[agent] <= env.reward_high, agent
+        assert env.reward_range[0] <= rewards[agent] <= env.reward_range[1], agent
 
 
 def test_observation_layout():
@@ -249,8 +249,10 @@ def test_aec_rejects_a_bad_action_at_its_own_turn():
     ({"n_producers": 0}, ValueError, "n_producers"),
     ({"n_producers": 2.5}, TypeError, "n_producers"),
     ({"temperature": 0.0}, ValueError, "temperature"),
-    ({"k": 2}, ValueError, "k is used only with rule='topk'"),
-    ({"rule": "topk"}, ValueError, "k must be"),
+    ({"k": 2}, ValueError, "rule 'softmax' has no parameter 'k'"),
+    ({"rule": "topk"}, ValueError, "needs k"),
+    ({"reward": "revenue"}, ValueError, "reward must be one of engagement, exposure, marginal"),
+    ({"rule": "softmax:temperature=0.5", "temperature": 0.2}, ValueError, "0.5 in the spec"),
     ({"users": np.ones((5, 3)), "dim": 4}, ValueError, "dim=4 contradicts"),
     ({"users": np.ones((5, 3)), "n_users": 6}, ValueError, "n_users=6 contradicts"),
     ({"users": -np.ones((5, 3))}, ValueError, "non-negative"),
@@ -346,8 +348,13 @@ def test_best_response_from_observation():
     soft.step(_random_actions(soft, np.random.default_rng(1)))
     with pytest.raises(ValueError, match="does not determine"):
         best_response_action(soft, "producer_0", obs["producer_0"])
-    with pytest.raises(ValueError, match="reward='engagement'"):
-        best_response_action(parallel_env(**SMALL, reward="exposure"), "producer_0")
+    # The best response maximises the environment's reward: exposure here.
+    exposure = parallel_env(**SMALL, rule="linear", reward="exposure")
+    exposure.reset(seed=3)
+    action = best_response_action(exposure, "producer_0")
+    expected = BestResponse(exposure.game).best_response(exposure.profile, 0)
+    assert exposure.game.payoff.NAME == "exposure" and expected.method == "concave"
+    np.testing.assert_allclose(action, expected.strategy, atol=1e-6)
 
 
 # ------------------------------------------------------------------ dynamics through the env
@@ -384,7 +391,7 @@ def test_dynamics_through_env_match_the_game(config):
 
 
 def test_best_response_class_accepts_env():
-    """``agents.BestResponse(env)`` delegates to ``agents.env_agent`` (issue item 5)."""
+    """``agents.BestResponse(env)`` delegates to ``agents.env_play`` (issue item 5)."""
     env = parallel_env(n_producers=5, dim=3, n_users=100, horizon=10)
     via_env = BestResponse(env).dynamics(seed=4)
     _same(via_env, BestResponse(env.game).dynamics(seed=4), "BestResponse(env)")

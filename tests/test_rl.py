@@ -31,6 +31,7 @@ import agents
 import agents.rl
 import recgym
 import recgym.cli
+import recgym.solvers
 from agents.best_response import BestResponse
 from agents.monitoring import DynamicsLogger
 from agents.rl import (
@@ -38,14 +39,14 @@ from agents.rl import (
     IndependentLearners,
     ProducerVecEnv,
     TrainConfig,
-    equilibrium_reference,
     evaluate,
     make_model,
     shared_model,
     train,
 )
 from agents.rl.cli import add_train_parser
-from agents.rl.evaluation import concentrated_share, features_used, producer_distribution
+from recgym.metrics import concentrated_share, features_used, producer_distribution
+from recgym.solvers import summarize_equilibrium
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(n_producers=3, dim=3, n_users=200, horizon=4)
@@ -162,14 +163,15 @@ class DiscreteActions(BaseParallelWrapper):
 def test_evaluation_of_the_equilibrium_and_of_the_uniform_profile():
     env = recgym.parallel_env(**SMALL)
     game = env.game
-    reference = equilibrium_reference(game, seed=0)
+    reference = summarize_equilibrium(game, seed=0)
     vertices = reference.dynamics.profile.astype(np.float32)
     at_equilibrium = evaluate(lambda obs: vertices, env, reference)
     assert at_equilibrium.nash_conv == pytest.approx(0.0, abs=1e-12)
     assert at_equilibrium.tv_to_equilibrium == 0.0
     assert at_equilibrium.concentrated_share == 1.0
     assert at_equilibrium.features_used == reference.features_used
-    np.testing.assert_allclose(at_equilibrium.producer_utilities, reference.producer_utilities)
+    np.testing.assert_allclose(at_equilibrium.producer_utilities,
+                               reference.producer_payoffs_per_user)
     assert at_equilibrium.user_welfare == pytest.approx(reference.user_welfare)
 
     uniform = np.full((3, 3), 1 / 3, dtype=np.float32)
@@ -183,7 +185,7 @@ def test_evaluation_of_the_equilibrium_and_of_the_uniform_profile():
         assert result.nash_conv_relative == pytest.approx(exact.relative)
         assert result.nash_conv > 0 and result.concentrated_share == 0.0
         # TV between 1/3 everywhere and counts / n.
-        expected = 0.5 * np.abs(1 / 3 - reference.distribution).sum()
+        expected = 0.5 * np.abs(1 / 3 - reference.producer_distribution).sum()
         assert result.tv_to_equilibrium == pytest.approx(expected)
 
 
@@ -198,12 +200,12 @@ def test_equilibrium_column_is_computed_for_a_vertex_equilibrium_that_is_not_nas
     # vertex profile from which a producer gains by mixing features.
     users = np.random.default_rng(20).dirichlet(np.ones(3), size=8)
     env = recgym.parallel_env(users=users, n_producers=2, rule="softmax", temperature=0.03)
-    reference = equilibrium_reference(env.game, seed=0)
+    reference = summarize_equilibrium(env.game, seed=0)
     assert reference.dynamics.converged
     end_point = reference.dynamics.profile.astype(np.float32)
     result = evaluate(lambda obs: end_point, env, reference)
     assert result.nash_conv > 0 and not result.nash_conv_certified
-    assert reference.nash_conv == pytest.approx(result.nash_conv, rel=1e-12)
+    assert reference.nash_conv_per_user == pytest.approx(result.nash_conv, rel=1e-12)
     assert reference.nash_conv_relative == pytest.approx(result.nash_conv_relative, rel=1e-12)
     assert reference.nash_conv_certified is False
     assert reference.concentrated_share == result.concentrated_share == 1.0
@@ -213,25 +215,25 @@ def test_equilibrium_column_is_computed_for_a_vertex_equilibrium_that_is_not_nas
                  "share concentrated (>= 0.9)", "producer utility mean", "user welfare (mean)"):
         learned, equilibrium = rows[name]
         assert learned == equilibrium, name
-    assert rows["NashConv (per user)"][1] == (f"{reference.nash_conv:.3e} "
+    assert rows["NashConv (per user)"][1] == (f"{reference.nash_conv_per_user:.3e} "
                                               "(lower bound: not certified)")
     summary = result.to_dict()
-    assert summary["equilibrium_nash_conv"] == reference.nash_conv
+    assert summary["equilibrium_nash_conv"] == reference.nash_conv_per_user
     assert summary["equilibrium_nash_conv_certified"] is False
 
 
 def test_equilibrium_column_of_dynamics_that_did_not_converge():
     env = recgym.parallel_env(**{**SMALL, "n_producers": 4})
-    reference = equilibrium_reference(env.game, seed=1, max_iter=1)
+    reference = summarize_equilibrium(env.game, seed=1, max_iter=1)
     assert not reference.dynamics.converged
     exact = BestResponse(env.game).nash_conv(reference.dynamics.profile, over="simplex")
     assert exact.certified and exact.value > 0
-    assert reference.nash_conv == pytest.approx(exact.value / env.game.n_users)
+    assert reference.nash_conv_per_user == pytest.approx(exact.value / env.game.n_users)
     assert reference.nash_conv_relative == pytest.approx(exact.relative)
     heading, rows = summary_table(evaluate(lambda obs: np.full((4, 3), 0.5), env,
                                            reference).summary())
     assert "NOT converged" in heading
-    assert rows["NashConv (per user)"][1] == f"{reference.nash_conv:.3e}"
+    assert rows["NashConv (per user)"][1] == f"{reference.nash_conv_per_user:.3e}"
     assert rows["NashConv / producer utility"][1] == f"{exact.relative:.2%}"
 
 
@@ -374,8 +376,10 @@ def test_bad_algorithms_modes_and_settings():
         TrainConfig(mode="central")
     with pytest.raises(ValueError, match="--steps must be an integer >= 1"):
         TrainConfig(steps=0)
-    with pytest.raises(ValueError, match="--k is used only by --rule topk"):
+    with pytest.raises(ValueError, match="--rule: rule 'softmax' has no parameter 'k'"):
         TrainConfig(k=2)
+    with pytest.raises(ValueError, match="--rule: rule 'softmax': temperature is 0.5 in the spec"):
+        TrainConfig(rule="softmax:temperature=0.5", temperature=2.0)
     with pytest.raises(ValueError, match="one policy per producer"):
         evaluate([lambda obs: obs], recgym.parallel_env(**SMALL))
     with pytest.raises(TypeError, match="SB3 model"):
@@ -383,14 +387,15 @@ def test_bad_algorithms_modes_and_settings():
 
 
 def test_topk_without_k_is_a_usage_error_of_recgym_train(capsys):
-    with pytest.raises(ValueError, match="--rule topk needs --k"):
+    with pytest.raises(ValueError, match="--rule: rule 'topk' needs k"):
         TrainConfig(rule="topk")
     with pytest.raises(SystemExit) as exit_info:
         recgym.cli.main(["train", "--rule", "topk"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "recgym train: error: --rule topk needs --k" in err and "usage:" in err
-    assert TrainConfig(rule="topk", k=2).env_kwargs()["k"] == 2
+    assert "recgym train: error: --rule: rule 'topk' needs k" in err and "usage:" in err
+    assert TrainConfig(rule="topk", k=2).env_kwargs()["rule"].k == 2
+    assert TrainConfig(rule="topk:k=3").env_kwargs()["rule"].k == 3
 
 
 def test_cli_reports_bad_choices_as_usage_errors(capsys):
@@ -405,7 +410,8 @@ def test_cli_reports_bad_choices_as_usage_errors(capsys):
 
 # ---------------------------------------------------------------------- documentation
 def test_class_names_in_rl_docstrings_exist():
-    namespaces = (builtins, agents.rl, agents, recgym, gymnasium.spaces, stable_baselines3,
+    namespaces = (builtins, agents.rl, agents, recgym, recgym.solvers, gymnasium.spaces,
+                  stable_baselines3,
                   stable_baselines3.common.vec_env, pettingzoo, pettingzoo.utils.wrappers,
                   np.random)
     for path in sorted((ROOT / "agents" / "rl").glob("*.py")):

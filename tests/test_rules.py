@@ -8,10 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from recgym.rules import RULES as REGISTRY
 from recgym.rules import Linear, Softmax, TopK, Uniform, make_rule
+from recgym.testing import check_rule
 
 RULES = [Linear(), Softmax(0.05), Softmax(1.0), TopK(1, 0.5), TopK(2, 0.1), TopK(10, 1.0),
-         Uniform()]
+         Uniform(), Softmax(0.2, floor=0.1), TopK(2, 0.3, floor=0.5), Linear(floor=0.25)]
 
 ratings_arrays = st.integers(1, 6).flatmap(lambda n: arrays(
     np.float64, (5, n), elements=st.floats(0, 1, allow_nan=False, allow_subnormal=False)))
@@ -26,10 +28,10 @@ def test_probabilities_are_distributions(rule, ratings):
     assert np.all(probs >= 0) and np.all(probs <= 1)
     sums = probs.sum(axis=1)
     if isinstance(rule, Linear):
-        # A user who rates everybody 0 brings nobody engagement.
+        # A user who rates everybody 0 brings nobody engagement (beyond the floor).
         zero = ratings.sum(axis=1) == 0
         np.testing.assert_allclose(sums[~zero], 1.0)
-        assert np.all(sums[zero] == 0)
+        np.testing.assert_allclose(sums[zero], rule.floor)
     else:
         np.testing.assert_allclose(sums, 1.0)
 
@@ -38,28 +40,22 @@ def test_probabilities_are_distributions(rule, ratings):
 @given(ratings=ratings_arrays, data=st.data())
 @settings(max_examples=40, deadline=None)
 def test_one_producer_view_matches_full_probabilities(rule, ratings, data):
-    """share(x_i, summary of the others) is column i of the full probability matrix."""
+    """The view's own share and what the others bring are read off the full matrix."""
     i = data.draw(st.integers(0, ratings.shape[1] - 1))
     # Snap to a grid so that ties (which top-k breaks by index) actually occur.
     ratings = np.round(ratings * 4) / 4
-    others = rule.summarize_others(ratings, i)
-    np.testing.assert_allclose(rule.share(ratings[:, i], others),
-                               rule.probabilities(ratings)[:, i], atol=1e-12)
+    probs = rule.probabilities(ratings)
+    served = rule.others(ratings, i).served(ratings[:, i])
+    np.testing.assert_allclose(served.own, probs[:, i], atol=1e-12)
+    np.testing.assert_allclose(served.others_value,
+                               (np.delete(probs * ratings, i, axis=1)).sum(axis=1), atol=1e-12)
 
 
-@pytest.mark.parametrize("rule", [Linear(), Softmax(0.3), TopK(2, 0.3)], ids=repr)
-def test_share_slope_matches_finite_differences(rule):
-    rng = np.random.default_rng(0)
-    ratings = rng.uniform(0.1, 0.9, size=(50, 4))
-    others = rule.summarize_others(ratings, 1)
-    x = rng.uniform(0.2, 0.8, size=50)
-    h = 1e-6
-    numeric = (rule.share(x + h, others) - rule.share(x - h, others)) / (2 * h)
-    # Top-k is piecewise smooth; compare where membership does not change within h.
-    same = rule.share(x + h, others) * rule.share(x - h, others) > 0
-    same |= (rule.share(x + h, others) == 0) & (rule.share(x - h, others) == 0)
-    np.testing.assert_allclose(rule.share_slope(x, others)[same], numeric[same], rtol=1e-5,
-                               atol=1e-7)
+@pytest.mark.parametrize("spec", [*REGISTRY.names, "softmax:temperature=0.05,floor=0.2",
+                                  "topk:k=1,temperature=0.05", "topk:k=3,floor=0.1",
+                                  "linear:floor=1"])
+def test_every_rule_passes_the_contract_kit(spec):
+    check_rule(make_rule(spec, k=2 if spec == "topk" else None))
 
 
 def test_topk_ties_go_to_the_lower_index():
@@ -92,9 +88,11 @@ def test_softmax_numerics_extreme_temperatures(temperature):
     assert np.all(np.isfinite(probs))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     for i in range(6):
-        share = rule.share(ratings[:, i], rule.summarize_others(ratings, i))
-        assert np.all(np.isfinite(share))
-        np.testing.assert_allclose(share, probs[:, i], atol=1e-12)
+        served = rule.others(ratings, i).served(ratings[:, i])
+        for values in (served.own, served.own_slope, served.engagement_slope,
+                       served.others_value, served.welfare_without):
+            assert np.all(np.isfinite(values))
+        np.testing.assert_allclose(served.own, probs[:, i], atol=1e-12)
 
 
 def test_softmax_low_temperature_is_nearly_greedy():
@@ -106,13 +104,19 @@ def test_softmax_low_temperature_is_nearly_greedy():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"rule": "soft"}, "rule must be one of"),
+    ({"rule": "soft"}, "rule must be one of linear, softmax, topk, uniform"),
     ({"rule": "softmax", "temperature": 0.0}, "temperature must be a finite number > 0"),
     ({"rule": "softmax", "temperature": -1.0}, "temperature"),
     ({"rule": "softmax", "temperature": float("nan")}, "temperature"),
-    ({"rule": "softmax", "temperature": None}, "temperature"),
+    ({"rule": "softmax:temperature=abc"}, "temperature must be a finite number > 0"),
     ({"rule": "topk", "k": 0}, "k must be an integer >= 1"),
-    ({"rule": "topk", "k": None}, "k must be an integer >= 1"),
+    ({"rule": "topk"}, "needs k"),
+    ({"rule": "softmax", "floor": 1.5}, r"floor must be a finite number in \[0, 1\]"),
+    ({"rule": "linear:floor=-0.1"}, r"floor must be a finite number in \[0, 1\]"),
+    ({"rule": "softmax:temprature=0.1"}, "has no parameter 'temprature'; its parameters: "
+                                         "temperature"),
+    ({"rule": "softmax:temperature=0.1", "temperature": 0.2}, "0.1 in the spec"),
+    ({"rule": "softmax:temperature"}, "expected param=value"),
 ])
 def test_bad_rule_parameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -127,8 +131,31 @@ def test_non_integer_k_is_rejected_as_a_value_and_a_type_error(error):
 
 @pytest.mark.parametrize("rule", ["linear", "softmax", "uniform"])
 def test_k_with_a_rule_that_ignores_it_is_an_error(rule):
-    with pytest.raises(ValueError, match="k is only used by rule 'topk'"):
+    with pytest.raises(ValueError, match=f"rule '{rule}' has no parameter 'k'; its parameters"):
         make_rule(rule, k=3)
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("softmax:temperature=0.1", Softmax(0.1)),
+    ("topk:k=2,temperature=0.5", TopK(2, 0.5)),
+    ("softmax:temperature=0.1,floor=0.05", Softmax(0.1, floor=0.05)),
+    (" linear : floor = 0.5 ", Linear(floor=0.5)),
+    ("uniform", Uniform()),
+])
+def test_spec_strings_build_rules_and_round_trip(spec, expected):
+    rule = make_rule(spec)
+    assert rule == expected
+    assert make_rule(rule.spec) == rule
+    assert make_rule(spec, temperature=getattr(expected, "temperature", None)) == expected
+
+
+def test_floor_mixes_in_uniform_serving():
+    ratings = np.random.default_rng(3).uniform(size=(30, 4))
+    eta = 0.2
+    np.testing.assert_allclose(Softmax(0.3, floor=eta).probabilities(ratings),
+                               (1 - eta) * Softmax(0.3).probabilities(ratings) + eta / 4)
+    # Every producer is guaranteed eta / n of every user's attention.
+    assert Softmax(0.01, floor=eta).probabilities(ratings).min() >= eta / 4 - 1e-15
 
 
 @pytest.mark.parametrize("rule", RULES, ids=repr)

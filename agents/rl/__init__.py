@@ -20,12 +20,10 @@ from typing import Any
 
 _EXPORTS = {
     "ProducerVecEnv": "adapter", "check_parallel_env": "adapter",
-    "ALGOS": "algorithms", "make_model": "algorithms",
+    "ALGOS": "config", "make_model": "algorithms",
     "EquilibriumEvalCallback": "callbacks",
     "MODES": "config", "TrainConfig": "config",
-    "CONCENTRATION_THRESHOLD": "evaluation", "EquilibriumReference": "evaluation",
-    "EvaluationResult": "evaluation", "equilibrium_reference": "evaluation",
-    "evaluate": "evaluation",
+    "EvaluationResult": "evaluation", "evaluate": "evaluation",
     "IndependentLearners": "independent",
     "shared_model": "shared",
     "TrainResult": "training", "train": "training",

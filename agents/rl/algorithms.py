@@ -30,9 +30,10 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
-#: Algorithm name -> SB3 class.
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "td3": TD3}
-ALGOS = tuple(ALGORITHMS)
+from agents.rl.config import ALGOS, check_algo
+
+#: Algorithm name -> SB3 class (names: ``agents.rl.config.ALGOS``).
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = dict(zip(ALGOS, (PPO, SAC, TD3), strict=True))
 #: Hidden layers of every policy and value network.
 NET_ARCH = [64, 64]
 #: PPO: steps per sub-environment per rollout, and minibatches per epoch.
@@ -50,19 +51,6 @@ OFF_POLICY_LEARNING_STARTS = 1_000
 TD3_NOISE_STD = 0.2
 
 __all__ = ["ALGORITHMS", "ALGOS", "check_algo", "default_kwargs", "make_model"]
-
-
-def check_algo(algo: object) -> str:
-    """Return ``algo`` if it names a known algorithm.
-
-    Raises
-    ------
-    ValueError
-        Naming the value and the allowed ones.
-    """
-    if not isinstance(algo, str) or algo.lower() not in ALGORITHMS:
-        raise ValueError(f"algo must be one of {', '.join(ALGOS)}; got {algo!r}")
-    return algo.lower()
 
 
 def default_kwargs(algo: str, env: VecEnv, gamma: float = 0.0) -> dict[str, Any]:

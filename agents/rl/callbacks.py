@@ -17,7 +17,7 @@ tag                                            value
 ``eval/concentrated_share``                    share of producers on a single feature
 ``eval/tv_to_equilibrium``                     TV distance of the producer distributions
 ``eval/equilibrium/producer_reward_mean``      the same figures at the dynamics' end
-``eval/equilibrium/user_welfare``              point (``EquilibriumReference``, computed
+``eval/equilibrium/user_welfare``              point (``EquilibriumSummary``, computed
 ``eval/equilibrium/nash_conv``, ``_relative``  once); its NashConv is 0 only at a Nash
 ``eval/equilibrium/concentrated_share``        equilibrium over the strategy set
 ``eval/content_weights``                       histogram of the profile's ``n d`` weights
@@ -35,18 +35,15 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Figure
 
-from agents.rl.evaluation import (
-    EquilibriumReference,
-    EvaluationResult,
-    equilibrium_reference,
-    evaluate,
-)
+from agents.rl.evaluation import EvaluationResult, evaluate
 from recgym._validation import check_int
+from recgym.environment import unwrap
+from recgym.solvers import EquilibriumSummary, summarize_equilibrium
 
 #: Outputs that cannot show arrays or figures.
 _TEXT_OUTPUTS = ("stdout", "log", "json", "csv")
 
-__all__ = ["EquilibriumEvalCallback", "distribution_figure"]
+__all__ = ["EquilibriumEvalCallback", "learned_vs_equilibrium_figure"]
 
 
 class EquilibriumEvalCallback(BaseCallback):
@@ -58,7 +55,7 @@ class EquilibriumEvalCallback(BaseCallback):
         A separate copy of the game (reset by every evaluation).
     eval_freq : int >= 1
         Agent-steps between evaluations.
-    equilibrium : EquilibriumReference, optional
+    equilibrium : EquilibriumSummary, optional
         Default: computed from ``eval_env.game`` with ``equilibrium_seed``.
     equilibrium_seed : int >= 0
     eval_seed : int >= 0
@@ -75,7 +72,7 @@ class EquilibriumEvalCallback(BaseCallback):
     """
 
     def __init__(self, eval_env: object, eval_freq: int = 10_000,
-                 equilibrium: EquilibriumReference | None = None, equilibrium_seed: int = 0,
+                 equilibrium: EquilibriumSummary | None = None, equilibrium_seed: int = 0,
                  eval_seed: int = 0, log_figure: bool = True, verbose: int = 0) -> None:
         super().__init__(verbose)
         self.eval_env = eval_env
@@ -89,8 +86,8 @@ class EquilibriumEvalCallback(BaseCallback):
 
     def _init_callback(self) -> None:
         if self.equilibrium is None:
-            game = self.eval_env.unwrapped.game
-            self.equilibrium = equilibrium_reference(game, self.equilibrium_seed)
+            self.equilibrium = summarize_equilibrium(unwrap(self.eval_env).game,
+                                                     self.equilibrium_seed)
 
     def _on_training_start(self) -> None:
         if self._last_eval != self.num_timesteps:
@@ -135,19 +132,19 @@ class EquilibriumEvalCallback(BaseCallback):
         record("eval/tv_to_equilibrium", result.tv_to_equilibrium)
         for i, value in enumerate(result.producer_utilities):
             record(f"eval/producer_reward/producer_{i}", float(value))
-        record("eval/equilibrium/producer_reward_mean", float(eq.producer_utilities.mean()))
+        record("eval/equilibrium/producer_reward_mean", float(eq.producer_payoffs_per_user.mean()))
         record("eval/equilibrium/user_welfare", eq.user_welfare)
-        record("eval/equilibrium/nash_conv", eq.nash_conv)
+        record("eval/equilibrium/nash_conv", eq.nash_conv_per_user)
         record("eval/equilibrium/nash_conv_relative", eq.nash_conv_relative)
         record("eval/equilibrium/concentrated_share", eq.concentrated_share)
         record("eval/content_weights", result.profile.ravel().astype(np.float32),
                exclude=_TEXT_OUTPUTS)
         if self.log_figure:
-            record("eval/distribution", Figure(distribution_figure(result), close=True),
+            record("eval/distribution", Figure(learned_vs_equilibrium_figure(result), close=True),
                    exclude=_TEXT_OUTPUTS)
 
 
-def distribution_figure(result: EvaluationResult) -> object:
+def learned_vs_equilibrium_figure(result: EvaluationResult) -> object:
     """Bars per feature: learned producers, equilibrium producers, users (a matplotlib Figure)."""
     from matplotlib.figure import Figure as MplFigure  # no pyplot: no global figure state
 
@@ -157,7 +154,8 @@ def distribution_figure(result: EvaluationResult) -> object:
     axes = figure.subplots()
     width = 0.27
     axes.bar(features - width, result.distribution, width, label="producers (learned)")
-    axes.bar(features, result.equilibrium.distribution, width, label="producers (equilibrium)")
+    axes.bar(features, result.equilibrium.producer_distribution, width,
+             label="producers (equilibrium)")
     axes.bar(features + width, result.user_distribution, width, label="users")
     axes.set_xticks(features)
     axes.set_xlabel("feature")

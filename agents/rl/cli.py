@@ -1,11 +1,9 @@
 """``recgym train``: train RL producers, evaluate them against the equilibrium, save them.
 
-Register it in ``recgym.cli.build_parser`` with::
-
-    from agents.rl.cli import add_train_parser
-    add_train_parser(commands)
-
-Its options are generated from ``agents.rl.config.TrainConfig``.
+``recgym`` finds it through the package's entry point (group ``recgym.commands``,
+name ``train``): ``recgym.cli`` never imports ``agents``. Its options are generated
+from ``agents.rl.config.TrainConfig``; torch and Stable-Baselines3 load only when a
+run starts.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from agents.rl.config import TrainConfig
-from recgym.experiments.config import add_arguments, from_namespace
+from recgym.options import add_arguments, from_namespace
 
 __all__ = ["add_train_parser", "run_train"]
 

@@ -1,6 +1,6 @@
 """Settings of one RL training run (``recgym train``), as a documented frozen dataclass.
 
-Every field carries its help text; ``recgym.experiments.config.add_arguments``
+Every field carries its help text; ``recgym.options.add_arguments``
 turns the fields into ``--field-name`` options, so the command line and this
 documentation cannot drift apart (the CleanRL habit).
 """
@@ -8,20 +8,33 @@ documentation cannot drift apart (the CleanRL habit).
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from agents.rl.algorithms import ALGOS, check_algo
-from recgym.experiments.config import option
+from recgym._validation import check_float, check_ints
+from recgym.options import MAX_SEED, option
+from recgym.rules import RULES, ServingRule, make_rule
 
 #: How producers are trained: one shared policy, or one model per producer.
 MODES = ("shared", "independent")
-#: Serving rules the command line offers.
-RULES = ("softmax", "linear", "topk", "uniform")
+#: Stable-Baselines3 algorithms (``agents.rl.algorithms.ALGORITHMS``).
+ALGOS = ("ppo", "sac", "td3")
 
-__all__ = ["MODES", "RULES", "TrainConfig", "check_mode"]
+__all__ = ["ALGOS", "MODES", "TrainConfig", "check_algo", "check_mode"]
+
+
+def check_algo(algo: object) -> str:
+    """Return ``algo`` if it names a known algorithm.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the allowed ones.
+    """
+    if not isinstance(algo, str) or algo.lower() not in ALGOS:
+        raise ValueError(f"algo must be one of {', '.join(ALGOS)}; got {algo!r}")
+    return algo.lower()
 
 
 def check_mode(mode: object) -> str:
@@ -29,21 +42,6 @@ def check_mode(mode: object) -> str:
     if not isinstance(mode, str) or mode.lower() not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     return mode.lower()
-
-
-def _check_int(flag: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{flag} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_float(flag: str, value: object, low: float, high: float = math.inf,
-                 low_open: bool = True) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
-        and (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bound = f"{'>' if low_open else '>='} {low:g}" + ("" if high == math.inf
-                                                          else f" and <= {high:g}")
-        raise ValueError(f"{flag} must be a finite number {bound}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -59,10 +57,14 @@ class TrainConfig:
     dim: int = option(5, "Embedding dimension d.")
     n_users: int = option(1000, "Number of synthetic uniform users K.")
     users_seed: int = option(0, "Seed of the synthetic users.")
-    rule: str = option("softmax", f"Serving rule: {', '.join(RULES)}.")
-    temperature: float = option(1.0, "Softmax temperature T (softmax and topk).")
+    rule: str = option("softmax", "Serving rule: a registered name or spec string ("
+                       + ", ".join(RULES.names) + "; e.g. topk:k=2,temperature=0.5).",
+                       metavar="RULE")
+    temperature: float | None = option(None, "Temperature T of rules that have one (default "
+                                       "1).")
     k: int | None = option(None, "Producers served per user (topk only, where it is "
                              "required).")
+    floor: float | None = option(None, "Exposure floor in [0, 1] (default 0).")
     horizon: int = option(16, "Steps per episode (the game is repeated; short is fine).")
     n_envs: int = option(4, "Copies of the game stepped together (each has n producers).")
     learning_rate: float | None = option(None, "Learning rate (default: 1e-3 for PPO, SB3's "
@@ -84,43 +86,34 @@ class TrainConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "algo", check_algo(self.algo))
         object.__setattr__(self, "mode", check_mode(self.mode))
-        if self.rule not in RULES:
-            raise ValueError(f"--rule must be one of {', '.join(RULES)}; got {self.rule!r}")
+        self.make_rule()  # validates --rule with --temperature, --k and --floor
         for flag, value, minimum in (("--steps", self.steps, 1),
                                      ("--n-producers", self.n_producers, 1),
                                      ("--dim", self.dim, 1), ("--n-users", self.n_users, 1),
-                                     ("--users-seed", self.users_seed, 0),
                                      ("--horizon", self.horizon, 1), ("--n-envs", self.n_envs, 1),
                                      ("--eval-freq", self.eval_freq, 1),
-                                     ("--eval-seed", self.eval_seed, 0),
-                                     ("--equilibrium-seed", self.equilibrium_seed, 0),
-                                     ("--seed", self.seed, 0),
                                      ("--torch-threads", self.torch_threads, 1)):
-            _check_int(flag, value, minimum)
-        _check_float("--temperature", self.temperature, 0.0)
-        if self.k is None and self.rule == "topk":
-            raise ValueError("--rule topk needs --k, the number of producers served per user "
-                             "(an integer >= 1)")
-        if self.k is not None:
-            if self.rule != "topk":
-                raise ValueError(f"--k is used only by --rule topk; got --k {self.k} with "
-                                 f"--rule {self.rule}")
-            _check_int("--k", self.k, 1)
+            check_ints(flag, value, minimum)
+        for flag, value in (("--users-seed", self.users_seed), ("--eval-seed", self.eval_seed),
+                            ("--equilibrium-seed", self.equilibrium_seed),
+                            ("--seed", self.seed)):
+            check_ints(flag, value, 0, MAX_SEED)
         if self.learning_rate is not None:
-            _check_float("--learning-rate", self.learning_rate, 0.0)
-        _check_float("--gamma", self.gamma, 0.0, 1.0, low_open=False)
+            check_float("--learning-rate", self.learning_rate, 0.0, low_open=True)
+        check_float("--gamma", self.gamma, 0.0, 1.0)
+
+    def make_rule(self) -> ServingRule:
+        """The serving rule of ``--rule`` with ``--temperature``, ``--k`` and ``--floor``."""
+        try:
+            return make_rule(self.rule, self.temperature, self.k, self.floor)
+        except ValueError as exc:
+            raise ValueError(f"--rule: {exc}") from None
 
     def env_kwargs(self) -> dict[str, Any]:
         """Arguments of ``recgym.parallel_env`` for this run (training reward per user)."""
-        kwargs: dict[str, Any] = {
-            "rule": self.rule, "n_producers": self.n_producers, "dim": self.dim,
-            "n_users": self.n_users, "users_seed": self.users_seed, "horizon": self.horizon,
-            "reward": "engagement", "reward_scale": "mean", "agent_ids": True}
-        if self.rule in ("softmax", "topk"):
-            kwargs["temperature"] = self.temperature
-        if self.k is not None:
-            kwargs["k"] = self.k
-        return kwargs
+        return {"rule": self.make_rule(), "n_producers": self.n_producers, "dim": self.dim,
+                "n_users": self.n_users, "users_seed": self.users_seed, "horizon": self.horizon,
+                "reward": "engagement", "reward_scale": "mean", "agent_ids": True}
 
     def algo_kwargs(self) -> dict[str, Any]:
         """Constructor overrides for the SB3 models."""
@@ -130,9 +123,13 @@ class TrainConfig:
         return kwargs
 
     def run_name(self, when: float | None = None) -> str:
-        """``<rule>-T<T>_n<n>_d<d>_K<K>__<algo>-<mode>__seed<seed>__<YYYYmmdd-HHMMSS>``."""
-        rule = self.rule + (f"-T{self.temperature:g}" if self.rule in ("softmax", "topk")
-                            else "") + (f"-k{self.k}" if self.k is not None else "")
+        """``<rule>[-<param><value>...]_n<n>_d<d>_K<K>__<algo>-<mode>__seed<seed>__<stamp>``,
+        e.g. ``softmax-T1_n5_d5_K1000__ppo-shared__seed0__20260101-120000`` (``T`` is the
+        temperature; other parameters by name, a floor of 0 left out)."""
+        rule_object = self.make_rule()
+        rule = rule_object.NAME + "".join(
+            f"-{'T' if name == 'temperature' else name}{value:g}"
+            for name, value in rule_object.params().items() if not (name == "floor" and value == 0))
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
         return (f"{rule}_n{self.n_producers}_d{self.dim}_K{self.n_users}__{self.algo}-"
                 f"{self.mode}__seed{self.seed}__{stamp}")

@@ -5,13 +5,13 @@ deterministic=True)``) play one episode of the environment from
 ``reset(seed=seed)`` for ``steps`` steps (default: the horizon); the projected
 profile ``P`` ``(n, d)`` of the last step is evaluated. All utilities below are
 **per user** (sums over users divided by ``K``; the environment's
-``reward_scale="mean"``), and every producer utility is engagement.
+``reward_scale="mean"``), and producer utilities are the game's payoff.
 
 **Metrics** of ``P``:
 
-* NashConv over the full strategy set ``S`` (``agents.BestResponse.nash_conv(P,
-  over="simplex")``): ``sum_i (max_s u_i(s, P_-i) - u_i(P))``; ``relative`` divides
-  it by the total producer utility ``sum_i u_i(P)``.
+* NashConv over the full strategy set ``S`` (``recgym.solvers.ExactSolver.nash_conv``):
+  ``sum_i (max_s u_i(s, P_-i) - u_i(P))``; ``relative`` divides it by the total
+  producer utility ``sum_i u_i(P)``.
 * The producer distribution over features, ``m = sum_i P_i / sum(P)`` (each
   feature's share of all content posted), compared with the equilibrium's
   ``counts / n`` by the total-variation distance ``TV(m, q) = 1/2 sum_f |m_f - q_f|``
@@ -20,12 +20,12 @@ profile ``P`` ``(n, d)`` of the last step is evaluated. All utilities below are
 * ``features_used``: features that are the largest weight of at least one
   producer who posts anything.
 * ``concentrated_share``: the share of producers that put at least
-  ``CONCENTRATION_THRESHOLD`` of their content on one feature
+  ``recgym.metrics.CONCENTRATION_THRESHOLD`` of their content on one feature
   (``max_f P_if >= 0.9 sum_f P_if``), the paper's structural prediction that
   producers specialise on single features.
 
 **The equilibrium** is the end point of the paper's best-response dynamics
-(``BestResponse(game).dynamics(seed)``) on the same users, with its per-user
+(``recgym.solvers.summarize_equilibrium(game, seed)``) on the same users, with its per-user
 producer and user utilities. It is only an equilibrium among basis vectors, and
 only if the dynamics converged: with small softmax temperatures and few producers
 a producer may gain by mixing features, so its NashConv over ``S`` and its
@@ -42,125 +42,23 @@ from typing import Any
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from agents.best_response import BestResponse
-from agents.dynamics import DynamicsResult
-from agents.env_agent import base_env
 from recgym._validation import check_int
-from recgym.environment import EngagementEnv
+from recgym.environment import EngagementEnv, unwrap
 from recgym.game import EngagementGame
-
-#: A producer "concentrates on a single feature" when at least this share of its
-#: content is on its largest feature.
-CONCENTRATION_THRESHOLD = 0.9
+from recgym.metrics import (
+    CONCENTRATION_THRESHOLD,
+    concentrated_share,
+    features_used,
+    producer_distribution,
+    total_variation,
+    user_distribution,
+)
+from recgym.solvers import EquilibriumSummary, ExactSolver, summarize_equilibrium
 
 #: ``policy(observations (m, obs_size)) -> actions (m, d)``: what ``evaluate`` plays.
 JointPolicy = Callable[[np.ndarray], np.ndarray]
 
-__all__ = ["CONCENTRATION_THRESHOLD", "EquilibriumReference", "EvaluationResult",
-           "as_joint_policy", "concentrated_share", "equilibrium_reference", "evaluate",
-           "features_used", "producer_distribution", "total_variation"]
-
-
-# ---------------------------------------------------------------------- profile statistics
-def producer_distribution(profile: np.ndarray) -> np.ndarray:
-    """Each feature's share of all content, ``sum_i P_i / sum(P)``, shape ``(d,)`` (0 if none)."""
-    total = profile.sum()
-    return profile.sum(axis=0) / total if total > 0 else np.zeros(profile.shape[1])
-
-
-def total_variation(p: np.ndarray, q: np.ndarray) -> float:
-    """``1/2 sum |p - q|`` of two distributions ``(d,)``."""
-    return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())
-
-
-def features_used(profile: np.ndarray) -> int:
-    """Distinct largest-weight features among producers that post content."""
-    posting = profile.sum(axis=1) > 0
-    return int(np.unique(profile[posting].argmax(axis=1)).size)
-
-
-def concentrated_share(profile: np.ndarray, threshold: float = CONCENTRATION_THRESHOLD) -> float:
-    """Share of producers with ``max_f P_if >= threshold * sum_f P_if > 0``."""
-    totals = profile.sum(axis=1)
-    return float(np.mean((totals > 0) & (profile.max(axis=1) >= threshold * totals)))
-
-
-# ---------------------------------------------------------------------- the equilibrium
-@dataclass(frozen=True)
-class EquilibriumReference:
-    """The best-response-dynamics equilibrium that trained producers are compared with.
-
-    Attributes
-    ----------
-    dynamics : DynamicsResult
-        The run of the paper's dynamics (``converged`` says whether it ended at an
-        equilibrium among vertices).
-    distribution : array, shape (d,)
-        Producers per feature, ``counts / n``.
-    producer_utilities : array, shape (n,)
-        Engagement of each producer at the end point, per user.
-    user_welfare : float
-        Mean user utility at the end point.
-    nash_conv : float
-        NashConv of the end point over the full strategy set, per user (0 only at a
-        Nash equilibrium; a lower bound unless ``nash_conv_certified``).
-    nash_conv_relative : float
-        ``nash_conv / sum(producer_utilities)``.
-    nash_conv_certified : bool
-        True when every best response behind ``nash_conv`` is proven optimal.
-    concentrated_share : float
-        Share of producers concentrated on a single feature (``CONCENTRATION_THRESHOLD``).
-    seed : int
-        Seed of the dynamics.
-    """
-
-    dynamics: DynamicsResult
-    distribution: np.ndarray
-    producer_utilities: np.ndarray
-    user_welfare: float
-    nash_conv: float
-    nash_conv_relative: float
-    nash_conv_certified: bool
-    concentrated_share: float
-    seed: int
-
-    @property
-    def features_used(self) -> int:
-        """Features with at least one producer."""
-        return int(np.count_nonzero(self.dynamics.counts))
-
-
-def equilibrium_reference(game: EngagementGame, seed: int = 0,
-                          max_iter: int = 500) -> EquilibriumReference:
-    """Run the paper's best-response dynamics on ``game`` and evaluate the end point.
-
-    The end point's NashConv is computed over the full strategy set
-    (``BestResponse.nash_conv(profile, over="simplex")``), as for learned profiles.
-
-    Parameters
-    ----------
-    game : EngagementGame
-    seed : int >= 0
-        Seed of the dynamics' ``RandomState``.
-    max_iter : int >= 1
-
-    Returns
-    -------
-    EquilibriumReference
-    """
-    if not isinstance(game, EngagementGame):
-        raise TypeError(f"game must be a recgym.EngagementGame, got {type(game).__name__}")
-    seed = check_int("seed", seed, 0)
-    best_response = BestResponse(game)
-    result = best_response.dynamics(seed=seed, max_iter=max_iter)
-    utilities = game.utilities(result.profile)
-    nash_conv = best_response.nash_conv(result.profile, over="simplex")
-    return EquilibriumReference(
-        dynamics=result, distribution=result.counts / game.n_producers,
-        producer_utilities=utilities.engagement / game.n_users,
-        user_welfare=float(utilities.user.mean()), nash_conv=nash_conv.value / game.n_users,
-        nash_conv_relative=nash_conv.relative, nash_conv_certified=nash_conv.certified,
-        concentrated_share=concentrated_share(result.profile), seed=seed)
+__all__ = ["EvaluationResult", "as_joint_policy", "evaluate", "evaluate_profile"]
 
 
 # ---------------------------------------------------------------------- the evaluation
@@ -194,7 +92,8 @@ class EvaluationResult:
         Share of producers concentrated on a single feature (``CONCENTRATION_THRESHOLD``).
     tv_to_equilibrium : float
         Total-variation distance between ``distribution`` and the equilibrium's.
-    equilibrium : EquilibriumReference
+    equilibrium : EquilibriumSummary
+        The dynamics' end point (``recgym.solvers.summarize_equilibrium``).
     """
 
     profile: np.ndarray
@@ -209,7 +108,7 @@ class EvaluationResult:
     features_used: int
     concentrated_share: float
     tv_to_equilibrium: float
-    equilibrium: EquilibriumReference
+    equilibrium: EquilibriumSummary
 
     @property
     def producer_utility_mean(self) -> float:
@@ -239,12 +138,12 @@ class EvaluationResult:
             "equilibrium_counts": eq.dynamics.counts.tolist(),
             "equilibrium_converged": bool(eq.dynamics.converged),
             "equilibrium_iterations": int(eq.dynamics.iterations),
-            "equilibrium_nash_conv": eq.nash_conv,
+            "equilibrium_nash_conv": eq.nash_conv_per_user,
             "equilibrium_nash_conv_relative": eq.nash_conv_relative,
             "equilibrium_nash_conv_certified": eq.nash_conv_certified,
             "equilibrium_concentrated_share": eq.concentrated_share,
-            "equilibrium_producer_utility_mean": float(eq.producer_utilities.mean()),
-            "equilibrium_producer_utility_min": float(eq.producer_utilities.min()),
+            "equilibrium_producer_utility_mean": float(eq.producer_payoffs_per_user.mean()),
+            "equilibrium_producer_utility_min": float(eq.producer_payoffs_per_user.min()),
             "equilibrium_user_welfare": eq.user_welfare,
             "equilibrium_seed": eq.seed,
         }
@@ -259,18 +158,19 @@ class EvaluationResult:
         eq = self.equilibrium
         rows = [
             ("NashConv (per user)", _nash_conv(self.nash_conv, self.nash_conv_certified),
-             _nash_conv(eq.nash_conv, eq.nash_conv_certified)),
+             _nash_conv(eq.nash_conv_per_user, eq.nash_conv_certified)),
             ("NashConv / producer utility", f"{self.nash_conv_relative:.2%}",
              f"{eq.nash_conv_relative:.2%}"),
             ("producer utility mean", f"{self.producer_utility_mean:.5f}",
-             f"{eq.producer_utilities.mean():.5f}"),
+             f"{eq.producer_payoffs_per_user.mean():.5f}"),
             ("producer utility min", f"{self.producer_utility_min:.5f}",
-             f"{eq.producer_utilities.min():.5f}"),
+             f"{eq.producer_payoffs_per_user.min():.5f}"),
             ("user welfare (mean)", f"{self.user_welfare:.5f}", f"{eq.user_welfare:.5f}"),
             ("features used", str(self.features_used), str(eq.features_used)),
             (f"share concentrated (>= {CONCENTRATION_THRESHOLD:g})",
              f"{self.concentrated_share:.2f}", f"{eq.concentrated_share:.2f}"),
-            ("producers per feature", _fmt(self.distribution), _fmt(eq.distribution)),
+            ("producers per feature", _fmt(self.distribution),
+             _fmt(eq.producer_distribution)),
             ("users per feature", _fmt(self.user_distribution), ""),
             ("TV to equilibrium", f"{self.tv_to_equilibrium:.4f}", ""),
         ]
@@ -293,7 +193,7 @@ def _fmt(values: np.ndarray) -> str:
     return "[" + " ".join(f"{v:.2f}" for v in values) + "]"
 
 
-def evaluate(policies: object, env: object, equilibrium: EquilibriumReference | None = None,
+def evaluate(policies: object, env: object, equilibrium: EquilibriumSummary | None = None,
              seed: int = 0, steps: int | None = None,
              equilibrium_seed: int = 0) -> EvaluationResult:
     """Evaluate the profile that the deterministic ``policies`` play in ``env``.
@@ -310,8 +210,8 @@ def evaluate(policies: object, env: object, equilibrium: EquilibriumReference | 
         transforms actions): the policies act on ``env`` as they were trained.
         Reset by this function (``reset(seed=seed)``) and left at the evaluated
         profile.
-    equilibrium : EquilibriumReference, optional
-        Default: ``equilibrium_reference(env.game, equilibrium_seed)``.
+    equilibrium : EquilibriumSummary, optional
+        Default: ``recgym.solvers.summarize_equilibrium(env.game, equilibrium_seed)``.
     seed : int >= 0
         Seed of the evaluation episode's starting profile.
     steps : int >= 1, optional
@@ -329,9 +229,10 @@ def evaluate(policies: object, env: object, equilibrium: EquilibriumReference | 
         raise ValueError(f"steps={steps} exceeds the environment's horizon {base.horizon}")
     act = as_joint_policy(policies, base.possible_agents)
     if equilibrium is None:
-        equilibrium = equilibrium_reference(base.game, equilibrium_seed)
-    elif not isinstance(equilibrium, EquilibriumReference):
-        raise TypeError(f"equilibrium must be an EquilibriumReference, got "
+        equilibrium = summarize_equilibrium(base.game, check_int("equilibrium_seed",
+                                                                 equilibrium_seed, 0))
+    elif not isinstance(equilibrium, EquilibriumSummary):
+        raise TypeError(f"equilibrium must be an EquilibriumSummary, got "
                         f"{type(equilibrium).__name__}")
     observations, _ = env.reset(seed=check_int("seed", seed, 0))
     for _ in range(steps):
@@ -342,27 +243,27 @@ def evaluate(policies: object, env: object, equilibrium: EquilibriumReference | 
 
 
 def evaluate_profile(game: EngagementGame, profile: np.ndarray,
-                     equilibrium: EquilibriumReference) -> EvaluationResult:
+                     equilibrium: EquilibriumSummary) -> EvaluationResult:
     """The metrics of the module docstring for a given ``profile`` ``(n, d)``."""
     profile = game.check_profile(profile)
-    k = game.n_users
+    k = game.total_weight
     utilities = game.utilities(profile)
-    nash_conv = BestResponse(game).nash_conv(profile, over="simplex")
+    nash_conv = ExactSolver(game).nash_conv(profile)
     distribution = producer_distribution(profile)
     return EvaluationResult(
-        profile=profile.copy(), producer_utilities=utilities.engagement / k,
-        user_welfare=float(utilities.user.mean()), nash_conv=nash_conv.value / k,
+        profile=profile.copy(), producer_utilities=utilities.payoff / k,
+        user_welfare=utilities.user_total / k, nash_conv=nash_conv.value / k,
         nash_conv_relative=nash_conv.relative, nash_conv_certified=nash_conv.certified,
         gains=nash_conv.gains / k, distribution=distribution,
-        user_distribution=game.users.sum(axis=0) / game.users.sum(),
+        user_distribution=user_distribution(game.users, game.weights),
         features_used=features_used(profile), concentrated_share=concentrated_share(profile),
-        tv_to_equilibrium=total_variation(distribution, equilibrium.distribution),
+        tv_to_equilibrium=total_variation(distribution, equilibrium.producer_distribution),
         equilibrium=equilibrium)
 
 
 def _check_env(env: object) -> EngagementEnv:
     """The recgym environment under ``env``, which must be a parallel one (wrappers allowed)."""
-    base = base_env(env)
+    base = unwrap(env)
     if not isinstance(env, ParallelEnv):
         raise TypeError(f"env must be a recgym parallel environment (recgym.parallel_env(), "
                         f"possibly wrapped), got {type(env).__name__}")

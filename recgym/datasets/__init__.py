@@ -45,25 +45,29 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
-from recgym.datasets.real import (
-    DEFAULT_RATING_SCALE,
-    amazon_digital_music,
-    from_ratings,
-    movielens_100k,
-    rent_the_runway,
+from recgym.datasets.catalog import (
+    DATASET_NAMES,
+    PUBLISHED_NAMES,
+    SYNTHETIC,
+    SYNTHETIC_USERS,
+    canonical_name,
 )
 from recgym.users import synthetic_skewed, synthetic_uniform
 
 __all__ = [
     "DATASETS",
+    "DATASET_NAMES",
     "DEFAULT_RATING_SCALE",
     "PUBLISHED_NAMES",
+    "SYNTHETIC",
     "SYNTHETIC_USERS",
     "amazon_digital_music",
     "from_ratings",
@@ -72,10 +76,15 @@ __all__ = [
     "rent_the_runway",
 ]
 
-#: Users in the paper's synthetic populations.
-SYNTHETIC_USERS = 10_000
-
 Loader = Callable[..., np.ndarray]
+
+#: Names defined by ``recgym.datasets.real``, imported on first use (it loads pandas
+#: and scikit-surprise).
+_REAL = ("DEFAULT_RATING_SCALE", "amazon_digital_music", "from_ratings", "movielens_100k",
+         "rent_the_runway")
+#: Dataset name -> the loader's name in ``recgym.datasets.real``.
+_REAL_LOADERS = {"movielens-100k": "movielens_100k", "rentrunway": "rent_the_runway",
+                 "amazon-music": "amazon_digital_music"}
 
 
 def _synthetic(name: str, generate: Callable[..., np.ndarray]) -> Loader:
@@ -92,23 +101,24 @@ def _synthetic(name: str, generate: Callable[..., np.ndarray]) -> Loader:
     return load
 
 
-#: CLI name -> ``load(dim, seed, path=None, *, progress=True) -> array (K, dim)``.
-DATASETS: Mapping[str, Loader] = MappingProxyType({
-    "synth-uniform": _synthetic("synth-uniform", synthetic_uniform),
-    "synth-skewed": _synthetic("synth-skewed", synthetic_skewed),
-    "movielens-100k": movielens_100k,
-    "rentrunway": rent_the_runway,
-    "amazon-music": amazon_digital_music,
-})
+_SYNTHETIC_LOADERS = {"synth-uniform": _synthetic("synth-uniform", synthetic_uniform),
+                      "synth-skewed": _synthetic("synth-skewed", synthetic_skewed)}
 
-#: CLI name -> the dataset's name in the paper's published CSV files.
-PUBLISHED_NAMES: Mapping[str, str] = MappingProxyType({
-    "synth-uniform": "synth-uniform",
-    "synth-skewed": "synth-skewed",
-    "movielens-100k": "movielens-100k",
-    "rentrunway": "rentrunway",
-    "amazon-music": "amznmusic",
-})
+
+def loader(name: str) -> Loader:
+    """``load(dim, seed, path=None, *, progress=True) -> array (K, dim)`` of dataset ``name``."""
+    key = canonical_name(name)
+    if key in _SYNTHETIC_LOADERS:
+        return _SYNTHETIC_LOADERS[key]
+    return getattr(importlib.import_module("recgym.datasets.real"), _REAL_LOADERS[key])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REAL:
+        return getattr(importlib.import_module("recgym.datasets.real"), name)
+    if name == "DATASETS":  # name -> loader, for every dataset
+        return MappingProxyType({key: loader(key) for key in DATASET_NAMES})
+    raise AttributeError(f"module 'recgym.datasets' has no attribute {name!r}")
 
 
 def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = None, *,
@@ -118,7 +128,7 @@ def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = 
     Parameters
     ----------
     name : str
-        A key of ``DATASETS`` or its published name (``"amznmusic"``).
+        A name of ``DATASET_NAMES`` or its published name (``"amznmusic"``).
     dim : int >= 1
     seed : int >= 0
         Generator seed (synthetic) or NMF seed (real data).
@@ -132,9 +142,4 @@ def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = 
     -------
     array, shape (K, dim), float64, rows summing to 1.
     """
-    published = {value: key for key, value in PUBLISHED_NAMES.items()}
-    key = name if name in DATASETS else published.get(name) if isinstance(name, str) else None
-    if key is None:
-        raise ValueError(f"name must be one of {sorted(DATASETS)} (or a published name "
-                         f"{sorted(set(published) - set(DATASETS))}), got {name!r}")
-    return DATASETS[key](dim, seed, path, progress=progress)
+    return loader(name)(dim, seed, path, progress=progress)

@@ -18,75 +18,67 @@ temperatures ``{0.01, 0.1, 1, 10, 100}`` plus linear serving.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import math
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-#: Datasets the experiments know (command-line names).
-DATASETS = ("synth-uniform", "synth-skewed", "movielens-100k", "rentrunway", "amazon-music")
-#: Datasets generated from a seed (they read no file, so ``--data`` is ignored).
-SYNTHETIC = ("synth-uniform", "synth-skewed")
+from recgym._validation import check_choice, check_float, check_ints
+from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
+from recgym.options import MAX_SEED, option, parse_runs
+from recgym.registry import parse_spec
+from recgym.rules import RULES, make_rule
+
 #: The paper's grid (model.md section 7).
 PAPER_DIMS = (5, 10, 15, 20)
 PAPER_PRODUCERS = (2, 5, *range(10, 101, 10))
 PAPER_SEEDS = (13, 17, 19, 23, 29)
 PAPER_TEMPERATURES = (0.01, 0.1, 1.0, 10.0, 100.0)
-RULES = ("linear", "softmax")
+PAPER_RULES = ("linear", "softmax")
 BACKENDS = ("local", "ray")
 FORMATS = ("csv", "parquet")
 #: Settings that do not change any result (where and how the sweep runs, where its
 #: files are); a sweep may be resumed with other values of these.
 NON_RESULT_FIELDS = frozenset({"out", "data", "jobs", "backend", "ray_address", "progress"})
 
+__all__ = ["BACKENDS", "DATASET_NAMES", "EXPERIMENTS", "FORMATS", "NON_RESULT_FIELDS",
+           "PAPER_DIMS", "PAPER_PRODUCERS", "PAPER_RULES", "PAPER_SEEDS", "PAPER_TEMPERATURES",
+           "SYNTHETIC", "EquilibriumConfig", "Exp1Config", "Exp2Config", "SweepConfig",
+           "parse_runs", "rule_settings"]
 
-def option(default: Any, help: str, *, parse: Callable[[str], Any] | None = None,
-           metavar: str | None = None) -> Any:
-    """A dataclass field with its command-line help (and optionally its own parser)."""
-    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
+RULES_HELP = ("Serving rules: registered names or spec strings (" + ", ".join(RULES.names)
+              + "; e.g. topk:k=2 or softmax:floor=0.05). Rules with a temperature run at "
+              "each of --temperatures unless their spec sets one.")
 
 
-def parse_runs(spec: str) -> tuple[int, ...]:
-    """Parse a run list such as ``"1-40"``, ``"3"`` or ``"1-3,7,9-10"`` (ascending, unique).
+def rule_settings(rules: tuple[str, ...], temperatures: tuple[float, ...]
+                  ) -> list[tuple[str, float | None]]:
+    """``(rule spec without temperature, temperature or None)`` pairs, in loop order.
+
+    A rule declaring a temperature runs at each of ``temperatures`` unless its spec
+    sets one; rules without one get ``None``.
 
     Raises
     ------
     ValueError
-        Naming ``--runs`` and the bad text.
+        Unknown rules or parameters (naming ``--rules``), a repeated setting.
     """
-    runs: list[int] = []
-    for part in str(spec).split(","):
-        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
-        if match is None:
-            raise ValueError(f"--runs must be like '1-40' or '1-3,7' (non-negative integers), "
-                             f"got {spec!r}")
-        first = int(match.group(1))
-        last = int(match.group(2)) if match.group(2) is not None else first
-        if last < first:
-            raise ValueError(f"--runs range {part.strip()!r} is empty (end before start)")
-        runs.extend(range(first, last + 1))
-    return tuple(sorted(set(runs)))
-
-
-def _check_ints(flag: str, values: tuple, minimum: int, single: bool = False
-                ) -> tuple[int, ...]:
-    if len(values) == 0:
-        raise ValueError(f"{flag} needs at least one value")
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            what = "an integer" if single else "integers"
-            raise ValueError(f"{flag} must be {what} >= {minimum}, got {value!r}")
-    if len(set(values)) != len(values):
-        raise ValueError(f"{flag} must not repeat values, got {list(values)}")
-    return tuple(values)
-
-
-def _check_choice(flag: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{flag} must be one of {', '.join(allowed)}; got {value!r}")
+    pairs: list[tuple[str, float | None]] = []
+    for spec in rules:
+        try:
+            rule = make_rule(spec)
+        except ValueError as exc:
+            raise ValueError(f"--rules: {exc}") from None
+        name, params = parse_spec(spec, "rule")
+        if "temperature" not in rule.params():
+            pairs.append((rule.spec, None))
+            continue
+        rest = ",".join(f"{k}={v}" for k, v in params.items() if k != "temperature")
+        base = name + (":" + rest if rest else "")
+        given = (rule.temperature,) if "temperature" in params else temperatures
+        pairs.extend((base, float(t)) for t in given)
+    if len(set(pairs)) != len(pairs):
+        raise ValueError(f"--rules and --temperatures repeat a setting: {pairs}")
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -101,7 +93,7 @@ class SweepConfig:
 
     out: str = option(None, "Output folder: results, config.json, user distributions.",
                       metavar="DIR")
-    dataset: str = option("synth-uniform", f"User data: {', '.join(DATASETS)}.")
+    dataset: str = option("synth-uniform", f"User data: {', '.join(DATASET_NAMES)}.")
     data: str | None = option(None, "Folder or file with the real rating data (default: the "
                               "RECGYM_DATA environment variable; ignored for synthetic data).",
                               metavar="PATH")
@@ -111,9 +103,10 @@ class SweepConfig:
                                    "paper's loops: 5 10 works, 10 alone does not).")
     producers: tuple[int, ...] = option(PAPER_PRODUCERS, "Numbers of producers n, in loop "
                                         "order (the same caveat).")
-    rules: tuple[str, ...] = option(RULES, "Serving rules: linear and/or softmax.")
+    rules: tuple[str, ...] = option(PAPER_RULES, RULES_HELP, metavar="RULE")
     temperatures: tuple[float, ...] = option(PAPER_TEMPERATURES,
-                                             "Softmax temperatures (linear has none).")
+                                             "Temperatures of the rules that have one "
+                                             "(linear has none).")
     max_iter: int = option(500, "Iteration budget of each dynamics run (the paper's 500).")
     format: str = option("csv", "Results file format: csv or parquet (needs recgym[parquet]).")
     jobs: int = option(1, "Worker processes of the local backend.")
@@ -129,24 +122,24 @@ class SweepConfig:
     def __post_init__(self) -> None:
         if not self.out:
             raise ValueError("--out (the output folder) is required")
-        _check_choice("--dataset", self.dataset, DATASETS)
-        _check_ints("--seeds", self.seeds, 0)
-        _check_ints("--dims", self.dims, 1)
-        _check_ints("--producers", self.producers, 1)
-        if len(self.rules) == 0 or len(set(self.rules)) != len(self.rules):
-            raise ValueError(f"--rules needs distinct values among {RULES}, got {self.rules}")
-        for rule in self.rules:
-            _check_choice("--rules", rule, RULES)
-        if "softmax" in self.rules:
-            if len(self.temperatures) == 0:
-                raise ValueError("--temperatures needs at least one value for softmax")
-            for temp in self.temperatures:
-                if not (isinstance(temp, float | int) and math.isfinite(temp) and temp > 0):
-                    raise ValueError(f"--temperatures must be finite numbers > 0, got {temp!r}")
-        _check_ints("--max-iter", (self.max_iter,), 1, single=True)
-        _check_choice("--format", self.format, FORMATS)
-        _check_ints("--jobs", (self.jobs,), 1, single=True)
-        _check_choice("--backend", self.backend, BACKENDS)
+        check_choice("--dataset", self.dataset, DATASET_NAMES)
+        check_ints("--seeds", self.seeds, 0, MAX_SEED)
+        check_ints("--dims", self.dims, 1)
+        check_ints("--producers", self.producers, 1)
+        if len(self.rules) == 0:
+            raise ValueError("--rules needs at least one rule")
+        if len(self.temperatures) == 0:
+            raise ValueError("--temperatures needs at least one value")
+        for temperature in self.temperatures:
+            check_float("--temperatures", temperature, 0.0, low_open=True)
+        if len(set(self.temperatures)) != len(self.temperatures):
+            raise ValueError(f"--temperatures must not repeat values, got "
+                             f"{list(self.temperatures)}")
+        self.rule_settings()  # validates --rules
+        check_ints("--max-iter", self.max_iter, 1)
+        check_choice("--format", self.format, FORMATS)
+        check_ints("--jobs", self.jobs, 1)
+        check_choice("--backend", self.backend, BACKENDS)
 
     @property
     def data_path(self) -> str | None:
@@ -154,14 +147,9 @@ class SweepConfig:
         return None if self.dataset in SYNTHETIC else self.data
 
     def rule_settings(self) -> list[tuple[str, float | None]]:
-        """``(rule, temperature)`` pairs in loop order; linear has temperature ``None``."""
-        pairs: list[tuple[str, float | None]] = []
-        for rule in self.rules:
-            if rule == "linear":
-                pairs.append(("linear", None))
-            else:
-                pairs.extend(("softmax", float(t)) for t in self.temperatures)
-        return pairs
+        """``(rule, temperature)`` pairs in loop order (``rule_settings``); the rule is a
+        spec string without its temperature, ``None`` for rules without one."""
+        return rule_settings(self.rules, self.temperatures)
 
     def to_dict(self) -> dict[str, Any]:
         """All settings as JSON-ready values, with ``experiment`` first."""
@@ -179,7 +167,8 @@ class Exp1Config(SweepConfig):
     """
 
     seeds: tuple[int, ...] = option((17,), "Embedding seeds of the user data.")
-    temperatures: tuple[float, ...] = option((1.0,), "Softmax temperatures (linear has none).")
+    temperatures: tuple[float, ...] = option((1.0,), "Temperatures of the rules that have one "
+                                             "(linear has none).")
     runs: tuple[int, ...] = option(tuple(range(1, 41)), "Runs, e.g. 1-40 or 1-3,7; run r "
                                    "seeds its chain with RandomState(r).", parse=parse_runs,
                                    metavar="RUNS")
@@ -188,7 +177,7 @@ class Exp1Config(SweepConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_ints("--runs", self.runs, 0)
+        check_ints("--runs", self.runs, 0, MAX_SEED)
 
 
 @dataclass(frozen=True)
@@ -205,103 +194,52 @@ class Exp2Config(SweepConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_ints("--dynamics-seed", (self.dynamics_seed,), 0, single=True)
+        check_ints("--dynamics-seed", self.dynamics_seed, 0, MAX_SEED)
 
 
 EXPERIMENTS: dict[str, type[SweepConfig]] = {"exp1": Exp1Config, "exp2": Exp2Config}
-
-
-# ---------------------------------------------------------------------------
-# Command-line options generated from the dataclass fields
-# ---------------------------------------------------------------------------
-
-def _element_type(annotation: str) -> Callable[[str], Any]:
-    for name, kind in (("int", int), ("float", float)):
-        if annotation.startswith(f"tuple[{name}") or annotation.startswith(name):
-            return kind
-    return str
-
-
-def add_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
-    """Add one ``--name`` option per field of ``config_class`` (a dataclass).
-
-    Tuples take several values (``--dims 5 10``), booleans become
-    ``--name/--no-name`` flags, fields without a default are required.
-    """
-    for f in dataclasses.fields(config_class):
-        flag = "--" + f.name.replace("_", "-")
-        meta = f.metadata
-        annotation = str(f.type)
-        default = f.default
-        shown = ("-".join(map(str, _ranges(default))) if meta.get("parse") is parse_runs
-                 else " ".join(map(str, default)) if isinstance(default, tuple) else default)
-        text = meta.get("help", "") + ("" if default is None else f" (default: {shown})")
-        kwargs: dict[str, Any] = {"dest": f.name, "help": text, "default": default}
-        if meta.get("metavar"):
-            kwargs["metavar"] = meta["metavar"]
-        if annotation == "bool":
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif meta.get("parse") is not None:
-            kwargs["type"] = _wrap(meta["parse"])
-        elif annotation.startswith("tuple["):
-            kwargs.update(nargs="+", type=_element_type(annotation))
-        else:
-            kwargs["type"] = _element_type(annotation)
-        parser.add_argument(flag, **kwargs)
-
-
-def _ranges(values: tuple[int, ...]) -> list[int]:
-    """``(1, 2, ..., 40)`` shown as ``1-40`` in help texts (first and last only)."""
-    return [values[0], values[-1]] if values else []
-
-
-def _wrap(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from exc
-
-    convert.__name__ = parse.__name__
-    return convert
-
-
-def from_namespace(config_class: type, namespace: argparse.Namespace) -> Any:
-    """Build ``config_class`` from parsed options (tuples stay tuples)."""
-    values = {}
-    for f in dataclasses.fields(config_class):
-        value = getattr(namespace, f.name)
-        values[f.name] = tuple(value) if isinstance(value, list) else value
-    return config_class(**values)
 
 
 @dataclass(frozen=True)
 class EquilibriumConfig:
     """One run of the paper's best-response dynamics (``recgym equilibrium``)."""
 
-    dataset: str = option("synth-uniform", f"User data: {', '.join(DATASETS)}.")
+    dataset: str = option("synth-uniform", f"User data: {', '.join(DATASET_NAMES)}.")
     data: str | None = option(None, "Folder or file with the real rating data (default: the "
                               "RECGYM_DATA environment variable; ignored for synthetic data).",
                               metavar="PATH")
     embedding_seed: int = option(17, "Embedding seed of the user data.")
     dim: int = option(5, "Embedding dimension d.")
     n_producers: int = option(10, "Number of producers n.")
-    rule: str = option("softmax", "Serving rule: linear or softmax.")
-    temperature: float = option(1.0, "Softmax temperature (ignored by linear).")
+    rule: str = option("softmax", "Serving rule: a registered name or spec string ("
+                       + ", ".join(RULES.names) + "; e.g. topk:k=2,temperature=0.5).",
+                       metavar="RULE")
+    temperature: float | None = option(None, "Temperature of rules that have one (default: "
+                                       "the rule's, 1).")
+    k: int | None = option(None, "Producers served per user (topk only).")
+    floor: float | None = option(None, "Exposure floor in [0, 1] (default 0).")
+    payoff: str = option("engagement", "Producer payoff: engagement, exposure or marginal.")
     seed: int = option(0, "Seed of the dynamics' RandomState.")
     max_iter: int = option(500, "Iteration budget of the dynamics.")
 
     def __post_init__(self) -> None:
-        _check_choice("--dataset", self.dataset, DATASETS)
-        _check_ints("--embedding-seed", (self.embedding_seed,), 0, single=True)
-        _check_ints("--dim", (self.dim,), 1, single=True)
-        _check_ints("--n-producers", (self.n_producers,), 1, single=True)
-        _check_choice("--rule", self.rule, RULES)
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"--temperature must be a finite number > 0, got "
-                             f"{self.temperature!r}")
-        _check_ints("--seed", (self.seed,), 0, single=True)
-        _check_ints("--max-iter", (self.max_iter,), 1, single=True)
+        check_choice("--dataset", self.dataset, DATASET_NAMES)
+        check_ints("--embedding-seed", self.embedding_seed, 0, MAX_SEED)
+        check_ints("--dim", self.dim, 1)
+        check_ints("--n-producers", self.n_producers, 1)
+        self.make_rule()  # validates --rule with --temperature, --k, --floor
+        from recgym.payoffs import PAYOFFS
+
+        check_choice("--payoff", self.payoff, PAYOFFS.names)
+        check_ints("--seed", self.seed, 0, MAX_SEED)
+        check_ints("--max-iter", self.max_iter, 1)
+
+    def make_rule(self) -> Any:
+        """The serving rule of ``--rule`` with ``--temperature``, ``--k``, ``--floor``."""
+        try:
+            return make_rule(self.rule, self.temperature, self.k, self.floor)
+        except ValueError as exc:
+            raise ValueError(f"--rule: {exc}") from None
 
     @property
     def data_path(self) -> str | None:

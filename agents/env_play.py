@@ -1,0 +1,187 @@
+r"""Exact best responses and the paper's dynamics, played through the recgym environment.
+
+``agents.BestResponse`` calls these functions when it is given an environment
+(``recgym.parallel_env``, ``recgym.env`` or ``recgym.raw_env``) instead of a game.
+
+**Best-response action.** Producer ``i``'s best response to the others' current
+embeddings maximises its payoff, the environment's ``reward`` (whatever its
+``reward_scale``: dividing by ``K`` keeps the maximiser), over
+``S = {s >= 0, sum(s) <= 1}``. The others' embeddings come from
+
+* the environment's state ``env.profile`` (exact), when no observation is given
+  or when the observation is the environment's current one for that producer;
+* otherwise the observation alone. It holds the producer's own embedding and the
+  others' *mean* embedding, which fixes every user's total rating of the others,
+  ``<c_k, sum_{j != i} s_j>``. Where the rule's serving depends on the others only
+  through that total (``ServingRule.others_through_total``: linear, uniform) and
+  the payoff only on the own serving (engagement, exposure), or where ``n = 2``
+  (the mean *is* the other producer), the others are replaced by ``n - 1`` copies
+  of their mean, which gives the same best response (up to the ``float32``
+  rounding of the observation). Otherwise the mean does not determine the answer,
+  and a ``ValueError`` says so.
+
+The action is the best strategy rounded to ``float32`` (basis vectors exactly).
+
+**Dynamics.** ``dynamics_through_env`` runs the one dynamics loop,
+``recgym.solvers.best_response_dynamics`` (the same ``RandomState`` draws in the
+same order), and plays each move in the environment: the start ``rng.choice(d, n)``
+(or ``init``) is set with ``reset(options={"directions": ...})``; after each move the
+environment is stepped with the mover playing its new vertex and every other
+producer repeating its action, and the environment's profile is checked against
+the dynamics'. The horizon does not cut the run short: on truncation the
+environment is reset to the current vertices and the run continues in a new
+episode. Games whose producers can leave (outside options) are not played
+through the environment: use ``BestResponse(env.game).dynamics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from recgym.environment import unwrap
+from recgym.game import EngagementGame
+from recgym.solvers import (
+    DynamicsResult,
+    Event,
+    EventCallback,
+    ExactSolver,
+    Exit,
+    as_random_state,
+    best_response_dynamics,
+    start_directions,
+)
+from recgym.strategy import project_to_strategy_set
+
+#: ``solver(profile (n, d), i) -> strategy (d,)``: a best response of producer ``i``.
+Solver = Callable[[np.ndarray, int], np.ndarray]
+
+__all__ = ["Solver", "best_response_action", "dynamics_through_env",
+           "observation_determines_best_response", "profile_from_observation"]
+
+
+def observation_determines_best_response(game: EngagementGame) -> bool:
+    """True when the others' mean embedding fixes every best response (module docstring)."""
+    return game.n_producers <= 2 or (game.rule.others_through_total
+                                     and not game.payoff.needs_welfare_loss)
+
+
+def profile_from_observation(env: object, agent: str, observation: object) -> np.ndarray:
+    """The profile ``(n, d)`` that producer ``agent``'s best response faces, given its observation.
+
+    The environment's exact profile when ``observation`` is the current one;
+    otherwise own embedding plus ``n - 1`` copies of the others' mean (projected onto
+    ``S`` to undo ``float32`` rounding), when that determines the best response.
+
+    Raises
+    ------
+    ValueError
+        A malformed observation, one from another producer or user population, or
+        one that does not determine the best response for this rule.
+    """
+    base = unwrap(env)
+    index = base.agent_index(agent)
+    layout = base.observation_layout
+    parts = layout.parse(observation)
+    if parts.agent_index is not None and parts.agent_index != index:
+        raise ValueError(f"observation belongs to producer_{parts.agent_index}, not {agent}")
+    if not np.array_equal(parts.user_distribution,
+                          base.user_distribution.astype(np.float32).astype(np.float64)):
+        raise ValueError("observation's user distribution differs from this environment's: "
+                         "it comes from another user population")
+    current = layout.build(base.profile, base.rewards_now, base.user_distribution)[index]
+    if np.array_equal(np.asarray(observation, dtype=np.float32), current):
+        return base.profile.copy()
+    if not observation_determines_best_response(base.game):
+        raise ValueError(
+            f"the observation is not {agent}'s current one, and with rule "
+            f"{base.game.rule.spec!r}, payoff {base.game.payoff.NAME!r} and "
+            f"n_producers={base.n_producers} the others' mean embedding does not determine "
+            "the best response; call without an observation to use the environment's state")
+    others = np.repeat(parts.others_mean[None, :], base.n_producers - 1, axis=0)
+    return project_to_strategy_set(np.insert(others, index, parts.own, axis=0))
+
+
+def best_response_action(env: object, agent: str, observation: object | None = None,
+                         solver: Solver | None = None) -> np.ndarray:
+    """The exact best-response action of ``agent`` (module docstring).
+
+    Parameters
+    ----------
+    env : recgym environment
+    agent : str
+        ``"producer_i"``.
+    observation : array, shape (obs_size,), optional
+        The agent's observation; default: the environment's current state.
+    solver : callable(profile, i) -> strategy, optional
+        Default: ``recgym.solvers.ExactSolver(env.game).best_response(profile, i).strategy``.
+
+    Returns
+    -------
+    array, shape (d,), float32
+        A valid action (in the action space and in ``S`` up to ``float32`` rounding).
+    """
+    base = unwrap(env)
+    index = base.agent_index(agent)
+    profile = base.profile.copy() if observation is None else \
+        profile_from_observation(base, agent, observation)
+    if solver is None:
+        exact = ExactSolver(base.game)
+        solver = lambda profile, i: exact.best_response(profile, i).strategy  # noqa: E731
+    strategy = np.asarray(solver(profile, index), dtype=np.float64)
+    if strategy.shape != (base.dim,):
+        raise ValueError(f"solver must return a strategy of shape ({base.dim},), "
+                         f"got shape {strategy.shape}")
+    return strategy.astype(np.float32)
+
+
+def dynamics_through_env(env: object, seed: int | np.random.RandomState = 0,
+                         max_iter: int = 500, init: object | None = None,
+                         callback: EventCallback | None = None) -> DynamicsResult:
+    """The paper's best-response dynamics, one environment step per move.
+
+    Same parameters and result as ``recgym.solvers.best_response_dynamics(env.game,
+    seed, max_iter, init, callback)``, and the same result for the same seed. The
+    environment (parallel or AEC) is reset by this function and left at the final
+    profile.
+
+    Raises
+    ------
+    ValueError
+        If the environment's game has outside options (producers that leave).
+    """
+    base = unwrap(env)
+    game = base.game
+    if np.any(game.outside_option > 0):
+        raise ValueError("dynamics with outside options (producers that leave) run on the "
+                         "game: use BestResponse(env.game).dynamics")
+    rng = as_random_state(seed)
+    start = start_directions(game, rng, init)
+    env.reset(options={"directions": start})
+
+    def play(event: Event, directions: np.ndarray) -> None:
+        assert not isinstance(event, Exit), "no producer leaves without an outside option"
+        # The mover posts its new vertex, everybody else repeats its action.
+        actions = dict(zip(base.possible_agents, base.profile.astype(np.float32), strict=True))
+        actions[base.possible_agents[event.producer]] = \
+            game.vertices[event.target].astype(np.float32)
+        truncated = _play(env, actions)
+        assert np.array_equal(game.vertex_directions(base.profile), directions), \
+            "the environment lost the move"
+        if truncated:  # a new episode from the same vertices
+            env.reset(options={"directions": directions})
+        if callback is not None:
+            callback(event, directions)
+
+    return best_response_dynamics(game, rng, max_iter, start, play)
+
+
+def _play(env: object, actions: dict[str, np.ndarray]) -> bool:
+    """One parallel step (every producer's turn under AEC); True if the episode was truncated."""
+    if isinstance(env, ParallelEnv):
+        return any(env.step(actions)[3].values())
+    for agent in env.agent_iter(len(actions)):
+        env.step(actions[agent])
+    return any(env.truncations.values())

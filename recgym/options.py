@@ -1,0 +1,117 @@
+"""Command-line options generated from documented dataclasses (the CleanRL habit).
+
+A config is a frozen dataclass whose fields carry their help text
+(``option(default, help)``); ``add_arguments`` turns the fields into ``--field-name``
+options and ``from_namespace`` builds the config back, so the command line and
+the documentation cannot drift apart. Validation happens in the config's
+``__post_init__`` and names the command-line option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from collections.abc import Callable
+from dataclasses import field
+from typing import Any
+
+#: Largest seed of a legacy ``numpy.random.RandomState``.
+MAX_SEED = 2**32 - 1
+#: Most runs one ``--runs`` list may ask for.
+MAX_RUNS = 1_000_000
+
+
+def option(default: Any, help: str, *, parse: Callable[[str], Any] | None = None,
+           metavar: str | None = None) -> Any:
+    """A dataclass field with its command-line help (and optionally its own parser)."""
+    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
+
+
+
+def parse_runs(spec: str) -> tuple[int, ...]:
+    """Parse a run list such as ``"1-40"``, ``"3"`` or ``"1-3,7,9-10"`` (ascending, unique).
+
+    Raises
+    ------
+    ValueError
+        Naming ``--runs`` and the bad text.
+    """
+    runs: set[int] = set()
+    for part in str(spec).split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if match is None:
+            raise ValueError(f"--runs must be like '1-40' or '1-3,7' (non-negative integers), "
+                             f"got {spec!r}")
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if last < first:
+            raise ValueError(f"--runs range {part.strip()!r} is empty (end before start)")
+        if last > MAX_SEED:
+            raise ValueError(f"--runs must be at most {MAX_SEED} (a RandomState seed), "
+                             f"got {last}")
+        if len(runs) + last - first + 1 > MAX_RUNS:
+            raise ValueError(f"--runs {spec!r} asks for more than {MAX_RUNS:,} runs")
+        runs.update(range(first, last + 1))
+    return tuple(sorted(runs))
+
+
+
+def _element_type(annotation: str) -> Callable[[str], Any]:
+    for name, kind in (("int", int), ("float", float)):
+        if annotation.startswith(f"tuple[{name}") or annotation.startswith(name):
+            return kind
+    return str
+
+
+def add_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
+    """Add one ``--name`` option per field of ``config_class`` (a dataclass).
+
+    Tuples take several values (``--dims 5 10``), booleans become
+    ``--name/--no-name`` flags, fields without a default are required.
+    """
+    for f in dataclasses.fields(config_class):
+        flag = "--" + f.name.replace("_", "-")
+        meta = f.metadata
+        annotation = str(f.type)
+        default = f.default
+        shown = ("-".join(map(str, _ranges(default))) if meta.get("parse") is parse_runs
+                 else " ".join(map(str, default)) if isinstance(default, tuple) else default)
+        text = meta.get("help", "") + ("" if default is None else f" (default: {shown})")
+        kwargs: dict[str, Any] = {"dest": f.name, "help": text, "default": default}
+        if meta.get("metavar"):
+            kwargs["metavar"] = meta["metavar"]
+        if annotation == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif meta.get("parse") is not None:
+            kwargs["type"] = _wrap(meta["parse"])
+        elif annotation.startswith("tuple["):
+            kwargs.update(nargs="+", type=_element_type(annotation))
+        else:
+            kwargs["type"] = _element_type(annotation)
+        parser.add_argument(flag, **kwargs)
+
+
+def _ranges(values: tuple[int, ...]) -> list[int]:
+    """``(1, 2, ..., 40)`` shown as ``1-40`` in help texts (first and last only)."""
+    return [values[0], values[-1]] if values else []
+
+
+def _wrap(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def from_namespace(config_class: type, namespace: argparse.Namespace) -> Any:
+    """Build ``config_class`` from parsed options (tuples stay tuples)."""
+    values = {}
+    for f in dataclasses.fields(config_class):
+        value = getattr(namespace, f.name)
+        values[f.name] = tuple(value) if isinstance(value, list) else value
+    return config_class(**values)

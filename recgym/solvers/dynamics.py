@@ -1,0 +1,223 @@
+"""The paper's best-response dynamics over vertices, with creators who can leave.
+
+Random numbers are consumed exactly as in the paper, from a legacy
+``numpy.random.RandomState``:
+
+1. ``dirs = rng.choice(d, n)``: producer ``i`` starts on ``e_{dirs[i]}`` (skipped
+   when ``init`` is given).
+2. Each iteration draws ``order = rng.permutation(n)`` over **all** ``n`` producers
+   and scans them in that order, skipping producers that left. A producer on
+   vertex ``a`` compares its payoff at ``a`` with each vertex ``b = 0..V-1`` (the
+   basis vectors, then the zero strategy for payoffs that search it), keeping the
+   first strictly better one.
+3. **Exit.** If that best payoff per user (divided by the total user weight) is
+   below the producer's outside option ``o_i``, the producer leaves: it is no longer
+   served, its exit ends the iteration and counts as one. Exits are permanent.
+4. **Move.** Otherwise, the first producer whose best vertex differs from its own
+   moves there; the iteration ends.
+5. If nobody moves or leaves the profile is a vertex equilibrium: ``converged=True``
+   and ``iterations`` = the number of moves and exits made.
+6. After ``max_iter`` iterations with an event each: ``converged=False`` and
+   ``iterations = max_iter - 1`` (the paper's convention).
+
+With every outside option 0 and a non-negative payoff nobody ever leaves and the
+run is the paper's, bit for bit. Producers on the same vertex face the same
+problem (where the rule is symmetric), so within one iteration each occupied
+vertex is evaluated at most once.
+
+``callback(event, directions)`` is called after every move or exit; the
+environment path (``agents``) uses it to play each move in the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from recgym._validation import check_directions, check_int
+from recgym.game import EngagementGame
+from recgym.solvers.vertex_table import VertexTable
+
+
+@dataclass(frozen=True)
+class Move:
+    """One move of the dynamics: ``producer`` left vertex ``source`` for ``target``.
+
+    ``gain`` is the mover's payoff increase (sum over users); ``iteration`` counts
+    from 0.
+    """
+
+    iteration: int
+    producer: int
+    source: int
+    target: int
+    gain: float
+
+
+class Exit(NamedTuple):
+    """``producer`` left the game in ``iteration`` (its best payoff fell below its option)."""
+
+    iteration: int
+    producer: int
+
+
+Event = Move | Exit
+#: ``callback(event, directions (n,))`` after each move or exit.
+EventCallback = Callable[[Event, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class DynamicsResult:
+    """Outcome of one run of the best-response dynamics.
+
+    Attributes
+    ----------
+    converged : bool
+        True if the run stopped at a vertex equilibrium.
+    iterations : int
+        Moves and exits made if converged, else ``max_iter - 1``.
+    directions : int array, shape (n,)
+        Final vertex of every producer (exited ones: their last vertex).
+    counts : int array, shape (d,)
+        Active producers per feature at the end.
+    profile : array, shape (n, d)
+        Final profile (``game.vertex_profile(directions)``).
+    moves : tuple of Move
+        Every move, in order.
+    active : bool array, shape (n,)
+        Producers still in the game.
+    exits : tuple of Exit
+        Every exit ``(iteration, producer)``, in order.
+    """
+
+    converged: bool
+    iterations: int
+    directions: np.ndarray
+    counts: np.ndarray
+    profile: np.ndarray
+    moves: tuple[Move, ...]
+    active: np.ndarray
+    exits: tuple[Exit, ...] = ()
+
+
+def as_random_state(seed: int | np.random.RandomState) -> np.random.RandomState:
+    """An ``int`` seeds a new legacy ``RandomState``; a ``RandomState`` is continued."""
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        raise TypeError("seed must be an int or a numpy.random.RandomState (the paper's "
+                        "legacy stream), got a numpy.random.Generator")
+    return np.random.RandomState(check_int("seed", seed, 0))
+
+
+def start_directions(game: EngagementGame, rng: np.random.RandomState,
+                     init: object | None = None) -> np.ndarray:
+    """The starting vertices ``(n,)``: ``init`` if given, else ``rng.choice(d, n)``."""
+    if init is None:
+        return rng.choice(game.dim, game.n_producers).astype(np.int64)
+    return check_directions("init", init, game.n_producers, game.n_vertices)
+
+
+def best_response_dynamics(game: EngagementGame, seed: int | np.random.RandomState = 0,
+                           max_iter: int = 500, init: object | None = None,
+                           callback: EventCallback | None = None) -> DynamicsResult:
+    """Run the paper's best-response dynamics on ``game`` (module docstring).
+
+    Parameters
+    ----------
+    game : EngagementGame
+    seed : int or numpy.random.RandomState
+        An ``int`` starts a new stream; a ``RandomState`` is continued (the paper's
+        experiment loops share one across runs).
+    max_iter : int >= 1
+    init : int array, shape (n,), optional
+        Starting vertex per producer; when given, no ``rng.choice`` is drawn.
+    callback : callable(event, directions), optional
+        Called after every move or exit with the new directions ``(n,)``.
+
+    Returns
+    -------
+    DynamicsResult
+    """
+    rng = as_random_state(seed)
+    max_iter = check_int("max_iter", max_iter, 1)
+    state = DynamicsState(game, start_directions(game, rng, init))
+    for iteration in range(max_iter):
+        event = state.first_event(rng.permutation(game.n_producers), iteration)
+        if event is None:
+            return state.result(True, iteration)
+        state.apply(event)
+        if callback is not None:
+            callback(event, state.directions.copy())
+    return state.result(False, max_iter - 1)
+
+
+class DynamicsState:
+    """Where the dynamics stand: every producer's vertex, who is active, what happened.
+
+    Parameters
+    ----------
+    game : EngagementGame
+    directions : int array (n,)
+        Starting vertices.
+    active : bool array (n,), optional
+        Producers in the game (default: all).
+    """
+
+    def __init__(self, game: EngagementGame, directions: np.ndarray,
+                 active: np.ndarray | None = None) -> None:
+        self.game = game
+        self.table = VertexTable(game)
+        self.directions = np.array(directions, dtype=np.int64)
+        self.active = np.ones(game.n_producers, dtype=bool) if active is None else \
+            np.array(active, dtype=bool)
+        self.counts = np.bincount(self.directions[self.active], minlength=game.n_vertices)
+        self.moves: list[Move] = []
+        self.exits: list[Exit] = []
+
+    def first_event(self, order: np.ndarray, iteration: int) -> Event | None:
+        """The exit or move of the first producer in ``order`` that has one."""
+        decided: dict[int, tuple[int, float, float]] = {}
+        for producer in order:
+            producer = int(producer)
+            if not self.active[producer]:
+                continue
+            own = int(self.directions[producer])
+            key = own if self.table.symmetric else producer
+            if key not in decided:
+                values = self.table(self.directions, self.counts, producer, self.active)
+                best = int(np.argmax(values))  # first index of the maximum
+                if values[best] > values[own]:
+                    decided[key] = (best, float(values[best] - values[own]),
+                                    float(values[best]))
+                else:
+                    decided[key] = (own, 0.0, float(values[own]))
+            target, gain, best_value = decided[key]
+            if best_value / self.game.total_weight < self.game.outside_option[producer]:
+                return Exit(iteration, producer)
+            if target != own:
+                return Move(iteration, producer, own, target, gain)
+        return None
+
+    def apply(self, event: Event) -> None:
+        """Make ``event`` happen."""
+        if isinstance(event, Exit):
+            self.active[event.producer] = False
+            self.counts[self.directions[event.producer]] -= 1
+            self.exits.append(event)
+            return
+        self.directions[event.producer] = event.target
+        self.counts[event.source] -= 1
+        self.counts[event.target] += 1
+        self.moves.append(event)
+
+    def result(self, converged: bool, iterations: int) -> DynamicsResult:
+        """The run's outcome so far."""
+        game = self.game
+        return DynamicsResult(converged, iterations, self.directions.copy(),
+                              self.counts[:game.dim].copy(),
+                              game.vertex_profile(self.directions), tuple(self.moves),
+                              self.active.copy(), tuple(self.exits))

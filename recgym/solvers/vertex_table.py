@@ -1,0 +1,88 @@
+"""The deviation table of the dynamics: one producer's payoff at every vertex.
+
+Used where every producer plays a vertex of the strategy set (a basis vector, or
+the zero strategy for payoffs that search it), so a profile is described by
+``directions`` ``(n,)`` and ``counts`` ``(V,)``. Payoffs are the game's
+(``recgym.payoffs``), evaluated on the rule's serving (``recgym.served``):
+
+* **fast path**, where the rule offers one (``ServingRule.vertex_view``: linear,
+  softmax and uniform): the others are summed from their counts per vertex, over
+  blocks of ``USER_BLOCK`` users so that scratch arrays stay in cache; one table
+  costs ``O(K V)`` and memory stays ``O(K V)``;
+* **generic path** (every rule): the rule's own one-producer view on the
+  ``(K, n)`` vertex ratings, ``O(K (n + V))`` per producer.
+
+Producers that left the game (``active`` false) are not among the others.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recgym.game import EngagementGame
+
+USER_BLOCK = 8192  # users per block of the fast sweep
+
+
+class VertexTable:
+    """Payoffs at every vertex for a fixed game.
+
+    Parameters
+    ----------
+    game : EngagementGame
+    fast : bool
+        Use the rule's fast path where it has one; ``False`` forces the generic path.
+
+    Attributes
+    ----------
+    symmetric : bool
+        True when producers on the same vertex face the same problem (the rule says
+        so), so their tables can be shared.
+    fast : bool
+        Whether the fast path is in use.
+    """
+
+    def __init__(self, game: EngagementGame, fast: bool = True) -> None:
+        self.game = game
+        self.symmetric: bool = game.rule.symmetric
+        self._view = game.rule.vertex_view(game.users, game.vertices) if fast else None
+        self.fast: bool = self._view is not None
+        self._with_others: bool = game.payoff.needs_welfare_loss
+
+    def __call__(self, directions: np.ndarray, counts: np.ndarray, producer: int,
+                 active: np.ndarray | None = None) -> np.ndarray:
+        """Payoffs ``(V,)`` (sums over users) of ``producer`` at each vertex.
+
+        Parameters
+        ----------
+        directions : int array, shape (n,)
+            Current vertex of every producer.
+        counts : int array, shape (V,)
+            Active producers per vertex (``bincount`` of the active directions).
+        producer : int
+        active : bool array (n,), optional
+            Producers still in the game (default: all).
+        """
+        if self._view is not None:
+            return self._fast(counts, int(directions[producer]))
+        return self._generic(directions, producer, active)
+
+    def _fast(self, counts: np.ndarray, own: int) -> np.ndarray:
+        others = counts.astype(np.float64)
+        others[own] -= 1.0
+        total = np.zeros(self.game.n_vertices)
+        weights = self.game.weights
+        for start in range(0, self.game.n_users, USER_BLOCK):
+            block = slice(start, start + USER_BLOCK)
+            served = self._view.served(others, block, self._with_others)
+            values = self.game.payoff.per_user(served)
+            total += values.sum(axis=1) if weights is None else values @ weights[block]
+        return total
+
+    def _generic(self, directions: np.ndarray, producer: int,
+                 active: np.ndarray | None) -> np.ndarray:
+        game = self.game
+        profile = game.vertices[directions]
+        others = game.others(profile, producer, active)
+        served = others.served(game.vertices @ game.users.T)  # (V, K)
+        return game.user_sum(game.payoff.per_user(served))
