@@ -5,7 +5,7 @@ Two modes:
 * **default**: runs the naive baseline (``naive_dynamics.py``, ``d + 1`` full
   ``K x n`` serving matrices per producer checked, the way the paper's original
   code worked) and
-  ``agents.dynamics.best_response_dynamics`` on the same users and the same
+  ``recgym.solvers.dynamics.best_response_dynamics`` on the same users and the same
   ``RandomState`` seed, in one process; checks that both give identical results
   (converged, iterations, counts, directions) and prints both wall times and the
   speed ratio baseline / project against the goal of ``SPEEDUP_GOAL``.
@@ -54,9 +54,9 @@ try:
 except ImportError:  # optional: only --blas-threads > 0 needs it
     threadpool_info = threadpool_limits = None
 
-from agents.dynamics import best_response_dynamics
 from recgym.game import EngagementGame
-from recgym.rules import RULE_NAMES
+from recgym.rules import RULES
+from recgym.solvers import best_response_dynamics
 from recgym.users import synthetic_uniform
 
 SPEEDUP_GOAL = 300.0  # baseline time / project time at GOAL_CONFIG
@@ -79,7 +79,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-users", type=int, default=10_000, help="K, synthetic uniform users")
     parser.add_argument("--dim", type=int, default=20, help="d, embedding dimension")
     parser.add_argument("--n-producers", type=int, default=100, help="n, producers")
-    parser.add_argument("--rule", choices=RULE_NAMES, default="softmax", help="serving rule")
+    parser.add_argument("--rule", choices=RULES.names, default="softmax", help="serving rule")
     parser.add_argument("--temperature", type=float, default=1.0, help="softmax/topk T")
     parser.add_argument("--k", type=int, default=None, help="top-k: producers served per user")
     parser.add_argument("--seed", type=int, default=17, help="user embedding seed")
@@ -138,7 +138,8 @@ def describe_threads() -> str:
 def make_game(args: argparse.Namespace) -> EngagementGame:
     """The game of the configuration: synthetic uniform users (paper-exact stream)."""
     users = synthetic_uniform(args.n_users, args.dim, seed=args.seed)
-    return EngagementGame(users, args.n_producers, args.rule, args.temperature, args.k)
+    temperature = args.temperature if args.rule in ("softmax", "topk") else None
+    return EngagementGame(users, args.n_producers, args.rule, temperature, args.k)
 
 
 def differences(baseline: object, project: object) -> list[str]:
@@ -199,7 +200,7 @@ def compare(args: argparse.Namespace) -> int:
     print(f"identical results ({', '.join(COMPARED_FIELDS)})")
     for label, wall, cpu in (
             ("baseline (naive: d+1 full K x n serving matrices per check)", base_wall, base_cpu),
-            (f"project  (agents.dynamics, best of {args.repeat})", proj_wall, proj_cpu)):
+            (f"project  (recgym.solvers.dynamics, best of {args.repeat})", proj_wall, proj_cpu)):
         print(f"{label:<61s} wall {wall:9.3f} s, CPU {cpu:9.3f} s")
     ratio = base_wall / proj_wall
     line = f"speed ratio baseline / project: wall {ratio:.1f}x, CPU {base_cpu / proj_cpu:.1f}x"
@@ -217,7 +218,7 @@ def amazon_scale(args: argparse.Namespace) -> int:
     result, wall, cpu = run_project(game, args)
     print_result(result)
     verdict = "met" if wall < AMAZON_SECONDS_GOAL else "NOT met"
-    print(f"project (agents.dynamics, best of {args.repeat}): wall {wall:.3f} s, CPU {cpu:.3f} s "
+    print(f"project (recgym.solvers.dynamics, best of {args.repeat}): wall {wall:.3f} s, CPU {cpu:.3f} s "
           f"(goal < {AMAZON_SECONDS_GOAL:.0f} s wall: {verdict})")
 
     # Memory: one more run, traced (tracing is kept out of the timed runs).

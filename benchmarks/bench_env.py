@@ -1,10 +1,10 @@
 """Speed benchmark of one parallel step of the recgym environment.
 
-Times ``env.step`` at ``K = 1,000`` users, ``n = 10`` producers, ``d = 5`` features
-(softmax ``T = 1`` by default) on pre-drawn random actions (``Box(0, 1)`` samples,
-so every step projects onto the strategy set), and a straightforward baseline in
-the same process: per-agent projection and per-user, per-producer Python loops
-computing the same rewards. Both are checked to give the same rewards on the same
+Times ``env.step`` at ``K = 1,000`` users, ``n = 10`` producers, ``d = 5`` features,
+for every registered serving rule by default (top-k with ``k = 3``), on pre-drawn
+random actions (``Box(0, 1)`` samples, so every step projects onto the strategy
+set), and a straightforward baseline in the same process: per-agent projection in
+plain Python and the rule's probabilities user by user, computing the same rewards. Both are checked to give the same rewards on the same
 actions. Prints steps per second of both, their ratio, and the environment's
 rate against the goal of ``GOAL_STEPS_PER_SECOND``.
 
@@ -19,8 +19,8 @@ one-CPU figure also pin the process:
 
 Examples
 --------
-``python benchmarks/bench_env.py``                       (about 10 seconds)
-``python benchmarks/bench_env.py --rule linear --steps 2000``
+``python benchmarks/bench_env.py``                       (about 30 seconds)
+``python benchmarks/bench_env.py --rules linear topk:k=2 --steps 2000``
 """
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ from collections.abc import Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 
 from recgym.environment import EngagementEnv, parallel_env  # noqa: E402
-from recgym.rules import RULE_NAMES, Linear, Softmax, TopK, Uniform  # noqa: E402
+from recgym.rules import RULES, make_rule  # noqa: E402
 
-GOAL_STEPS_PER_SECOND = 10_000.0  # the issue's goal at K = 1,000, n = 10, d = 5
+GOAL_STEPS_PER_SECOND = 10_000.0  # the goal at K = 1,000, n = 10, d = 5, for every rule
+#: Every registered rule (top-k serving 3 of the 10 producers).
+DEFAULT_RULES = tuple("topk:k=3" if name == "topk" else name for name in RULES.names)
 ACTION_POOL = 256  # distinct pre-drawn action dicts, cycled through
 
 
@@ -51,9 +53,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-users", type=int, default=1_000, help="K, synthetic users")
     parser.add_argument("--n-producers", type=int, default=10, help="n, producers")
     parser.add_argument("--dim", type=int, default=5, help="d, features")
-    parser.add_argument("--rule", choices=RULE_NAMES, default="softmax", help="serving rule")
-    parser.add_argument("--temperature", type=float, default=1.0, help="softmax/topk T")
-    parser.add_argument("--k", type=int, default=None, help="top-k: producers served per user")
+    parser.add_argument("--rules", nargs="+", default=list(DEFAULT_RULES), metavar="RULE",
+                        help="serving rules (registered names or spec strings, e.g. "
+                             "topk:k=2); default: every registered rule")
     parser.add_argument("--steps", type=int, default=5_000, help="environment steps per repeat")
     parser.add_argument("--baseline-steps", type=int, default=20, help="baseline steps per repeat")
     parser.add_argument("--repeat", type=int, default=3, help="repeats; the fastest is reported")
@@ -61,6 +63,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name in ("steps", "baseline_steps", "repeat"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    for spec in args.rules:
+        try:
+            make_rule(spec)
+        except ValueError as exc:
+            parser.error(f"--rules: {exc}")
     return args
 
 
@@ -80,22 +87,9 @@ def naive_project(action: list[float]) -> list[float]:
 
 
 def naive_probabilities(env: EngagementEnv, ratings: list[float]) -> list[float]:
-    """One user's serving probabilities over the producers, in plain Python."""
-    rule, n = env.game.rule, len(ratings)
-    if isinstance(rule, Uniform):
-        return [1.0 / n] * n
-    if isinstance(rule, Linear):
-        total = sum(ratings)
-        return [r / total if total > 0 else 0.0 for r in ratings]
-    served = range(n)
-    if isinstance(rule, TopK):
-        served = sorted(range(n), key=lambda i: (-ratings[i], i))[: rule.k]
-    assert isinstance(rule, Softmax | TopK)
-    top = max(ratings[i] for i in served)
-    weights = [math.exp((ratings[i] - top) / rule.temperature) if i in served else 0.0
-               for i in range(n)]
-    total = sum(weights)
-    return [w / total for w in weights]
+    """One user's serving probabilities over the producers: the rule's own definition
+    applied to that user alone."""
+    return env.game.rule.probabilities(np.array([ratings]))[0].tolist()
 
 
 def naive_step(env: EngagementEnv, users: list[list[float]],
@@ -127,9 +121,21 @@ def steps_per_second(step, pool: list[dict[str, np.ndarray]], steps: int,
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    env = parallel_env(rule=args.rule, temperature=args.temperature, k=args.k,
-                       n_producers=args.n_producers, dim=args.dim, n_users=args.n_users,
-                       horizon=args.steps * args.repeat + 1)
+    print(f"environment steps, K={args.n_users}, n={args.n_producers}, d={args.dim}; "
+          f"{len(os.sched_getaffinity(0))} CPU(s) allowed, load average "
+          f"{os.getloadavg()[0]:.1f}, " + ", ".join(
+              f"{v}={os.environ.get(v)}" for v in
+              ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")))
+    print(f"  (best of {args.repeat} x {args.steps} env steps, "
+          f"{args.repeat} x {args.baseline_steps} baseline steps)")
+    for spec in args.rules:
+        bench_rule(args, spec)
+
+
+def bench_rule(args: argparse.Namespace, spec: str) -> None:
+    """Time one rule's environment against the per-user baseline and print the figures."""
+    env = parallel_env(rule=spec, n_producers=args.n_producers, dim=args.dim,
+                       n_users=args.n_users, horizon=args.steps * args.repeat + 1)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     pool = [{agent: rng.random(env.dim, dtype=np.float32) for agent in env.possible_agents}
@@ -147,13 +153,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     env_rates = steps_per_second(env.step, pool, args.steps, args.repeat)
     base_rates = steps_per_second(lambda actions: naive_step(env, users, actions), pool,
                                   args.baseline_steps, args.repeat)
-    print(f"environment step, rule {args.rule} {env.game.rule.params()}, K={env.n_users}, "
-          f"n={env.n_producers}, d={env.dim}; {len(os.sched_getaffinity(0))} CPU(s) allowed, "
-          f"load average {os.getloadavg()[0]:.1f}, "
-          + ", ".join(f"{v}={os.environ.get(v)}" for v in
-                      ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")))
-    print(f"  (best of {args.repeat} x {args.steps} env steps, "
-          f"{args.repeat} x {args.baseline_steps} baseline steps)")
+    print(f"rule {env.game.rule!r}")
     for clock, env_rate, base_rate in zip(("wall", "CPU"), env_rates, base_rates, strict=True):
         verdict = "meets" if env_rate >= GOAL_STEPS_PER_SECOND else "misses"
         print(f"  per {clock}-second: recgym env {env_rate:9,.0f} steps/s "

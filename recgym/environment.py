@@ -422,7 +422,8 @@ class EngagementEnv(ParallelEnv):
             ratings = self.profile @ self._users_t  # (n, K)
             self.engagement, self.exposure = game.rule.producer_totals(ratings)
             payoff = game.payoff.profile_totals(self.engagement, self.exposure, None)
-        self.rewards_now = np.clip(payoff / self._reward_divisor, *self.reward_range)
+        low, high = self.reward_range  # rounding never takes a reward outside its range
+        self.rewards_now = np.maximum(np.minimum(payoff / self._reward_divisor, high), low)
 
     def _observations(self) -> dict[str, np.ndarray]:
         rows = self.observation_layout.build(self.profile, self.rewards_now,

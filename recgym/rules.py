@@ -281,6 +281,7 @@ class VertexView:
         self._rated = np.ascontiguousarray((ratings * weights).T)  # (V, K)
         #: ``a + B > 0`` everywhere (not so for linear users who rate some vertex 0).
         self._den_positive = rule.den_positive or not bool(np.any(weights == 0))
+        self._buffer = np.empty_like(self._weights)  # scratch for a + B, one block at a time
 
     def served(self, others: np.ndarray, users: slice, with_others: bool) -> Served:
         """Serving ``(V, m)`` at every vertex, for the users ``users`` (a slice).
@@ -290,6 +291,7 @@ class VertexView:
         """
         weights = self._weights[:, users]
         mass = others @ weights  # (m,)
+        den = np.add(weights, mass, out=self._buffer[:, users])
         n = int(round(others.sum())) + 1
         rated = rating_sum = without = None
         if with_others or self.rule.floor > 0:
@@ -300,7 +302,7 @@ class VertexView:
             without = view.welfare_without()
         return Served(self._ratings[:, users], weights, None, mass, rated, self.rule.floor, n,
                       rating_sum, without, rated_weight=self._rated[:, users],
-                      den_positive=self._den_positive)
+                      den_positive=self._den_positive, den=den)
 
 #: Serving rules by name.
 RULES: Registry[ServingRule] = Registry("rule", ServingRule)
@@ -466,17 +468,36 @@ class TopK(ServingRule):
     def __post_init__(self) -> None:
         self._check_params()
 
-    def served_mask(self, ratings: np.ndarray) -> np.ndarray:
-        """``(K, n)`` bool: the ``k`` top-ranked producers of each user (ties by index)."""
-        n = ratings.shape[1]
+    def served_mask(self, ratings: np.ndarray, axis: int = 1) -> np.ndarray:
+        """Bool mask of the ``k`` top-ranked producers of each user (ties by index).
+
+        ``ratings`` is ``(K, n)`` (``axis=1``, producers along the rows) or ``(n, K)``
+        (``axis=0``).
+        """
+        n = ratings.shape[axis]
         if self.k >= n:
             return np.ones(ratings.shape, dtype=bool)
-        # The k-th largest rating, then the equal ones by index until k are served.
-        kth = -np.partition(-ratings, self.k - 1, axis=1)[:, self.k - 1:self.k]
-        above = ratings > kth
-        tied = ratings == kth
-        room = self.k - above.sum(axis=1, keepdims=True)
-        return above | (tied & (np.cumsum(tied, axis=1) <= room))
+        # The k-th largest rating; every producer at or above it is served unless more
+        # than k tie there, and then the lower indices among the tied ones go first.
+        # Partitioning runs along contiguous rows: (K, n) is partitioned as it is.
+        rows = ratings if axis == 1 else np.ascontiguousarray(ratings.T)
+        kth = np.partition(rows, n - self.k, axis=1)[:, n - self.k]
+        kth = kth[:, None] if axis == 1 else kth[None, :]
+        mask = ratings >= kth
+        if np.count_nonzero(mask) == self.k * ratings.shape[1 - axis]:
+            return mask  # no ties at the k-th rating: exactly k served per user
+        crowded = np.flatnonzero(np.count_nonzero(mask, axis=axis) > self.k)
+        if crowded.size:
+            part = np.take(ratings, crowded, axis=1 - axis)
+            level = np.take(kth, crowded, axis=1 - axis)
+            above, tied = part > level, part == level
+            room = self.k - above.sum(axis=axis, keepdims=True)
+            fixed = above | (tied & (np.cumsum(tied, axis=axis) <= room))
+            if axis == 1:
+                mask[crowded] = fixed
+            else:
+                mask[:, crowded] = fixed
+        return mask
 
     def rule_probabilities(self, ratings: np.ndarray) -> np.ndarray:
         mask = self.served_mask(ratings)
@@ -488,11 +509,13 @@ class TopK(ServingRule):
                         weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         if self.floor != 0.0 or weights is not None:
             return super().producer_totals(ratings_by_producer, weights)
-        ratings = ratings_by_producer.T  # (K, n) view
-        w = np.exp((ratings - ratings.max(axis=1, keepdims=True)) / self.temperature)
-        w *= self.served_mask(ratings)
-        inverse = 1.0 / w.sum(axis=1)
-        return inverse @ (w * ratings), inverse @ w
+        ratings = ratings_by_producer  # (n, K): the hot path of the environment
+        w = ratings - ratings.max(axis=0)
+        w *= 1.0 / self.temperature
+        np.exp(w, out=w)
+        w *= self.served_mask(ratings, axis=0)
+        inverse = 1.0 / w.sum(axis=0)
+        return (w * ratings) @ inverse, w @ inverse
 
     def others(self, ratings: np.ndarray, index: int) -> TopKOthers:
         rest = np.delete(ratings, index, axis=1)

@@ -23,6 +23,7 @@ responses, vertex tables, gradients) goes through this one definition.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 
 import numpy as np
@@ -62,13 +63,15 @@ class Served:
     den_positive : bool
         The caller guarantees ``a + B > 0`` (softmax, uniform), so no division is
         guarded.
+    den : array (..., K), optional
+        ``a + B`` when the caller has formed it already (e.g. in a reused buffer).
     """
 
     def __init__(self, x: np.ndarray, own_weight: np.ndarray, own_weight_slope: np.ndarray,
                  others_mass: np.ndarray, others_rated: np.ndarray, floor: float,
                  n_producers: int, others_rating_sum: np.ndarray,
                  welfare_without: np.ndarray, rated_weight: np.ndarray | None = None,
-                 den_positive: bool = False) -> None:
+                 den_positive: bool = False, den: np.ndarray | None = None) -> None:
         self.x = x
         self.a = own_weight
         self.da = own_weight_slope
@@ -80,6 +83,8 @@ class Served:
         self.welfare_without = welfare_without
         self._xa = rated_weight
         self._den_positive = den_positive
+        if den is not None:
+            self.den = den
 
     @cached_property
     def den(self) -> np.ndarray:
@@ -89,26 +94,29 @@ class Served:
     def _ratio(self, num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return ratio(num, den, self._den_positive)
 
-    def _mix(self, rule_part: np.ndarray, uniform_part: np.ndarray | float) -> np.ndarray:
+    def _mix(self, rule_part: np.ndarray, uniform_part: Callable[[], np.ndarray | float]
+             ) -> np.ndarray:
+        """``(1 - eta) rule_part + eta uniform_part()`` (the uniform part formed only if
+        there is a floor)."""
         if self.floor == 0.0:
             return rule_part
-        return (1.0 - self.floor) * rule_part + self.floor * uniform_part
+        return (1.0 - self.floor) * rule_part + self.floor * uniform_part()
 
     @cached_property
     def own(self) -> np.ndarray:
         """``p(x)``: the own serving probability (exposure per user)."""
-        return self._mix(self._ratio(self.a, self.den), 1.0 / self.n)
+        return self._mix(self._ratio(self.a, self.den), lambda: 1.0 / self.n)
 
     @cached_property
     def engagement(self) -> np.ndarray:
         """``x * p(x)``: the own engagement per user."""
         xa = self.x * self.a if self._xa is None else self._xa
-        return self._mix(self._ratio(xa, self.den), self.x / self.n)
+        return self._mix(self._ratio(xa, self.den), lambda: self.x / self.n)
 
     @cached_property
     def others_value(self) -> np.ndarray:
         """``q(x)``: what the others bring the user."""
-        return self._mix(self._ratio(self.C, self.den), self.R / self.n)
+        return self._mix(self._ratio(self.C, self.den), lambda: self.R / self.n)
 
     @cached_property
     def own_slope(self) -> np.ndarray:

@@ -32,16 +32,16 @@ def project_to_simplex(x: np.ndarray) -> np.ndarray:
     array, shape (..., d), float64
     """
     x = np.asarray(x, dtype=np.float64)
-    d = x.shape[-1]
+    shape, d = x.shape, x.shape[-1]
+    x = x.reshape(-1, d)
     with np.errstate(over="ignore"):  # x - max may overflow to -inf: clamped below
-        y = np.maximum(x - x.max(axis=-1, keepdims=True), -2.0)
-    u = -np.sort(-y, axis=-1)
-    css = np.cumsum(u, axis=-1) - 1.0
-    ind = np.arange(1, d + 1, dtype=np.float64)
-    cond = u - css / ind > 0
-    rho = d - 1 - np.argmax(cond[..., ::-1], axis=-1)
-    theta = np.take_along_axis(css, rho[..., None], axis=-1) / (rho[..., None] + 1.0)
-    return np.maximum(y - theta, 0.0)
+        y = np.maximum(x - x.max(axis=1, keepdims=True), -2.0)
+    u = np.sort(y, axis=1)[:, ::-1]  # descending
+    css = np.cumsum(u, axis=1) - 1.0
+    # rho: the last index where u - css / (index + 1) > 0 (it holds on a prefix).
+    rho = np.count_nonzero(u * np.arange(1.0, d + 1.0) > css, axis=1) - 1
+    theta = css[np.arange(len(x)), rho] / (rho + 1.0)
+    return np.maximum(y - theta[:, None], 0.0).reshape(shape)
 
 
 def project_to_strategy_set(x: np.ndarray) -> np.ndarray:
@@ -71,7 +71,7 @@ def project_to_strategy_set(x: np.ndarray) -> np.ndarray:
         raise ValueError("x must contain only finite values (no NaN or inf) to be projected")
     clipped = np.maximum(x, 0.0)
     with np.errstate(over="ignore"):  # a sum that overflows is > 1 all the same
-        over = clipped.sum(axis=-1) > 1.0
-    if np.any(over):
-        clipped[over] = project_to_simplex(clipped[over])
-    return clipped
+        over = clipped.sum(axis=-1, keepdims=True) > 1.0
+    if not over.any():
+        return clipped
+    return np.where(over, project_to_simplex(clipped), clipped)
