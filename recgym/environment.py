@@ -375,10 +375,13 @@ class EngagementEnv(ParallelEnv):
         if np.iscomplexobj(action):
             raise TypeError(f"action of {agent} must be real, got complex values {action!r}")
         try:
-            arr = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+            arr = np.asarray(action)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.dtype.kind not in "biuf":  # None, strings, objects
             raise TypeError(f"action of {agent} must be a numeric array of shape ({self.dim},), "
-                            f"got {action!r}") from exc
+                            f"got {action!r}")
+        arr = arr.astype(np.float64)
         if arr.shape != (self.dim,):
             raise ValueError(f"action of {agent} must have shape ({self.dim},), "
                              f"got shape {arr.shape}")
