@@ -218,7 +218,8 @@ def amazon_scale(args: argparse.Namespace) -> int:
     result, wall, cpu = run_project(game, args)
     print_result(result)
     verdict = "met" if wall < AMAZON_SECONDS_GOAL else "NOT met"
-    print(f"project (recgym.solvers.dynamics, best of {args.repeat}): wall {wall:.3f} s, CPU {cpu:.3f} s "
+    print(f"project (recgym.solvers.dynamics, best of {args.repeat}): wall {wall:.3f} s, "
+          f"CPU {cpu:.3f} s "
           f"(goal < {AMAZON_SECONDS_GOAL:.0f} s wall: {verdict})")
 
     # Memory: one more run, traced (tracing is kept out of the timed runs).

@@ -4,9 +4,10 @@ Times ``env.step`` at ``K = 1,000`` users, ``n = 10`` producers, ``d = 5`` featu
 for every registered serving rule by default (top-k with ``k = 3``), on pre-drawn
 random actions (``Box(0, 1)`` samples, so every step projects onto the strategy
 set), and a straightforward baseline in the same process: per-agent projection in
-plain Python and the rule's probabilities user by user, computing the same rewards. Both are checked to give the same rewards on the same
-actions. Prints steps per second of both, their ratio, and the environment's
-rate against the goal of ``GOAL_STEPS_PER_SECOND``.
+plain Python and the rule's probabilities user by user, computing the same rewards.
+Both are checked to give the same rewards on the same actions. Prints steps per
+second of both, their ratio, and the environment's rate against the goal of
+``GOAL_STEPS_PER_SECOND``.
 
 Two clocks are reported: wall time, and the process's CPU time
 (``time.process_time``). With one BLAS thread the process runs on one core at a

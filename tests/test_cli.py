@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.dynamics import best_response_dynamics
 from recgym.cli import main
 from recgym.datasets import load_users
 from recgym.experiments.results import read_results
 from recgym.game import EngagementGame
+from recgym.solvers import best_response_dynamics
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A small experiment-1 sweep on the command line (both rules, runs 1-2, d = 5).
@@ -155,8 +155,8 @@ def _running(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_sigterm_stops_reproduce_like_ctrl_c(tmp_path: Path) -> None:
-    """SIGTERM mid-sweep: finished rows kept, the interrupted message, status 143 (128 + SIGTERM), and no
-    worker process left behind."""
+    """SIGTERM mid-sweep: finished rows kept, the interrupted message, status 143
+    (128 + SIGTERM), and no worker process left behind."""
     out = tmp_path / "out"
     # Hundreds of short chains: the sweep is far from done when the first rows appear.
     proc = subprocess.Popen([sys.executable, "-m", "recgym.cli", "reproduce", "exp1",

@@ -20,10 +20,10 @@ from surprise import NMF, Dataset, Reader
 from surprise.model_selection import cross_validate
 
 import recgym
-from agents.dynamics import best_response_dynamics
 from recgym import datasets
 from recgym.datasets import nmf, real
 from recgym.datasets.files import DATA_ENV
+from recgym.solvers import best_response_dynamics
 from recgym.users import synthetic_skewed, synthetic_uniform
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

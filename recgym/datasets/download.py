@@ -48,8 +48,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from recgym.datasets.files import DATA_ENV, DataFile, data_root, sha256_of_file
-from recgym.datasets.real import AMAZON_DIGITAL_MUSIC, MOVIELENS_100K, RENT_THE_RUNWAY
+from recgym.datasets.files import (
+    AMAZON_DIGITAL_MUSIC,
+    DATA_ENV,
+    MOVIELENS_100K,
+    RENT_THE_RUNWAY,
+    DataFile,
+    data_root,
+    locate,
+    sha256_of_file,
+)
 
 #: Environment variable naming a mirror that replaces every source's address.
 DOWNLOAD_URL_ENV = "RECGYM_DOWNLOAD_URL"
@@ -181,6 +189,36 @@ def download(name: str, dest: str | os.PathLike | None = None, *, progress: bool
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(fetched, target)
     return target
+
+
+def locate_or_download(spec: DataFile, path: str | os.PathLike | None = None, *,
+                       fetch: bool = False, progress: bool = True) -> Path:
+    """``recgym.datasets.files.locate``, downloading the file if it is missing and
+    ``fetch`` is True (into ``path``, then a folder, or the data folder); the loaders'
+    ``download=True``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file is missing and ``fetch`` is False (or the dataset cannot be
+        downloaded); the message says where it was looked for and how to get it.
+    ValueError
+        ``download=True`` with ``path`` naming the file rather than a folder.
+    TypeError
+        ``download`` is not a bool.
+    """
+    if not isinstance(fetch, bool):
+        raise TypeError(f"download must be a bool, got {type(fetch).__name__}")
+    try:
+        return locate(spec, path)
+    except FileNotFoundError:
+        if not fetch or not spec.name:
+            raise
+    root = data_root() if path is None else Path(path).expanduser()
+    if root.name == spec.filename:
+        raise ValueError(f"with download=True, path must be a folder (the file goes to "
+                         f"<path>/{spec.relative_path}), got path={os.fspath(path)!r}") from None
+    return download(spec.name, root, progress=progress)
 
 
 def download_command(name: str, data: str | os.PathLike | None = None, progress: bool = True,

@@ -84,8 +84,23 @@ def data_root() -> Path:
     return base / "recgym"
 
 
-def locate(spec: DataFile, path: PathLike | None = None, *, download: bool = False,
-           progress: bool = True) -> Path:
+#: Where each real dataset's ratings file lives and where it comes from.
+MOVIELENS_100K = DataFile(
+    "MovieLens-100k", "ml-100k/u.data",
+    "https://grouplens.org/datasets/movielens/100k/ (ml-100k.zip; the ratings are "
+    "ml-100k/u.data, tab-separated user item rating timestamp)", "movielens-100k")
+RENT_THE_RUNWAY = DataFile(
+    "RentTheRunway", "rentrunway/rentrunway_preproc.csv",
+    "the paper's preprocessed ratings file rentrunway_preproc.csv (CSV user_id,item_id,rating "
+    "with ratings in 1..5), built from the RentTheRunway clothing-fit data at "
+    "https://cseweb.ucsd.edu/~jmcauley/datasets.html#clothing_fit", "rentrunway")
+AMAZON_DIGITAL_MUSIC = DataFile(
+    "Amazon Digital Music", "amazon/Digital_Music.csv",
+    "https://cseweb.ucsd.edu/~jmcauley/datasets/amazon_v2/ (the 'ratings only' CSV of the "
+    "Digital Music category, Digital_Music.csv)", "amazon-music")
+
+
+def locate(spec: DataFile, path: PathLike | None = None) -> Path:
     """The ratings file of ``spec``, from ``path`` or else from the data folder.
 
     Parameters
@@ -94,11 +109,6 @@ def locate(spec: DataFile, path: PathLike | None = None, *, download: bool = Fal
     path : str or os.PathLike, optional
         The file itself, or a folder holding ``spec.relative_path`` or
         ``spec.filename``. Default: the data folder (``data_root()``).
-    download : bool
-        If the file is not found, download it (``spec.name`` must be set) into
-        ``path`` (then a folder) or the data folder, at ``spec.relative_path``.
-    progress : bool
-        Show the download's progress on stderr.
 
     Returns
     -------
@@ -107,19 +117,13 @@ def locate(spec: DataFile, path: PathLike | None = None, *, download: bool = Fal
     Raises
     ------
     FileNotFoundError
-        Naming the file, every place looked at and how to obtain it.
+        Naming the file, every place looked at and how to obtain it (including
+        ``recgym download NAME`` and the loaders' ``download=True``).
     TypeError
-        If ``path`` is not a string or path, or ``download`` not a bool.
-    ValueError
-        If ``download`` is True and ``path`` names the file rather than a folder.
-
-    Downloading may also raise ``recgym.datasets.download.DownloadError`` (an
-    ``OSError``) or ``ChecksumError`` (a ``ValueError``).
+        If ``path`` is not a string or path.
     """
     if path is not None and not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    if not isinstance(download, bool):
-        raise TypeError(f"download must be a bool, got {type(download).__name__}")
     if path is not None:
         root, origin = Path(path).expanduser(), f"path={os.fspath(path)!r}"
     else:
@@ -130,13 +134,6 @@ def locate(spec: DataFile, path: PathLike | None = None, *, download: bool = Fal
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    if download and spec.name:
-        from recgym.datasets.download import download as fetch
-
-        if root.name == spec.filename:
-            raise ValueError(f"with download=True, path must be a folder (the file goes to "
-                             f"<path>/{spec.relative_path}), got path={os.fspath(path)!r}")
-        return fetch(spec.name, root, progress=progress)
     raise FileNotFoundError(_missing_message(spec, origin, candidates, path is not None))
 
 

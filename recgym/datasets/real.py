@@ -29,10 +29,12 @@ import pandas as pd
 
 from recgym._validation import check_int
 from recgym.datasets import cache as _cache
+from recgym.datasets.download import locate_or_download
 from recgym.datasets.files import (
-    DataFile,
+    AMAZON_DIGITAL_MUSIC,
+    MOVIELENS_100K,
+    RENT_THE_RUNWAY,
     check_ratings_table,
-    locate,
     read_ratings_csv,
     sha256_of_file,
     sha256_of_frame,
@@ -46,20 +48,6 @@ from recgym.datasets.nmf import (
 
 #: The paper's rating scale for every dataset.
 DEFAULT_RATING_SCALE = (1.0, 5.0)
-
-MOVIELENS_100K = DataFile(
-    "MovieLens-100k", "ml-100k/u.data",
-    "https://grouplens.org/datasets/movielens/100k/ (ml-100k.zip; the ratings are "
-    "ml-100k/u.data, tab-separated user item rating timestamp)", "movielens-100k")
-RENT_THE_RUNWAY = DataFile(
-    "RentTheRunway", "rentrunway/rentrunway_preproc.csv",
-    "the paper's preprocessed ratings file rentrunway_preproc.csv (CSV user_id,item_id,rating "
-    "with ratings in 1..5), built from the RentTheRunway clothing-fit data at "
-    "https://cseweb.ucsd.edu/~jmcauley/datasets.html#clothing_fit", "rentrunway")
-AMAZON_DIGITAL_MUSIC = DataFile(
-    "Amazon Digital Music", "amazon/Digital_Music.csv",
-    "https://cseweb.ucsd.edu/~jmcauley/datasets/amazon_v2/ (the 'ratings only' CSV of the "
-    "Digital Music category, Digital_Music.csv)", "amazon-music")
 
 #: Headerless column layout of the Amazon v2 "ratings only" files, accepted besides
 #: the three-column ``user_id,item_id,rating`` layout.
@@ -120,7 +108,7 @@ def movielens_100k(dim: int, seed: int, path: str | os.PathLike | None = None, *
     >>> users.shape  # doctest: +SKIP
     (943, 5)
     """
-    file = locate(MOVIELENS_100K, path, download=download, progress=progress)
+    file = locate_or_download(MOVIELENS_100K, path, fetch=download, progress=progress)
     ratings = _Ratings("movielens-100k", f"MovieLens-100k ({file.name})", sha256_of_file(file),
                        DEFAULT_RATING_SCALE, lambda: _checked(dataset_from_ml100k_file(str(file)),
                                                               file, DEFAULT_RATING_SCALE))
@@ -139,7 +127,7 @@ def rent_the_runway(dim: int, seed: int, path: str | os.PathLike | None = None, 
     Parameters and returns as ``movielens_100k``; ``path`` may be the CSV file or a
     folder holding ``rentrunway/rentrunway_preproc.csv`` or ``rentrunway_preproc.csv``.
     """
-    file = locate(RENT_THE_RUNWAY, path, download=download, progress=progress)
+    file = locate_or_download(RENT_THE_RUNWAY, path, fetch=download, progress=progress)
     return _csv_embedding("rentrunway", RENT_THE_RUNWAY.title, file, dim, seed, None,
                           cache=cache, cache_dir=cache_dir, progress=progress)
 
@@ -160,7 +148,7 @@ def amazon_digital_music(dim: int, seed: int, path: str | os.PathLike | None = N
     Parameters and returns as ``movielens_100k``; ``path`` may be the CSV file or a
     folder holding ``amazon/Digital_Music.csv`` or ``Digital_Music.csv``.
     """
-    file = locate(AMAZON_DIGITAL_MUSIC, path, download=download, progress=progress)
+    file = locate_or_download(AMAZON_DIGITAL_MUSIC, path, fetch=download, progress=progress)
     return _csv_embedding("amazon-music", AMAZON_DIGITAL_MUSIC.title, file, dim, seed,
                           {len(AMAZON_RATINGS_ONLY): AMAZON_RATINGS_ONLY},
                           cache=cache, cache_dir=cache_dir, progress=progress)
