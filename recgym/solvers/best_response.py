@@ -236,8 +236,14 @@ class ExactSolver:
         over = check_search_set(over)
         n = self.game.n_producers
         gains, utilities, certified = np.zeros(n), np.zeros(n), True
+        # Where the rule is symmetric, producers on the same vertex face the same problem.
+        directions = self.game.vertex_directions(profile) if self.game.rule.symmetric else None
+        solved: dict[int, BestResponseResult] = {}
         for i in np.flatnonzero(mask):
-            response = self.best_response(profile, int(i), over, mask)
+            key = int(directions[i]) if directions is not None else -1 - int(i)
+            if key not in solved:
+                solved[key] = self.best_response(profile, int(i), over, mask)
+            response = solved[key]
             gains[i], utilities[i] = response.gain, response.current_utility
             certified = certified and response.certified
         return NashConvResult(float(gains.sum()), gains, utilities, certified, over)

@@ -1,0 +1,517 @@
+r"""The platform as mechanism designer: compare serving rules and reward mechanisms.
+
+A **candidate** is a serving rule with its parameters (the exposure floor is one of
+them) and a producer payoff (``recgym.payoffs``). For each candidate the paper's
+best-response dynamics run from the random streams ``runs`` (``RandomState(run)``,
+as ``recgym reproduce`` does), and every requested social choice function
+(``recgym.welfare``) is computed at each end point, with NashConv over the whole
+strategy set (certified or flagged).
+
+* ``evaluate``: one row per (candidate, run), a tidy ``pandas.DataFrame``;
+* ``summarize``: per candidate, each SCF at the **worst** and **best** distinct
+  converged equilibrium (distinct: different counts per feature, producers being
+  identical), its mean over converged runs (frequency-weighted), the number of
+  distinct equilibria and of runs that did not converge (reported, never averaged);
+* ``optimize``: a rule parameter chosen on a grid refined around the best grid
+  point, maximising the worst-equilibrium SCF (robust) by default;
+* ``pareto``: the frontier of two SCFs over all equilibria;
+* ``price_of_anarchy``: the best profile found by a central planner controlling
+  every producer (``OPT``, best found, not proven optimal) against the worst and
+  best equilibria, and for ``user_welfare`` against the upper bound of
+  ``recgym.welfare.user_welfare_upper_bound``.
+
+With outside options (``outside_option``), producers whose best payoff per user
+falls below theirs leave during the dynamics; the rows then report the producers
+retained, and SCFs are over the users and the producers that stayed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from recgym import welfare
+from recgym._validation import check_choice, check_float, check_int, check_ints
+from recgym.game import EngagementGame
+from recgym.payoffs import Payoff, make_payoff
+from recgym.registry import declared_params, parse_spec
+from recgym.rules import RULES, ServingRule, make_rule
+from recgym.solvers import ExactSolver, best_response_dynamics
+
+__all__ = ["Candidate", "OptimizeResult", "PriceOfAnarchy", "candidate_columns", "evaluate",
+           "expand_grid", "log_grid", "optimize", "pareto", "price_of_anarchy", "summarize"]
+
+#: Columns that identify a candidate: the rule family, every declared rule parameter
+#: (empty where a rule lacks it) and the payoff.
+PARAM_COLUMNS = tuple(sorted((p.name for p in declared_params(RULES)),
+                             key=lambda name: name == "floor"))
+
+
+def candidate_columns() -> tuple[str, ...]:
+    """``rule``, one column per declared rule parameter, ``payoff``."""
+    return ("rule", *PARAM_COLUMNS, "payoff")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A serving rule (spec string or rule object, floor included) and a payoff.
+
+    Raises
+    ------
+    ValueError
+        Unknown rule, payoff or parameter (names them and the allowed values).
+    """
+
+    rule: str | ServingRule
+    payoff: str | Payoff = "engagement"
+    serving: ServingRule = field(init=False, repr=False, compare=False)
+    reward: Payoff = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "serving", make_rule(self.rule))
+        object.__setattr__(self, "reward", make_payoff(self.payoff))
+
+    @property
+    def label(self) -> str:
+        """``"<rule spec> / <payoff>"``."""
+        return f"{self.serving.spec} / {self.reward.spec}"
+
+    def columns(self) -> dict[str, object]:
+        """The candidate's identifying columns (``candidate_columns``)."""
+        params = self.serving.params()
+        values: dict[str, object] = {"rule": self.serving.NAME}
+        values.update({name: params.get(name, math.nan) for name in PARAM_COLUMNS})
+        values["payoff"] = self.reward.spec
+        return values
+
+
+def log_grid(low: float, high: float, points: int, name: str = "grid") -> np.ndarray:
+    """``points`` log-spaced values from ``low`` to ``high`` (both > 0, ``low <= high``)."""
+    check_int(f"{name} points", points, 1)
+    low = check_float(f"{name} lower bound", low, 0.0, low_open=True)
+    high = check_float(f"{name} upper bound", high, 0.0, low_open=True)
+    if high < low:
+        raise ValueError(f"{name} is reversed: {low:g}..{high:g} (the lower bound must come "
+                         "first)")
+    if points == 1:
+        if low != high:
+            raise ValueError(f"{name} {low:g}..{high:g} needs at least 2 points")
+        return np.array([low])
+    return np.geomspace(low, high, points)
+
+
+def expand_grid(spec: str) -> list[str]:
+    """Rule specs from a spec with grids: ``softmax:temperature=0.01..100x25`` is a
+    25-point log grid of temperatures (``low..highxN``, both bounds > 0).
+
+    Raises
+    ------
+    ValueError
+        Malformed, empty, reversed or non-positive grids, naming the parameter.
+    """
+    name, params = parse_spec(spec, "rule")
+    axes: list[list[str]] = []
+    for key, text in params.items():
+        if ".." not in text:
+            axes.append([f"{key}={text}"])
+            continue
+        bounds, sep, count = text.partition("x")
+        low, dots, high = bounds.partition("..")
+        if not sep or not dots:
+            raise ValueError(f"rule {name!r} parameter {key}: a grid is low..highxN, e.g. "
+                             f"0.01..100x25; got {text!r}")
+        try:
+            values = log_grid(float(low), float(high), int(count), f"{key} grid")
+        except ValueError as exc:
+            raise ValueError(f"rule {name!r} parameter {key}: {exc}") from None
+        axes.append([f"{key}={v!r}" for v in values.tolist()])
+    specs = [name]
+    for options in axes:
+        specs = [f"{s}{':' if ':' not in s else ','}{o}" for s in specs for o in options]
+    for item in specs:
+        make_rule(item)  # validates every parameter against its declaration
+    return specs
+
+
+# ---------------------------------------------------------------------- evaluate
+def _runs(runs: Iterable[int]) -> tuple[int, ...]:
+    return check_ints("runs", tuple(runs), 0, 2**32 - 1)
+
+
+def _scfs(scfs: Sequence[object] | object) -> list[welfare.SocialChoice]:
+    items = [scfs] if isinstance(scfs, str) or callable(scfs) else list(scfs)
+    if not items:
+        raise ValueError("scfs needs at least one social choice function")
+    parsed = [welfare.parse(s) for s in items]
+    names = [welfare.name_of(s) for s in parsed]
+    if len(set(names)) != len(names):
+        raise ValueError(f"scfs must have distinct names, got {names}")
+    return parsed
+
+
+def evaluate_candidate(users: np.ndarray, n_producers: int, candidate: Candidate,
+                       scfs: Sequence[welfare.SocialChoice], runs: Sequence[int], *,
+                       outside_option: object = 0.0, weights: object | None = None,
+                       max_iter: int = 500, nash_conv: bool = True) -> list[dict]:
+    """The rows of ``evaluate`` for one candidate (one row per run)."""
+    game = EngagementGame(users, n_producers, candidate.serving, payoff=candidate.reward,
+                          weights=weights, outside_option=outside_option)
+    solver = ExactSolver(game) if nash_conv else None
+    rows = []
+    for run in runs:
+        result = best_response_dynamics(game, np.random.RandomState(run), max_iter)
+        utilities = game.utilities(result.profile, result.active)
+        row = dict(candidate.columns(), run=int(run), converged=bool(result.converged),
+                   iterations=int(result.iterations),
+                   counts=" ".join(str(int(c)) for c in result.counts),
+                   producers_retained=int(result.active.sum()),
+                   exited_outside_option=float(game.outside_option[~result.active].sum()))
+        for scf in scfs:
+            row[welfare.name_of(scf)] = welfare.value(scf, utilities)
+        if solver is not None:
+            nc = solver.nash_conv(result.profile, "strategy_set", result.active)
+            row.update(nash_conv=nc.value / game.total_weight, nash_conv_certified=nc.certified)
+        rows.append(row)
+    return rows
+
+
+def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | str],
+             scfs: Sequence[object] | object = ("user_welfare",),
+             runs: Iterable[int] = range(1, 11), *, outside_option: object = 0.0,
+             weights: object | None = None, max_iter: int = 500, nash_conv: bool = True,
+             progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Every candidate's equilibria from every run, evaluated by every SCF.
+
+    Parameters
+    ----------
+    users : array (K, d)
+    n_producers : int >= 1
+    candidates : sequence of Candidate (or rule spec strings, engagement payoff)
+    scfs : SCF callables or spec strings (``recgym.welfare``)
+    runs : the dynamics' random streams (``RandomState(run)``)
+    outside_option : float or array (n,)
+        Producers' outside options per user (E4): producers may leave.
+    weights : array (K,), optional
+        User weights.
+    max_iter : int
+    nash_conv : bool
+        Also compute NashConv over the strategy set (per user) at each end point.
+    progress : callable(rows), optional
+        Called after each candidate with its number of rows.
+
+    Returns
+    -------
+    DataFrame
+        One row per (candidate, run): ``candidate_columns()``, ``run``, ``converged``,
+        ``iterations``, ``counts``, ``producers_retained``, ``exited_outside_option``
+        (the exited producers' options summed), one column per SCF (its spec
+        string), ``nash_conv`` and ``nash_conv_certified``.
+    """
+    n_producers = check_int("n_producers", n_producers, 1)
+    runs = _runs(runs)
+    parsed = _scfs(scfs)
+    chosen = [c if isinstance(c, Candidate) else Candidate(c) for c in candidates]
+    if not chosen:
+        raise ValueError("candidates needs at least one candidate")
+    rows: list[dict] = []
+    for candidate in chosen:
+        part = evaluate_candidate(users, n_producers, candidate, parsed, runs,
+                                  outside_option=outside_option, weights=weights,
+                                  max_iter=max_iter, nash_conv=nash_conv)
+        rows += part
+        if progress is not None:
+            progress(len(part))
+    return pd.DataFrame(rows)
+
+
+def scf_columns(frame: pd.DataFrame) -> list[str]:
+    """The SCF columns of an ``evaluate`` frame (everything that is not bookkeeping)."""
+    fixed = {*candidate_columns(), "run", "converged", "iterations", "counts",
+             "producers_retained", "exited_outside_option", "nash_conv", "nash_conv_certified",
+             "dataset", "embedding_seed", "dim", "n_producers", "outside_option"}
+    return [c for c in frame.columns if c not in fixed]
+
+
+def _candidate_keys(frame: pd.DataFrame) -> list[str]:
+    extra = [c for c in ("dataset", "embedding_seed", "dim", "n_producers", "outside_option")
+             if c in frame.columns]
+    return [*extra, *candidate_columns()]
+
+
+def summarize(frame: pd.DataFrame, scfs: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per candidate: each SCF's worst, best and mean over its converged equilibria.
+
+    Worst and best are over **distinct** equilibria (different ``counts``); the mean
+    is over converged runs (so frequent equilibria weigh more). Runs that did not
+    converge are counted in ``not_converged`` and left out of every value.
+
+    Returns
+    -------
+    DataFrame
+        The candidate columns, ``equilibria`` (distinct), ``converged_runs``,
+        ``not_converged``, and ``<scf>_worst``, ``<scf>_best``, ``<scf>_mean`` per SCF
+        (NaN where no run converged).
+    """
+    scfs = list(scfs) if scfs is not None else scf_columns(frame)
+    keys = _candidate_keys(frame)
+    rows = []
+    for values, part in frame.groupby(keys, sort=False, dropna=False):
+        row = dict(zip(keys, values if isinstance(values, tuple) else (values,), strict=True))
+        done = part[part["converged"].astype(bool)]
+        distinct = done.drop_duplicates("counts")
+        row.update(equilibria=len(distinct), converged_runs=len(done),
+                   not_converged=len(part) - len(done))
+        for scf in scfs:
+            row[f"{scf}_worst"] = float(distinct[scf].min()) if len(done) else math.nan
+            row[f"{scf}_best"] = float(distinct[scf].max()) if len(done) else math.nan
+            row[f"{scf}_mean"] = float(done[scf].mean()) if len(done) else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pareto(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """The rows of ``frame`` (converged equilibria) that no other row beats on both ``x``
+    and ``y`` (higher is better), sorted by ``x``."""
+    for column in (x, y):
+        if column not in frame.columns:
+            raise ValueError(f"pareto: no column {column!r}; SCF columns are "
+                             f"{scf_columns(frame)}")
+    done = frame[frame["converged"].astype(bool)].sort_values([x, y], ascending=False)
+    keep, best_y = [], -math.inf
+    for index, value in done[y].items():
+        if value > best_y:
+            keep.append(index)
+            best_y = value
+    return done.loc[keep].sort_values(x).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------- optimize
+@dataclass(frozen=True)
+class OptimizeResult:
+    """The parameter value ``optimize`` chose and everything it evaluated.
+
+    Attributes
+    ----------
+    value : float
+        The chosen parameter value.
+    objective : float
+        Its objective (the SCF at its worst, best or mean equilibrium).
+    points : DataFrame
+        Every evaluated value with its summary row (``summarize``), in order of
+        evaluation; ``stage`` is ``"grid"`` or ``"refine"``.
+    equilibria : int
+        Dynamics runs made in all (grid and refinement).
+    """
+
+    value: float
+    objective: float
+    points: pd.DataFrame
+    equilibria: int
+
+
+OBJECTIVES = ("worst", "best", "mean")
+
+
+def optimize(users: object, n_producers: int, family: str, param: str,
+             bounds: tuple[float, float], scf: object = "user_welfare",
+             runs: Iterable[int] = range(1, 11), *, log: bool = True,
+             payoff: str = "engagement", objective: str = "worst", grid: int = 9,
+             refine: int = 5, fixed: dict[str, object] | None = None,
+             outside_option: object = 0.0) -> OptimizeResult:
+    """Choose ``param`` of rule ``family`` in ``bounds`` to maximise ``scf`` (E3).
+
+    The objective jumps wherever the equilibria change with the parameter, so it is
+    searched on a grid of ``grid`` points (log-spaced if ``log``), then on ``refine``
+    points strictly between the best grid point's neighbours.
+
+    Raises
+    ------
+    ValueError
+        Unknown family, parameter or objective; empty or reversed bounds.
+    """
+    cls = RULES.get(family)
+    declared = {p.name: p for p in cls.PARAMS}
+    if param not in declared:
+        raise ValueError(f"rule {family!r} has no parameter {param!r}; its parameters: "
+                         f"{', '.join(declared) or 'none'}")
+    check_choice("objective", objective, OBJECTIVES)
+    check_int("grid", grid, 2)
+    check_int("refine", refine, 0)
+    low, high = (float(b) for b in bounds)
+    if log:
+        points = log_grid(low, high, grid, f"{param} bounds")
+    else:
+        if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+            raise ValueError(f"{param} bounds must be finite with low < high, got {bounds}")
+        points = np.linspace(low, high, grid)
+    parsed = _scfs([scf])
+    name = welfare.name_of(parsed[0])
+    runs = _runs(runs)
+    fixed = dict(fixed or {})
+
+    def score(values: np.ndarray, stage: str) -> pd.DataFrame:
+        candidates = [Candidate(make_rule(family, **{**fixed, param: float(v)}), payoff)
+                      for v in values]
+        frame = evaluate(users, n_producers, candidates, parsed, runs, nash_conv=False,
+                         outside_option=outside_option)
+        summary = summarize(frame, [name])
+        summary.insert(0, "stage", stage)
+        summary.insert(1, "value", values)
+        return summary
+
+    column = f"{name}_{objective}"
+    first = score(points, "grid")
+    best = int(np.nanargmax(first[column].to_numpy())) if first[column].notna().any() else 0
+    tables = [first]
+    if refine:
+        left = points[max(best - 1, 0)]
+        right = points[min(best + 1, len(points) - 1)]
+        inner = (np.geomspace(left, right, refine + 2) if log else
+                 np.linspace(left, right, refine + 2))[1:-1]
+        inner = inner[~np.isin(inner, points)]
+        if inner.size:
+            tables.append(score(inner, "refine"))
+    table = pd.concat(tables, ignore_index=True)
+    choice = int(np.nanargmax(table[column].to_numpy())) if table[column].notna().any() else 0
+    return OptimizeResult(float(table["value"].iloc[choice]), float(table[column].iloc[choice]),
+                          table, len(table) * len(runs))
+
+
+# ---------------------------------------------------------------------- price of anarchy
+@dataclass(frozen=True)
+class PriceOfAnarchy:
+    """How much the equilibria lose against the best profile a planner could pick.
+
+    Attributes
+    ----------
+    scf : str
+    opt : float
+        The best SCF value found for a central planner controlling every producer
+        (local search over vertex profiles from every equilibrium and random starts,
+        refined continuously for ``user_welfare`` where vertices are not certified).
+        A lower bound on the true optimum: best found, not proven optimal.
+    opt_profile : array (n, d)
+    worst, best : float
+        The SCF at the worst and best distinct converged equilibrium.
+    price_of_anarchy, price_of_stability : float or None
+        ``opt / worst`` and ``opt / best`` where the SCF is positive at every
+        equilibrium involved (then they are at least 1), else ``None``.
+    anarchy_gap, stability_gap : float
+        ``opt - worst`` and ``opt - best`` (always given).
+    upper_bound : float or None
+        For ``user_welfare``: the bound no profile can beat
+        (``recgym.welfare.user_welfare_upper_bound``); else ``None``.
+    upper_bound_ratio : float or None
+        ``upper_bound / worst`` (where ``worst > 0``); else ``None``.
+    equilibria : int
+        Distinct converged equilibria found.
+    """
+
+    scf: str
+    opt: float
+    opt_profile: np.ndarray
+    worst: float
+    best: float
+    price_of_anarchy: float | None
+    price_of_stability: float | None
+    anarchy_gap: float
+    stability_gap: float
+    upper_bound: float | None
+    upper_bound_ratio: float | None
+    equilibria: int
+
+
+def price_of_anarchy(users: object, n_producers: int, candidate: Candidate | str,
+                     scf: object = "user_welfare", runs: Iterable[int] = range(1, 11), *,
+                     starts: int = 8, seed: int = 0) -> PriceOfAnarchy:
+    """The price of anarchy and of stability of ``candidate`` for ``scf`` (E3).
+
+    Raises
+    ------
+    ValueError
+        If no run converged (there is no equilibrium to compare).
+    """
+    candidate = candidate if isinstance(candidate, Candidate) else Candidate(candidate)
+    parsed = _scfs([scf])[0]
+    name = welfare.name_of(parsed)
+    game = EngagementGame(users, check_int("n_producers", n_producers, 1), candidate.serving,
+                          payoff=candidate.reward)
+    equilibria: dict[str, np.ndarray] = {}
+    for run in _runs(runs):
+        result = best_response_dynamics(game, np.random.RandomState(run))
+        if result.converged:
+            equilibria.setdefault(" ".join(map(str, result.counts)), result.directions)
+    if not equilibria:
+        raise ValueError(f"no run of {candidate.label} converged: no equilibrium to compare")
+    values = [welfare.value(parsed, game.utilities(game.vertex_profile(d)))
+              for d in equilibria.values()]
+    rng = np.random.RandomState(check_int("seed", seed, 0))
+    begin = [*equilibria.values(),
+             *(rng.choice(game.dim, game.n_producers) for _ in range(check_int("starts", starts,
+                                                                                0)))]
+    opt, opt_profile = max((_planner_search(game, parsed, d) for d in begin),
+                           key=lambda found: found[0])
+    if name == "user_welfare":
+        opt, opt_profile = _refine_user_welfare(game, opt, opt_profile)
+    worst, best = min(values), max(values)
+    opt = max(opt, best)  # every equilibrium is a profile the planner could pick
+    positive = worst > 0
+    bound = welfare.user_welfare_upper_bound(game.users) if name == "user_welfare" else None
+    return PriceOfAnarchy(
+        name, opt, opt_profile, worst, best, opt / worst if positive else None,
+        opt / best if positive else None, opt - worst, opt - best, bound,
+        bound / worst if bound is not None and positive else None, len(equilibria))
+
+
+def _planner_search(game: EngagementGame, scf: welfare.SocialChoice, start: np.ndarray
+                    ) -> tuple[float, np.ndarray]:
+    """Best-improvement local search of ``scf`` over vertex profiles from ``start``."""
+    directions = np.array(start, dtype=np.int64)
+    current = welfare.value(scf, game.utilities(game.vertex_profile(directions)))
+    while True:
+        best_value, best_move = current, None
+        for i in range(game.n_producers):
+            for v in range(game.n_vertices):
+                if v == directions[i]:
+                    continue
+                trial = directions.copy()
+                trial[i] = v
+                value = welfare.value(scf, game.utilities(game.vertex_profile(trial)))
+                if value > best_value:
+                    best_value, best_move = value, (i, v)
+        if best_move is None:
+            return current, game.vertex_profile(directions)
+        directions[best_move[0]] = best_move[1]
+        current = best_value
+
+
+def _refine_user_welfare(game: EngagementGame, value: float, profile: np.ndarray
+                         ) -> tuple[float, np.ndarray]:
+    """Raise user welfare by continuous moves of one producer at a time.
+
+    A producer's marginal payoff changes exactly as user welfare does (it is an
+    exact potential), so its best response under the marginal payoff is the
+    planner's best move for that producer. Skipped where vertex search is exact.
+    """
+    planner = EngagementGame(game.users, game.n_producers, game.rule, payoff="marginal",
+                             weights=game.weights)
+    solver = ExactSolver(planner, n_random_starts=4)
+    others = planner.others(profile, 0)
+    if planner.rule.vertex_certificate("marginal", planner.users, others):
+        return value, profile
+    moved = profile.copy()
+    for _ in range(20):
+        improved = False
+        for i in range(planner.n_producers):
+            response = solver.best_response(moved, i)
+            if response.gain > 1e-12 * max(1.0, abs(response.utility)):
+                moved[i] = response.strategy
+                improved = True
+        if not improved:
+            break
+    refined = welfare.value(welfare.user_welfare, game.utilities(moved))
+    return (refined, moved) if refined > value else (value, profile)
