@@ -12,7 +12,8 @@ game ``recgym.EngagementGame``; the environment adds no other dynamics.
 
 ## Agents
 
-``producer_0 .. producer_{n-1}``, all present for the whole episode.
+``producer_0 .. producer_{n-1}``, all present from ``reset`` until they leave
+("Episode end") or the horizon.
 
 ## Action space
 
@@ -68,15 +69,24 @@ never change: they are fixed at construction.
 
 ## Episode end
 
-No termination (the game has no terminal state). Truncation after ``horizon``
-steps, for every producer at once; ``env.agents`` is then empty until ``reset``.
+**Creators who leave.** Each producer has an outside option ``o_i`` (per user,
+``outside_option``, default 0). A producer whose reward per user (its payoff
+divided by the total user weight ``K``, whatever ``reward_scale``) stays below
+``o_i`` for ``patience`` consecutive steps is terminated (``terminations[agent]``
+is True at that step) and leaves ``env.agents``: it is no longer served, and the
+others keep playing against the smaller field (its last embedding stays in
+``env.profile``; ``env.active`` marks who is still in). With every option 0 and a
+non-negative payoff nobody ever leaves.
+
+Truncation after ``horizon`` steps, for every producer still in; ``env.agents`` is
+then empty until ``reset``, as it is once every producer has left.
 
 ## Arguments
 
 ``parallel_env(rule="softmax", temperature=None, k=None, n_producers=10, dim=None,
 n_users=None, users=None, horizon=100, reward="engagement", reward_scale="mean",
-render_mode=None, floor=None, users_seed=0, users_path=None, agent_ids=True)``; see
-``EngagementEnv``. ``rule`` takes spec strings: ``rule="topk:k=2,temperature=0.5"``.
+render_mode=None, floor=None, outside_option=0.0, patience=1, users_seed=0,
+users_path=None, agent_ids=True)``; see ``EngagementEnv``. ``rule`` takes spec strings: ``rule="topk:k=2,temperature=0.5"``.
 
 ## Seeding
 
@@ -177,6 +187,10 @@ class EngagementEnv(ParallelEnv):
         set name.
     floor : float in [0, 1], optional
         Exposure floor of the rule (default 0).
+    outside_option : float or array (n,)
+        Each producer's outside option per user (``o_i >= 0``; "Episode end").
+    patience : int >= 1
+        Consecutive steps below the outside option after which a producer leaves.
     agent_ids : bool
         Append a one-hot producer id to every observation (for parameter sharing).
 
@@ -194,8 +208,8 @@ class EngagementEnv(ParallelEnv):
                  n_users: int | None = None, users: object = None, horizon: int = 100,
                  reward: str = "engagement", reward_scale: str = "mean",
                  render_mode: str | None = None, *, floor: float | None = None,
-                 users_seed: int = 0, users_path: str | os.PathLike | None = None,
-                 agent_ids: bool = True) -> None:
+                 outside_option: object = 0.0, patience: int = 1, users_seed: int = 0,
+                 users_path: str | os.PathLike | None = None, agent_ids: bool = True) -> None:
         check_choice("reward", reward, PAYOFFS.names)
         check_choice("reward_scale", reward_scale, REWARD_SCALES)
         if render_mode is not None:
@@ -214,7 +228,9 @@ class EngagementEnv(ParallelEnv):
 
         # Constants of the game: users, rule and its parameters live in the game object.
         self.game: EngagementGame = EngagementGame(user_matrix, n_producers, rule, temperature, k,
-                                                   floor=floor, payoff=reward)
+                                                   floor=floor, payoff=reward,
+                                                   outside_option=outside_option)
+        self.patience: int = check_int("patience", patience, 1)
         _check_user_shape(self.game.users.shape, dim, n_users, source)
         self.users: np.ndarray = self.game.users  # (K, d), read-only, ratings per feature
         self.n_producers: int = n_producers  # n
@@ -237,7 +253,7 @@ class EngagementEnv(ParallelEnv):
         self.possible_agents: list[str] = [f"producer_{i}" for i in range(n_producers)]
         self.agents: list[str] = []  # live agents: all of them during an episode
         self._index: dict[str, int] = {a: i for i, a in enumerate(self.possible_agents)}
-        self._agent_set: frozenset[str] = frozenset(self.possible_agents)  # all act each step
+
         self.observation_layout: ObservationLayout = ObservationLayout(n_producers, self.dim,
                                                                        agent_ids)
         self._action_spaces: dict[str, Box] = {
@@ -251,6 +267,8 @@ class EngagementEnv(ParallelEnv):
         self.engagement: np.ndarray = np.zeros(n_producers)  # (n,), sum over users
         self.exposure: np.ndarray = np.zeros(n_producers)  # (n,), expected users served
         self.rewards_now: np.ndarray = np.zeros(n_producers)  # (n,), reward at the profile
+        self.active: np.ndarray = np.ones(n_producers, dtype=bool)  # (n,), still in the game
+        self.steps_below: np.ndarray = np.zeros(n_producers, dtype=np.int64)  # (n,), in a row
         self.step_count: int = 0  # steps since reset
 
     # ------------------------------------------------------------------ spaces
@@ -293,6 +311,8 @@ class EngagementEnv(ParallelEnv):
         if seed is not None:
             self.np_random = np.random.default_rng(check_int("seed", seed, 0))
         self.profile = self._initial_profile(options or {})
+        self.active = np.ones(self.n_producers, dtype=bool)
+        self.steps_below = np.zeros(self.n_producers, dtype=np.int64)
         self._evaluate()
         self.step_count = 0
         self.agents = list(self.possible_agents)
@@ -343,23 +363,40 @@ class EngagementEnv(ParallelEnv):
         if not self.agents:
             raise RuntimeError("step() called with no live agents: call reset() first "
                                "(a new environment, or the episode reached its horizon)")
-        self.profile = project_to_strategy_set(self._stack_actions(actions))
+        live = self.agents
+        stacked = project_to_strategy_set(self._stack_actions(actions))
+        if len(live) == self.n_producers:
+            self.profile = stacked
+        else:
+            self.profile = self.profile.copy()
+            self.profile[self.active] = stacked
 
-        # Compute: every producer's utilities at the new profile.
+        # Compute: every active producer's utilities at the new profile.
         self._evaluate()
         self.step_count += 1
 
-        # Decide the end: no terminal state; truncation at the horizon.
+        # Decide the end: producers below their outside option for `patience` steps
+        # leave; truncation at the horizon.
+        leaving = self._leaving()
         truncated = self.step_count >= self.horizon
 
-        # Return.
-        observations, infos = self._observations(), self._infos()
-        rewards = dict(zip(self.agents, self.rewards_now.tolist(), strict=True))
-        terminations = dict.fromkeys(self.agents, False)
-        truncations = dict.fromkeys(self.agents, truncated)
-        if truncated:
-            self.agents = []
+        # Return (for the agents that acted in this step).
+        index = self._index
+        observations, infos = self._observations(live), self._infos(live)
+        rewards = {a: float(self.rewards_now[index[a]]) for a in live}
+        terminations = {a: bool(leaving[index[a]]) for a in live}
+        truncations = dict.fromkeys(live, truncated)
+        self.active &= ~leaving
+        self.agents = [] if truncated else [a for a in live if not terminations[a]]
         return observations, rewards, terminations, truncations, infos
+
+    def _leaving(self) -> np.ndarray:
+        """``(n,)`` bool: active producers whose reward per user has stayed below their
+        outside option for ``patience`` consecutive steps, this one included."""
+        per_user = self.rewards_now * (self._reward_divisor / self.game.total_weight)
+        below = self.active & (per_user < self.game.outside_option)
+        self.steps_below = np.where(below, self.steps_below + 1, 0)
+        return below & (self.steps_below >= self.patience)
 
     def check_action(self, agent: str, action: object) -> np.ndarray:
         """Validate one action; return it as a ``float64`` array ``(d,)`` (not projected).
@@ -394,9 +431,12 @@ class EngagementEnv(ParallelEnv):
         if not isinstance(actions, Mapping):
             raise TypeError(f"actions must be a dict {{agent: action}}, "
                             f"got {type(actions).__name__}")
-        if actions.keys() != self._agent_set:
+        if len(actions) != len(self.agents) or any(a not in actions for a in self.agents):
             for agent in actions:
-                self.agent_index(agent)
+                self.agent_index(agent)  # ValueError for unknown names
+                if agent not in self.agents:
+                    raise ValueError(f"{agent} has left the game (terminated); live agents "
+                                     f"are {self.agents}")
             missing = [a for a in self.agents if a not in actions]
             raise ValueError(f"actions must include every live agent; missing {missing}")
         try:
@@ -404,7 +444,7 @@ class EngagementEnv(ParallelEnv):
             stacked = raw.astype(np.float64) if raw.dtype.kind in "biuf" else None
         except (TypeError, ValueError):
             stacked = None
-        if (stacked is None or stacked.shape != (self.n_producers, self.dim)
+        if (stacked is None or stacked.shape != (len(self.agents), self.dim)
                 or not np.all(np.isfinite(stacked))):
             # Slow path, only for bad input: find the offending agent.
             stacked = np.stack([self.check_action(a, actions[a]) for a in self.agents])
@@ -417,8 +457,8 @@ class EngagementEnv(ParallelEnv):
         that need more (the marginal payoff) from the game's own utilities.
         """
         game = self.game
-        if game.payoff.needs_welfare_loss:
-            utilities = game.utilities(self.profile)
+        if game.payoff.needs_welfare_loss or not self.active.all():
+            utilities = game.utilities(self.profile, self.active)
             self.engagement, self.exposure = utilities.engagement, utilities.exposure
             payoff = utilities.payoff
         else:
@@ -428,17 +468,21 @@ class EngagementEnv(ParallelEnv):
         low, high = self.reward_range  # rounding never takes a reward outside its range
         self.rewards_now = np.maximum(np.minimum(payoff / self._reward_divisor, high), low)
 
-    def _observations(self) -> dict[str, np.ndarray]:
+    def _observations(self, agents: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Observations of ``agents`` (default: all), the others' mean over the active."""
         rows = self.observation_layout.build(self.profile, self.rewards_now,
-                                             self.user_distribution)
-        return dict(zip(self.possible_agents, rows, strict=True))
+                                             self.user_distribution, self.active)
+        if agents is None or len(agents) == self.n_producers:
+            return dict(zip(self.possible_agents, rows, strict=True))
+        return {a: rows[self._index[a]] for a in agents}
 
-    def _infos(self) -> dict[str, dict[str, Any]]:
+    def _infos(self, agents: list[str] | None = None) -> dict[str, dict[str, Any]]:
         embeddings = self.profile.copy()
         engagement = (self.engagement / self._reward_divisor).tolist()
         exposure = (self.exposure / self._reward_divisor).tolist()
+        agents = self.possible_agents if agents is None else agents
         return {a: {"embedding": embeddings[i], "engagement": engagement[i],
-                    "exposure": exposure[i]} for i, a in enumerate(self.possible_agents)}
+                    "exposure": exposure[i]} for a in agents for i in (self._index[a],)}
 
     # ------------------------------------------------------------------ render
     def render(self) -> str | np.ndarray | None:

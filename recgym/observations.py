@@ -8,7 +8,8 @@ slice               meaning                                                 boun
 ==================  ======================================================  ==========
 ``[0, d)``          own current (projected) embedding ``s_i``               ``[0, 1]``
 ``[d, 2d)``         the others' mean embedding ``sum_{j != i} s_j / (n-1)``  ``[0, 1]``
-                    (zeros when ``n = 1``); order-invariant
+                    over the producers still in the game (zeros when
+                    there are none); order-invariant
 ``[2d, 3d)``        the users' feature distribution ``U.sum(0) / U.sum()``  ``[0, 1]``
 ``3d``              own reward at the current profile                       ``[r_min, r_max]``
 ``[3d+1, 3d+1+n)``  one-hot producer id (only with ``agent_ids=True``)       ``{0, 1}``
@@ -106,7 +107,7 @@ class ObservationLayout:
         return obs
 
     def build(self, profile: np.ndarray, rewards: np.ndarray,
-              user_distribution: np.ndarray) -> np.ndarray:
+              user_distribution: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Every producer's observation, one per row.
 
         Parameters
@@ -116,6 +117,9 @@ class ObservationLayout:
         rewards : array, shape (n,)
             Current rewards.
         user_distribution : array, shape (d,)
+        active : bool array, shape (n,), optional
+            Producers still in the game; the others' mean is over the active others
+            (zeros when there are none). Default: all.
 
         Returns
         -------
@@ -124,7 +128,13 @@ class ObservationLayout:
         d = self.dim
         obs = self._template.copy()
         obs[:, :d] = profile
-        obs[:, d:2 * d] = self._averaging @ profile
+        if active is None or active.all():
+            obs[:, d:2 * d] = self._averaging @ profile
+        else:
+            others = active[None, :] & ~np.eye(self.n_producers, dtype=bool)  # (n, n)
+            count = others.sum(axis=1, keepdims=True)
+            obs[:, d:2 * d] = np.divide(others @ profile, count, out=np.zeros((len(profile), d)),
+                                        where=count > 0)
         obs[:, 2 * d:3 * d] = user_distribution
         obs[:, 3 * d] = rewards
         return obs

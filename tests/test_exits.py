@@ -1,0 +1,132 @@
+"""Creators who leave: outside options in the dynamics, the environment and RL training."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
+
+import recgym
+from recgym.solvers import Exit, Move, best_response_dynamics
+
+SMALL = {"n_producers": 4, "dim": 3, "n_users": 200}
+
+
+@pytest.fixture(scope="module")
+def users() -> np.ndarray:
+    return recgym.users.synthetic_skewed(500, 5, seed=2)
+
+
+def test_zero_options_leave_the_papers_dynamics_bit_identical(users):
+    plain = recgym.EngagementGame(users, 8, "softmax", temperature=0.1)
+    zero = recgym.EngagementGame(users, 8, "softmax", temperature=0.1,
+                                 outside_option=np.zeros(8))
+    for seed in range(5):
+        a, b = best_response_dynamics(plain, seed), best_response_dynamics(zero, seed)
+        assert a.moves == b.moves and a.iterations == b.iterations and not b.exits
+        assert np.array_equal(a.counts, b.counts) and b.active.all()
+
+
+@pytest.mark.parametrize("rule", ["softmax:temperature=0.1", "linear", "uniform"])
+@pytest.mark.parametrize("option", [0.02, 0.035, np.linspace(0.0, 0.06, 10)])
+def test_exits_follow_the_rule_and_survivors_earn_their_option(users, rule, option):
+    game = recgym.EngagementGame(users, 10, rule, outside_option=option)
+    events = []
+    result = best_response_dynamics(game, 4, callback=lambda e, d: events.append(e))
+    assert result.converged
+    # Events in order; exits permanent: an exited producer never moves again.
+    exited: set[int] = set()
+    for event in events:
+        assert event.producer not in exited
+        if isinstance(event, Exit):
+            exited.add(event.producer)
+    assert [e for e in events if isinstance(e, Exit)] == list(result.exits)
+    assert [e for e in events if isinstance(e, Move)] == list(result.moves)
+    assert result.iterations == len(events)  # an exit counts as an iteration
+    assert {e.producer for e in result.exits} == set(np.flatnonzero(~result.active))
+    assert result.directions.shape == (10,) and result.counts.sum() == result.active.sum()
+    # At the end every active producer earns at least its option per user.
+    utilities = game.utilities(result.profile, result.active)
+    per_user = utilities.payoff[result.active] / game.total_weight
+    assert np.all(per_user >= game.outside_option[result.active])
+    assert np.all(utilities.payoff[~result.active] == 0)
+
+
+def test_exited_producers_leave_the_served_set(users):
+    """Not a zero row: softmax would still serve a producer posting nothing."""
+    game = recgym.EngagementGame(users, 3, "softmax", temperature=0.5)
+    profile = np.eye(5)[[0, 1, 2]]
+    active = np.array([True, True, False])
+    two = recgym.EngagementGame(users, 2, "softmax", temperature=0.5)
+    np.testing.assert_allclose(game.utilities(profile, active).user,
+                               two.utilities(profile[:2]).user)
+
+
+def test_exits_under_a_design_search(users):
+    from recgym import design
+
+    frame = design.evaluate(users, 10, ["softmax:temperature=0.1", "softmax:temperature=10"],
+                            ["user_welfare", "viable_producers:o=0.06"], [1, 2],
+                            outside_option=0.06)
+    assert set(frame["producers_retained"]) <= set(range(11))
+    assert (frame["producers_retained"] < 10).any()
+    assert (np.isclose(frame["exited_outside_option"], 0.06 * (10 - frame["producers_retained"]))).all()
+    assert (frame["viable_producers:o=0.06"] == frame["producers_retained"]).all()
+
+
+# ---------------------------------------------------------------------- the environment
+LEAVING = {**SMALL, "outside_option": [0.0, 0.0, 0.0, 5.0], "patience": 2}
+
+
+def test_environment_passes_pettingzoo_tests_with_exits():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parallel_api_test(recgym.parallel_env(**LEAVING, horizon=15), num_cycles=20)
+        parallel_seed_test(lambda: recgym.parallel_env(**LEAVING, horizon=15), num_cycles=20)
+        api_test(recgym.env(**LEAVING, horizon=15), num_cycles=20)
+
+
+def test_a_producer_below_its_option_for_patience_steps_leaves():
+    env = recgym.parallel_env(**LEAVING, horizon=10)
+    env.reset(seed=0)
+    actions = {a: np.eye(3, dtype=np.float32)[i % 3] for i, a in enumerate(env.agents)}
+    _, rewards, terminations, _, _ = env.step(actions)
+    assert not any(terminations.values()) and env.agents == env.possible_agents
+    _, rewards, terminations, _, _ = env.step(actions)
+    assert terminations == {"producer_0": False, "producer_1": False, "producer_2": False,
+                            "producer_3": True}
+    assert env.agents == ["producer_0", "producer_1", "producer_2"]
+    assert not env.active[3]
+    with pytest.raises(ValueError, match="producer_3 has left the game"):
+        env.step(actions)
+    del actions["producer_3"]
+    observations, rewards, *_ = env.step(actions)
+    assert set(observations) == set(rewards) == set(env.agents)
+    # The others play against the smaller field: rewards as in a three-producer game.
+    three = recgym.EngagementGame(env.users, 3, "softmax")
+    expected = three.utilities(np.eye(3)[[0, 1, 2]]).engagement / env.n_users
+    np.testing.assert_allclose([rewards[a] for a in env.agents], expected)
+    # Others' mean in the observation is over the producers still in.
+    np.testing.assert_allclose(observations["producer_0"][3:6], [0, 0.5, 0.5], atol=1e-7)
+
+
+def test_the_episode_ends_when_every_producer_has_left():
+    env = recgym.parallel_env(**SMALL, outside_option=10.0, horizon=50)
+    env.reset(seed=1)
+    _, _, terminations, truncations, _ = env.step(
+        {a: env.action_space(a).sample() for a in env.agents})
+    assert all(terminations.values()) and not any(truncations.values())
+    assert env.agents == []
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"outside_option": -0.1}, "outside_option must be non-negative"),
+    ({"outside_option": [0.1, 0.2]}, r"outside_option must be a number or an array of shape"),
+    ({"outside_option": float("nan")}, "outside_option must contain only finite"),
+    ({"patience": 0}, "patience must be an integer >= 1"),
+])
+def test_bad_exit_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        recgym.parallel_env(**SMALL, **kwargs)
