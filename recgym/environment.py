@@ -86,7 +86,8 @@ then empty until ``reset``, as it is once every producer has left.
 ``parallel_env(rule="softmax", temperature=None, k=None, n_producers=10, dim=None,
 n_users=None, users=None, horizon=100, reward="engagement", reward_scale="mean",
 render_mode=None, floor=None, outside_option=0.0, patience=1, users_seed=0,
-users_path=None, agent_ids=True)``; see ``EngagementEnv``. ``rule`` takes spec strings: ``rule="topk:k=2,temperature=0.5"``.
+users_path=None, agent_ids=True)``; see ``EngagementEnv``. ``rule`` takes spec strings:
+``rule="topk:k=2,temperature=0.5"``.
 
 ## Seeding
 
