@@ -131,3 +131,26 @@ def test_the_episode_ends_when_every_producer_has_left():
 def test_bad_exit_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
         recgym.parallel_env(**SMALL, **kwargs)
+
+
+# ---------------------------------------------------------------------- RL with exits
+def test_sb3_adapter_black_death_and_evaluation_with_producers_that_leave():
+    from agents.rl import ProducerVecEnv, evaluate, shared_model
+
+    venv = ProducerVecEnv([recgym.parallel_env(**LEAVING, horizon=6) for _ in range(2)])
+    venv.seed(0)
+    venv.reset()
+    actions = np.tile(np.eye(3, dtype=np.float32)[[0, 1, 2, 0]], (2, 1))
+    for step in range(6):
+        obs, rewards, dones, infos = venv.step(actions)
+        if 2 <= step < 5:  # producer_3 (slots 3 and 7) left at the second step; at the
+            # horizon the copies are reset and it is back
+            assert not obs[[3, 7]].any() and not rewards[[3, 7]].any()
+        assert dones.all() if step == 5 else not dones.any()  # copies end at the horizon
+    assert infos[3]["TimeLimit.truncated"] and not infos[3]["terminal_observation"].any()
+    model = shared_model([recgym.parallel_env(**LEAVING, horizon=6) for _ in range(2)],
+                         seed=0, n_steps=8, batch_size=16)
+    model.learn(64)
+    result = evaluate(model, recgym.parallel_env(**LEAVING, horizon=6))
+    assert result.to_dict()["producers_retained"] == int(result.active.sum()) == 3
+    assert result.producer_utilities[3] == 0.0 and np.isfinite(result.nash_conv)

@@ -13,7 +13,11 @@ With ``C`` copies of a game of ``n`` producers, ``num_envs = C n`` and sub-env
 * ``step_async(actions (C n, d))`` stores the actions; ``step_wait`` steps each
   copy once with all its producers' actions.
 * ``rewards (C n,) float32`` and ``dones (C n,) bool``; a copy's episode ends for
-  all its producers at once (``done = terminated or truncated``).
+  all its producers at once, when every producer has left or at the horizon.
+* Producers that leave (outside options, ``recgym.environment``) stay in their
+  slots with zero observations and zero rewards until their copy's episode ends,
+  as SuperSuit's black-death wrapper does: a departed producer's slot carries no
+  learning signal, and its actions are ignored.
 * When a copy's episode ends it is reset at once (SB3's auto-reset): the
   returned observations are the new episode's first ones, and each of its
   producers' ``infos`` holds the last observation of the finished episode under
@@ -160,42 +164,41 @@ class ProducerVecEnv(VecEnv):
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         for c, env in enumerate(self.envs):
             rows = slice(c * self.n_agents, (c + 1) * self.n_agents)
-            obs, rew, term, trunc, info = env.step(dict(zip(self.agents, actions[rows],
-                                                            strict=True)))
-            self._check_agents(c, obs)
+            live = list(env.agents)
+            step_actions = {a: actions[rows][i] for i, a in enumerate(self.agents) if a in live}
+            obs, rew, term, trunc, info = env.step(step_actions)
             self._store(c, obs)
-            terminated = np.array([bool(term[a]) for a in self.agents])
-            truncated = np.array([bool(trunc[a]) for a in self.agents])
-            rewards[rows] = [rew[a] for a in self.agents]
-            dones[rows] = terminated | truncated
+            rewards[rows] = [rew.get(a, 0.0) for a in self.agents]  # 0 once a producer left
             for i, agent in enumerate(self.agents):
                 infos[c * self.n_agents + i] = dict(info.get(agent, {}))
-            if dones[rows].any():
-                self._end_episode(c, infos, terminated, truncated)
+            if not env.agents:  # every producer left, or the horizon: the copy's episode ends
+                dones[rows] = True
+                truncated = any(trunc.get(a, False) for a in live)
+                self._end_episode(c, infos, truncated)
         return self._obs.copy(), rewards, dones, infos
 
-    def _end_episode(self, c: int, infos: list[dict[str, Any]], terminated: np.ndarray,
-                     truncated: np.ndarray) -> None:
-        """Record copy ``c``'s last observations in ``infos`` and reset it (SB3 auto-reset)."""
-        if not (terminated | truncated).all():
-            raise ValueError(f"copy {c} ended the episode for some producers only; "
-                             "ProducerVecEnv needs every producer to stay until the episode ends")
+    def _end_episode(self, c: int, infos: list[dict[str, Any]], truncated: bool) -> None:
+        """Record copy ``c``'s last observations in ``infos`` and reset it (SB3 auto-reset).
+
+        ``truncated``: the episode ended at the horizon (SB3 then bootstraps its value).
+        """
         for i in range(self.n_agents):
             k = c * self.n_agents + i
             infos[k]["terminal_observation"] = self._obs[k].copy()
-            infos[k]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+            infos[k]["TimeLimit.truncated"] = truncated
         obs, reset_infos = self.envs[c].reset()
         self._store(c, obs)
         for i, agent in enumerate(self.agents):
             self.reset_infos[c * self.n_agents + i] = reset_infos.get(agent, {})
 
     def _store(self, c: int, obs: dict[str, np.ndarray]) -> None:
-        self._obs[c * self.n_agents:(c + 1) * self.n_agents] = [obs[a] for a in self.agents]
-
-    def _check_agents(self, c: int, obs: dict[str, np.ndarray]) -> None:
-        if len(obs) != self.n_agents:
-            raise ValueError(f"copy {c} returned observations for {sorted(obs)}; ProducerVecEnv "
-                             f"needs every producer {self.agents} at every step")
+        """Copy ``c``'s observations; a producer that left sees zeros (black death)."""
+        for i, agent in enumerate(self.agents):
+            k = c * self.n_agents + i
+            if agent in obs:
+                self._obs[k] = obs[agent]
+            else:
+                self._obs[k] = 0
 
     # ------------------------------------------------------------------ VecEnv plumbing
     def close(self) -> None:

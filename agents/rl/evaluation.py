@@ -94,6 +94,9 @@ class EvaluationResult:
         Total-variation distance between ``distribution`` and the equilibrium's.
     equilibrium : EquilibriumSummary
         The dynamics' end point (``recgym.solvers.summarize_equilibrium``).
+    active : bool array, shape (n,)
+        Producers still in the game at the evaluated step (those that left count as
+        0 and are left out of the distribution).
     """
 
     profile: np.ndarray
@@ -109,6 +112,7 @@ class EvaluationResult:
     concentrated_share: float
     tv_to_equilibrium: float
     equilibrium: EquilibriumSummary
+    active: np.ndarray
 
     @property
     def producer_utility_mean(self) -> float:
@@ -135,6 +139,7 @@ class EvaluationResult:
             "distribution": self.distribution.tolist(),
             "user_distribution": self.user_distribution.tolist(),
             "profile": self.profile.tolist(),
+            "producers_retained": int(self.active.sum()),
             "equilibrium_counts": eq.dynamics.counts.tolist(),
             "equilibrium_converged": bool(eq.dynamics.converged),
             "equilibrium_iterations": int(eq.dynamics.iterations),
@@ -235,30 +240,39 @@ def evaluate(policies: object, env: object, equilibrium: EquilibriumSummary | No
         raise TypeError(f"equilibrium must be an EquilibriumSummary, got "
                         f"{type(equilibrium).__name__}")
     observations, _ = env.reset(seed=check_int("seed", seed, 0))
+    blank = np.zeros(base.observation_space(base.possible_agents[0]).shape, dtype=np.float32)
     for _ in range(steps):
-        obs = np.stack([observations[a] for a in base.possible_agents])
+        if not env.agents:  # every producer has left
+            break
+        # A producer that left sees zeros and its action is dropped (black death).
+        obs = np.stack([observations.get(a, blank) for a in base.possible_agents])
         actions = np.asarray(act(obs), dtype=np.float32).reshape(base.n_producers, -1)
-        observations = env.step(dict(zip(base.possible_agents, actions, strict=True)))[0]
-    return evaluate_profile(base.game, base.profile, equilibrium)
+        observations = env.step({a: actions[i] for i, a in enumerate(base.possible_agents)
+                                 if a in env.agents})[0]
+    return evaluate_profile(base.game, base.profile, equilibrium, base.active)
 
 
 def evaluate_profile(game: EngagementGame, profile: np.ndarray,
-                     equilibrium: EquilibriumSummary) -> EvaluationResult:
-    """The metrics of the module docstring for a given ``profile`` ``(n, d)``."""
+                     equilibrium: EquilibriumSummary, active: np.ndarray | None = None
+                     ) -> EvaluationResult:
+    """The metrics of the module docstring for a given ``profile`` ``(n, d)`` among the
+    ``active`` producers (default: all; producers that left count as 0)."""
     profile = game.check_profile(profile)
+    active = game.check_active(active)
     k = game.total_weight
-    utilities = game.utilities(profile)
-    nash_conv = ExactSolver(game).nash_conv(profile)
-    distribution = producer_distribution(profile)
+    utilities = game.utilities(profile, active)
+    nash_conv = ExactSolver(game).nash_conv(profile, active=active)
+    distribution = producer_distribution(profile[active])
     return EvaluationResult(
         profile=profile.copy(), producer_utilities=utilities.payoff / k,
         user_welfare=utilities.user_total / k, nash_conv=nash_conv.value / k,
         nash_conv_relative=nash_conv.relative, nash_conv_certified=nash_conv.certified,
         gains=nash_conv.gains / k, distribution=distribution,
         user_distribution=user_distribution(game.users, game.weights),
-        features_used=features_used(profile), concentrated_share=concentrated_share(profile),
+        features_used=features_used(profile[active]),
+        concentrated_share=concentrated_share(profile[active]),
         tv_to_equilibrium=total_variation(distribution, equilibrium.producer_distribution),
-        equilibrium=equilibrium)
+        equilibrium=equilibrium, active=active.copy())
 
 
 def _check_env(env: object) -> EngagementEnv:
