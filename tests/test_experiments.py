@@ -210,12 +210,13 @@ def test_resume_skips_complete_chains(tmp_path: Path, small_sweep: Path) -> None
     frame = read_results(results)
     chain = build_chains(Exp1Config(out=str(out), **SMALL))[0]
     first = frame.iloc[:chain.n_runs].copy()  # exactly the first chain
-    first.loc[0, "iterations"] = 12345  # a mark that a recomputation would erase
+    # A mark that a recomputation would erase (valid: rows out of range are recomputed).
+    first.loc[0, "iterations"] = 123
     first.to_csv(results, index=False)
     summary = run_sweep(Exp1Config(out=str(out), **SMALL))
     resumed = read_results(results)
     assert summary.n_computed == len(frame) - chain.n_runs
-    assert resumed.loc[0, "iterations"] == 12345
+    assert resumed.loc[0, "iterations"] == 123
     pd.testing.assert_frame_equal(resumed.drop(index=0), frame.drop(index=0))
 
 

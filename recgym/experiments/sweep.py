@@ -16,6 +16,23 @@ only its missing rows are appended, so no row is lost or written twice. At the
 end the file is rewritten in the sweep's own order, which makes it identical
 whatever the backend, the number of workers or the interruptions.
 
+What a result folder holds is known, not guessed:
+
+* ``config.json`` records the settings the results were computed with. A sweep
+  with other result settings, results without a readable ``config.json`` next to
+  them, or a ``config.json`` that is not a JSON object are refused.
+* Every row read back is checked (``results.check_rows``): complete, well formed,
+  in range, one of this sweep's runs. Damaged rows are left out, with a
+  ``RuntimeWarning`` naming the file and line, and their runs recomputed; the final
+  rewrite drops them from the file.
+* ``sweep.lock`` holds ``"pid host"`` of the sweep writing the folder; a second
+  sweep on the same folder is refused while that process runs. A lock whose
+  process has ended on this host is taken over (not atomically: two sweeps
+  started at the same instant on such a folder could both take it).
+* Whole files are replaced through fresh temporary files in the folder, and a
+  symlink or other non-regular file where a result file belongs is refused
+  (``results.replace_file``), so nothing is written outside ``--out``.
+
 Besides the results, ``user_distributions.csv`` records each user matrix's size
 and distribution over features ``U.sum(0) / U.sum()`` (needed by the plots).
 Computing it is also what loads (for real data: fits and caches on disk) every
@@ -24,20 +41,27 @@ the cache. Parallel workers fit without their own progress bars, which would
 interleave; the sweep shows one bar over the matrices instead.
 
 Stopping: Ctrl-C, and SIGTERM while ``run_sweep`` runs in the main thread, raise
-``KeyboardInterrupt`` (``SweepTerminated`` for SIGTERM); finished rows are already
-on disk, the workers are terminated, and running the sweep again resumes it.
+``KeyboardInterrupt`` (``SweepTerminated`` for SIGTERM, whose ``signum`` gives a
+command line's exit status ``128 + 15 = 143``); finished rows are already on
+disk, the workers are terminated, the lock is released, and running the sweep
+again resumes it. Workers also end by themselves if the sweep's process dies
+(``backends.LocalBackend``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import math
+import os
 import signal
+import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,17 +73,31 @@ from tqdm import tqdm
 from recgym.experiments.backends import LocalBackend, RayBackend, make_backend
 from recgym.experiments.config import NON_RESULT_FIELDS, SYNTHETIC, SweepConfig
 from recgym.experiments.results import (
+    RESULT_NAMES,
+    CsvStore,
     Key,
+    ParquetStore,
+    Problems,
+    RowCheck,
+    check_regular_file,
+    check_rows,
     columns_for,
-    frame_keys,
     key_columns,
+    key_index,
     open_store,
     read_csv_exact,
-    row_key,
+    read_text_rows,
+    replace_file,
 )
 
 USER_DISTRIBUTIONS = "user_distributions.csv"
+USER_COLUMNS = ("dataset", "embedding_seed", "dim", "n_users", "user_distribution")
 CONFIG_FILE = "config.json"
+LOCK_FILE = "sweep.lock"
+#: Damaged rows listed in a warning (the rest are counted).
+SHOWN_PROBLEMS = 10
+#: Tolerance on the sum of a recorded user distribution (1 up to rounding).
+DISTRIBUTION_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -107,7 +145,7 @@ class Chain:
         return len(self.dims) * len(self.producers)
 
     def keys(self) -> list[Key]:
-        """``row_key`` of each of the chain's rows, in order."""
+        """The key (``results.Key``) of each of the chain's rows, in order."""
         name = published_name(self.dataset)
         head = (name, self.rule, self.temperature, self.embedding_seed)
         head = head + ((self.run,) if self.run is not None else ())
@@ -262,44 +300,99 @@ def run_sweep(config: SweepConfig, backend: LocalBackend | RayBackend | None = N
     Raises
     ------
     ValueError
-        If ``config.out`` holds a sweep with other settings.
+        If ``config.out`` cannot hold the sweep (a file, inside a file, a result
+        file that is a symlink), holds a sweep with other settings or results
+        without a readable ``config.json``, or another sweep writes to it; if
+        ``--ray-address`` accepts no connection. Nothing is written before the
+        folder and settings are checked.
     KeyboardInterrupt
         On Ctrl-C, or ``SweepTerminated`` on SIGTERM (when called from the main
         thread); the rows finished so far are saved and the workers terminated.
+
+    Warns
+    -----
+    RuntimeWarning
+        For damaged rows found on resume (naming the file and line); their runs are
+        recomputed.
     """
     start = time.perf_counter()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_or_check_config(out, config)
     if backend is None:
         backend = make_backend(config.backend, config.jobs, config.ray_address)
     # Fit progress bars only where nothing else prints beside them.
     chains = build_chains(config, progress=config.progress and backend.runs_here)
+    grid = _sweep_keys(config, chains)
+    out = Path(config.out)
     store = open_store(out, config.format, config.experiment)
-    done = set(frame_keys(store.load()))
-    # Grouped by embedding seed so that workers reuse their cached users.
-    pending = sorted((c for c in chains if not done.issuperset(c.keys())),
-                     key=lambda c: c.embedding_seed)
-    total = sum(c.n_runs for c in chains)
-    keys = key_columns(store.columns)
-    computed = 0
-    with _sigterm_as_interrupt():
-        with backend:
-            _load_users(out, config, backend, pending)
-            with tqdm(total=total,
-                      initial=total - sum(len(set(c.keys()) - done) for c in pending),
-                      unit="run", desc=f"{config.experiment} {config.dataset}",
-                      file=sys.stderr, disable=not config.progress, dynamic_ncols=True) as bar:
-                for _, rows in backend.map_unordered(run_chain, pending):
-                    new = [r for r in rows if row_key(r, keys) not in done]
-                    if new:
-                        store.append(new)
-                        done.update(row_key(r, keys) for r in new)
-                        computed += len(new)
-                    bar.update(len(new))
-        frame = _in_sweep_order(store.load(), chains)
+    _make_folder(out)
+    with _sigterm_as_interrupt(), _folder_lock(out):
+        _write_or_check_config(out, config)
+        kept = _resumed_rows(store, grid, config.max_iter)
+        new = _compute(config, backend, chains, store, set(kept.index.tolist()))
+        frame = pd.concat([f for f in (kept, new) if len(f)]).sort_index()
         store.finalize(frame)
-    return SweepSummary(store.path, len(frame), computed, time.perf_counter() - start)
+    return SweepSummary(store.path, len(frame), len(new), time.perf_counter() - start)
+
+
+def _sweep_keys(config: SweepConfig, chains: list[Chain]) -> pd.MultiIndex:
+    """Keys of every run of ``chains``, in sweep order (``results.key_index``).
+
+    Unique, since the config refuses repeated settings.
+    """
+    names = key_columns(columns_for(config.experiment))
+    return key_index([key for chain in chains for key in chain.keys()], names)
+
+
+def _compute(config: SweepConfig, backend: LocalBackend | RayBackend, chains: list[Chain],
+             store: CsvStore | ParquetStore, done: set[int]) -> pd.DataFrame:
+    """Run the chains that miss rows in ``done``; append their missing rows as they finish.
+
+    ``done`` holds positions in the sweep's order (``chains`` one after the other).
+    Returns the rows appended, indexed by position.
+    """
+    first = np.cumsum([0] + [c.n_runs for c in chains]).tolist()
+    # Grouped by embedding seed so that workers reuse their cached users.
+    pending = sorted((i for i in range(len(chains))
+                      if not done.issuperset(range(first[i], first[i + 1]))),
+                     key=lambda i: chains[i].embedding_seed)
+    rows: list[dict] = []
+    positions: list[int] = []
+    with backend:
+        _load_users(Path(config.out), config, backend, [chains[i] for i in pending])
+        with tqdm(total=first[-1], initial=len(done), unit="run",
+                  desc=f"{config.experiment} {config.dataset}", file=sys.stderr,
+                  disable=not config.progress, dynamic_ncols=True) as bar:
+            for index, chain_rows in backend.map_unordered(run_chain,
+                                                           [chains[i] for i in pending]):
+                start = first[pending[index]]
+                new = [(start + k, row) for k, row in enumerate(chain_rows)
+                       if start + k not in done]
+                if new:
+                    store.append([row for _, row in new])
+                    positions += [position for position, _ in new]
+                    rows += [row for _, row in new]
+                bar.update(len(new))
+    return pd.DataFrame(rows, columns=list(store.columns), index=positions)
+
+
+def _resumed_rows(store: CsvStore | ParquetStore, grid: pd.MultiIndex, max_iter: int
+                  ) -> pd.DataFrame:
+    """The valid rows already in ``store`` (``results.check_rows``); warn about the others."""
+    frame, problems = store.load()
+    kept, damaged = check_rows(frame, grid, max_iter)
+    _warn_damaged(store.path, {**problems, **damaged})
+    return kept
+
+
+def _warn_damaged(path: Path, problems: Problems) -> None:
+    """One ``RuntimeWarning`` naming ``path`` and the first damaged rows, if any."""
+    if not problems:
+        return
+    listed = "; ".join(f"{where} {what}" for where, what in
+                       itertools.islice(problems.items(), SHOWN_PROBLEMS))
+    more = f"; and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS \
+        else ""
+    warnings.warn(f"{path}: {len(problems)} damaged row(s) left out, their runs are "
+                  f"recomputed: {listed}{more}", RuntimeWarning, stacklevel=4)
 
 
 class SweepTerminated(KeyboardInterrupt):
@@ -340,30 +433,122 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
-def _in_sweep_order(frame: pd.DataFrame, chains: list[Chain]) -> pd.DataFrame:
-    """Rows of ``frame`` in chain order, the first of any repeated key only."""
-    position = {key: i for i, key in enumerate(k for c in chains for k in c.keys())}
-    keys = frame_keys(frame)
-    order = np.array([position.get(k, len(position)) for k in keys], dtype=np.int64)
-    first = ~pd.Series(keys, dtype=object).duplicated().to_numpy()
-    index = np.flatnonzero(first)
-    index = index[np.argsort(order[index], kind="stable")]
-    return frame.iloc[index].reset_index(drop=True)
+def _make_folder(out: Path) -> None:
+    """Create ``out`` (and its parents); a ``ValueError`` naming ``--out`` if it cannot be."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+        if blocker == out:
+            raise ValueError(f"--out {out} is a file, not a folder") from exc
+        if blocker is not None:
+            raise ValueError(f"--out {out} is inside {blocker}, which is a file, not a "
+                             "folder") from exc
+        raise ValueError(f"--out {out}: cannot create the folder ({exc.strerror})") from exc
+
+
+@contextlib.contextmanager
+def _folder_lock(out: Path) -> Iterator[None]:
+    """Hold ``out/sweep.lock`` (``"pid host"`` of this process) while the block runs.
+
+    Raises ``ValueError`` if another live process holds it (or it names no
+    process); a lock whose process has ended on this host is taken over.
+    """
+    path = out / LOCK_FILE
+    mine = f"{os.getpid()} {socket.gethostname()}\n"
+    for _ in range(2):  # the second try follows the removal of a stale lock
+        try:
+            with open(path, "x") as handle:
+                handle.write(mine)
+            break
+        except FileExistsError:
+            holder = _lock_holder(path)
+            if holder is not None:
+                raise ValueError(f"{out} is in use by another sweep ({holder}, recorded in "
+                                 f"{path}); wait for it to end, or delete {path} if no sweep "
+                                 "runs there") from None
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise ValueError(f"--out {out}: cannot write there ({exc.strerror})") from exc
+    else:
+        raise ValueError(f"{out}: another sweep took {path} at the same time; try again")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if path.read_text() == mine:
+                path.unlink()
+
+
+def _lock_holder(path: Path) -> str | None:
+    """Who holds the lock file ``path``, or None if its process has ended (or it is gone)."""
+    try:
+        fields = path.read_text().split()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        return "an unknown process"
+    if len(fields) != 2 or not fields[0].isdigit():
+        return "an unknown process"
+    pid, host = int(fields[0]), fields[1]
+    if host != socket.gethostname():
+        return f"process {pid} on {host}"
+    return f"process {pid}" if _process_alive(pid) else None
+
+
+def _process_alive(pid: int) -> bool:
+    """True if a process ``pid`` exists on this machine (or cannot be checked)."""
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def _write_or_check_config(out: Path, config: SweepConfig) -> None:
-    """Write ``config.json``, or check that the one there describes the same results."""
+    """Write ``config.json``, or check that the one there describes the same results.
+
+    Results without a ``config.json`` next to them are refused: their settings
+    cannot be known.
+    """
     path = out / CONFIG_FILE
     wanted = config.to_dict()
-    if path.exists():
-        found = json.loads(path.read_text())
+    found = _read_config(path)
+    if found is None:
+        held = [name for name in (*RESULT_NAMES.values(), USER_DISTRIBUTIONS)
+                if os.path.lexists(out / name)]
+        if held:
+            raise ValueError(f"{out} holds {', '.join(held)} but no {CONFIG_FILE}, which "
+                             "records the settings they were computed with; restore it, or "
+                             "choose another --out folder")
+    else:
         differ = sorted(k for k in set(found) | set(wanted)
                         if k not in NON_RESULT_FIELDS and found.get(k) != wanted.get(k))
         if differ:
             raise ValueError(f"{out} holds a sweep with other settings (different: "
                              f"{', '.join(differ)}); resume it with the same settings or "
                              "choose another --out folder")
-    path.write_text(json.dumps(wanted, indent=2) + "\n")
+    replace_file(path, lambda handle: handle.write(json.dumps(wanted, indent=2) + "\n"))
+
+
+def _read_config(path: Path) -> dict | None:
+    """The settings in ``config.json``, or None if there is none; ``ValueError`` if unreadable."""
+    if not check_regular_file(path):
+        return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path} is not readable JSON ({exc}); it records the settings of "
+                         f"the results in {path.parent}: restore it, or choose another --out "
+                         "folder") from exc
+    if not isinstance(found, dict):
+        raise ValueError(f"{path} holds a JSON {type(found).__name__}, not an object of "
+                         "sweep settings; restore it, or choose another --out folder")
+    return found
 
 
 def _load_users(out: Path, config: SweepConfig, backend: LocalBackend | RayBackend,
@@ -374,30 +559,61 @@ def _load_users(out: Path, config: SweepConfig, backend: LocalBackend | RayBacke
     workers in parallel, each writing the disk cache), so the chains only read it.
     Workers show no fit bars (they would interleave); the sweep shows one bar over
     the matrices instead. In this process (``backend.runs_here``) the fit bars show.
+    Damaged rows of the file are left out (with a warning) and computed again.
     """
     path = out / USER_DISTRIBUTIONS
-    known = read_csv_exact(path) if path.exists() else None
-    have = set() if known is None else set(zip(known.embedding_seed, known.dim, strict=True))
+    known, problems = _known_users(path, config)
+    have = set(zip(known["embedding_seed"].tolist(), known["dim"].tolist(), strict=True))
     needed = {c.embedding_seed for c in pending}
     here = backend.runs_here
     tasks = [(config.dataset, d, s, config.data_path, config.progress and here)
              for s in config.seeds for d in config.dims if s in needed or (s, d) not in have]
-    if not tasks:
-        return
     found = []
     with tqdm(total=len(tasks), unit="matrix", desc=f"users {config.dataset}", file=sys.stderr,
-              disable=here or not config.progress, dynamic_ncols=True) as bar:
+              disable=here or not config.progress or not tasks, dynamic_ncols=True) as bar:
         for _, row in backend.map_unordered(user_summary, tasks):
             if (row["embedding_seed"], row["dim"]) not in have:
                 found.append(row)
             bar.update()
-    if not found:
+    if not found and not problems:
         return
     found.sort(key=lambda r: (r["embedding_seed"], r["dim"]))
-    frame = pd.DataFrame(found) if known is None else pd.concat([known, pd.DataFrame(found)])
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    frame = pd.concat([f for f in (known, pd.DataFrame(found, columns=list(USER_COLUMNS)))
+                       if len(f)])
+    replace_file(path, lambda handle: frame.to_csv(handle, index=False))
+
+
+def _known_users(path: Path, config: SweepConfig) -> tuple[pd.DataFrame, Problems]:
+    """The valid rows of ``user_distributions.csv`` and the others' problems (warned about).
+
+    A valid row is one of the sweep's ``(embedding_seed, dim)``, not repeated, for
+    its dataset, with ``n_users >= 1`` and ``dim`` non-negative numbers summing to 1.
+    Raises ``ValueError`` if the file does not have the expected columns.
+    """
+    if not check_regular_file(path):
+        return pd.DataFrame(columns=list(USER_COLUMNS)), {}
+    frame, problems = read_text_rows(path, USER_COLUMNS)
+    check = RowCheck(frame)
+    name = published_name(config.dataset)
+    check.flag(check.text("dataset") != name, f"dataset is not {name}")
+    seed, dim = check.integers("embedding_seed"), check.integers("dim")
+    pairs = pd.MultiIndex.from_arrays([seed, dim])
+    check.flag(~pairs.isin(list(itertools.product(config.seeds, config.dims))),
+               "is not one of the sweep's (embedding_seed, dim)")
+    n_users = check.integers("n_users", 1)
+    shares = check.number_lists("user_distribution", dim)
+    check.flag(np.any(shares < 0, axis=1, where=~np.isnan(shares))
+               | (np.abs(np.nansum(shares, axis=1) - 1) > DISTRIBUTION_TOL),
+               "user_distribution must be non-negative and sum to 1")
+    check.repeats(pairs, "repeats an earlier (embedding_seed, dim)")
+    keep = check.valid
+    problems.update(check.problems())
+    _warn_damaged(path, problems)
+    known = pd.DataFrame({"dataset": name, "embedding_seed": seed[keep], "dim": dim[keep],
+                          "n_users": n_users[keep],
+                          "user_distribution": frame["user_distribution"].to_numpy()[keep]},
+                         columns=list(USER_COLUMNS))
+    return known, problems
 
 
 def compute_user_distributions(frame: pd.DataFrame, dims: dict[str, int],
