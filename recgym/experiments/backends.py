@@ -14,12 +14,20 @@ own process (so that what they print cannot interleave with other tasks').
 Leaving the ``with`` block on an exception (an error, Ctrl-C, or SIGTERM turned
 into ``KeyboardInterrupt`` by the sweep) stops the workers at once: queued tasks
 are dropped and running ones are terminated, since nobody will read their results.
+If the process that owns the pool dies without leaving the block (``kill -9``),
+each worker notices within ``PARENT_POLL_SECONDS`` and exits too.
+
+A Ray address is checked before Ray is started: one that accepts no connection
+within ``RAY_CONNECT_TIMEOUT`` seconds is a ``ValueError`` naming ``--ray-address``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
@@ -29,6 +37,12 @@ from recgym._validation import check_int
 #: Thread-count variables of the BLAS libraries numpy may use.
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 RAY_MISSING = 'The ray backend needs Ray: pip install "recgym[ray]" (or use --backend local)'
+#: Seconds between a worker's checks that the process owning its pool still runs.
+PARENT_POLL_SECONDS = 0.5
+#: Seconds to wait for a Ray address to accept a TCP connection.
+RAY_CONNECT_TIMEOUT = 5.0
+#: Ray addresses that name no host: ``ray.init`` finds or starts the cluster itself.
+RAY_SPECIAL_ADDRESSES = ("auto", "local")
 
 
 class LocalBackend:
@@ -57,7 +71,9 @@ class LocalBackend:
             for key in BLAS_THREAD_VARIABLES:
                 os.environ.setdefault(key, "1")
             self._pool = ProcessPoolExecutor(self.jobs,
-                                             mp_context=multiprocessing.get_context("spawn"))
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=exit_with_parent,
+                                             initargs=(os.getpid(),))
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -98,6 +114,20 @@ class LocalBackend:
                 future.cancel()
 
 
+def exit_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker (``os._exit``) once process ``parent`` is gone.
+
+    A daemon thread polls ``os.getppid()`` every ``PARENT_POLL_SECONDS``: when the
+    parent dies the worker is re-parented and the id changes (POSIX).
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="recgym-parent-watch", daemon=True).start()
+
+
 def terminate_workers(pool: ProcessPoolExecutor) -> None:
     """Drop ``pool``'s queued tasks and terminate its worker processes (SIGTERM).
 
@@ -130,11 +160,15 @@ class RayBackend:
 
     Raises
     ------
+    ValueError
+        If ``address`` names a host and port that accept no connection
+        (``check_ray_address``), or Ray finds no cluster there when started.
     ImportError
         If Ray is not installed, naming the extra to install.
     """
 
     def __init__(self, address: str | None = None) -> None:
+        check_ray_address(address)
         try:  # imported here: Ray takes seconds to import and is optional
             import ray
         except ImportError as exc:
@@ -145,7 +179,12 @@ class RayBackend:
 
     def __enter__(self) -> RayBackend:
         if not self._ray.is_initialized():
-            self._ray.init(address=self.address)
+            try:
+                self._ray.init(address=self.address)
+            except ConnectionError as exc:
+                where = self.address or "not given (RAY_ADDRESS or a new local cluster)"
+                raise ValueError(f"--ray-address {where}: Ray found no cluster "
+                                 f"({str(exc).splitlines()[0]})") from exc
             self._started = True
         return self
 
@@ -170,6 +209,32 @@ class RayBackend:
         finally:
             for ref in pending:
                 self._ray.cancel(ref)
+
+
+def check_ray_address(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """Check that the Ray address ``address`` accepts a TCP connection within ``timeout`` s.
+
+    ``None``, ``"auto"`` and ``"local"`` name no host and are left to ``ray.init``.
+    Otherwise ``address`` must be ``HOST:PORT`` or ``ray://HOST:PORT``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``--ray-address``, if the address is malformed or unreachable.
+    """
+    if address is None or address in RAY_SPECIAL_ADDRESSES:
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # an IPv6 host is written [::1]:6379
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--ray-address must be HOST:PORT, ray://HOST:PORT, auto or local; "
+                         f"got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(f"--ray-address {address}: cannot connect to {host}:{port} "
+                         f"({exc.strerror or exc}); start the cluster or fix the address"
+                         ) from exc
 
 
 def make_backend(name: str, jobs: int = 1, address: str | None = None
