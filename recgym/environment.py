@@ -127,8 +127,8 @@ from pettingzoo.utils import BaseWrapper, OrderEnforcingWrapper
 from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 
 from recgym import metrics, rendering
-from recgym import users as user_data
 from recgym._validation import check_choice, check_int
+from recgym.datasets import resolve_users
 from recgym.game import EngagementGame
 from recgym.observations import ObservationLayout
 from recgym.payoffs import PAYOFFS
@@ -137,8 +137,6 @@ from recgym.strategy import project_to_strategy_set
 
 REWARD_SCALES = ("mean", "sum")
 RENDER_MODES = ("ansi", "rgb_array")
-DEFAULT_DIM = 5  # features when neither users nor dim fix it
-DEFAULT_N_USERS = 1000  # synthetic users when n_users is not given
 RESET_OPTIONS = ("directions", "profile")
 
 
@@ -218,21 +216,13 @@ class EngagementEnv(ParallelEnv):
         if not isinstance(agent_ids, bool):
             raise TypeError(f"agent_ids must be True or False, got {agent_ids!r}")
         n_producers = check_int("n_producers", n_producers, 1)
-        dim = None if dim is None else check_int("dim", dim, 1)
-        n_users = None if n_users is None else check_int("n_users", n_users, 1)
-        if users_path is not None and not isinstance(users, str):
-            raise ValueError(f"users_path is read only for a data set name (users='<name>'); "
-                             f"got users_path={users_path!r} with users of type "
-                             f"{type(users).__name__}")
-        user_matrix, source = _make_users(users, dim, n_users,
-                                          check_int("users_seed", users_seed, 0), users_path)
+        user_matrix = resolve_users(users, dim, n_users, users_seed, users_path)
 
         # Constants of the game: users, rule and its parameters live in the game object.
         self.game: EngagementGame = EngagementGame(user_matrix, n_producers, rule, temperature, k,
                                                    floor=floor, payoff=reward,
                                                    outside_option=outside_option)
         self.patience: int = check_int("patience", patience, 1)
-        _check_user_shape(self.game.users.shape, dim, n_users, source)
         self.users: np.ndarray = self.game.users  # (K, d), read-only, ratings per feature
         self.n_producers: int = n_producers  # n
         self.dim: int = self.game.dim  # d
@@ -564,26 +554,4 @@ def env(**kwargs: Any) -> AECEnv:
 
 
 # ---------------------------------------------------------------------- helpers
-def _make_users(users: object, dim: int | None, n_users: int | None, seed: int,
-                path: str | os.PathLike | None) -> tuple[object, str]:
-    """The user matrix (not yet validated) from the ``users`` argument, and its source."""
-    if users is None:
-        return user_data.synthetic_uniform(n_users or DEFAULT_N_USERS, dim or DEFAULT_DIM,
-                                           seed=seed), "synthetic users"
-    if isinstance(users, str):
-        from recgym import datasets  # the loaders import optional, heavier dependencies
-
-        return datasets.load_users(users, dim or DEFAULT_DIM, seed, path), f"data set {users!r}"
-    return users, "the users array"
-
-
-def _check_user_shape(shape: tuple[int, ...], dim: int | None, n_users: int | None,
-                      source: str) -> None:
-    """``dim`` and ``n_users``, when given, must agree with the users' shape ``(K, d)``."""
-    if dim is not None and shape[1] != dim:
-        raise ValueError(f"dim={dim} contradicts {source} of shape {shape}")
-    if n_users is not None and shape[0] != n_users:
-        raise ValueError(f"n_users={n_users} contradicts {source} of shape {shape}")
-
-
 __all__ = ["CheckActionWrapper", "EngagementEnv", "env", "parallel_env", "raw_env", "unwrap"]

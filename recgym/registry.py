@@ -42,6 +42,9 @@ class Param:
         Whether the bound itself is excluded.
     doc : str
         One line for help texts.
+    log_scale : bool
+        Searched and controlled on a log scale (e.g. a temperature): grids are
+        geometric and a learning platform sets ``log10`` of it.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Param:
     low_open: bool = False
     high_open: bool = False
     doc: str = ""
+    log_scale: bool = False
 
     @property
     def range_text(self) -> str:

@@ -61,7 +61,7 @@ from recgym.served import Served, ratio
 FLOOR = Param("floor", float, 0.0, low=0.0, high=1.0,
               doc="exposure floor eta: each producer gets at least eta/n of every user")
 TEMPERATURE = Param("temperature", float, 1.0, low=0.0, low_open=True,
-                    doc="softmax temperature T")
+                    doc="softmax temperature T", log_scale=True)
 K_SERVED = Param("k", int, None, low=1, doc="producers served per user")
 
 #: The paper's payoff (``recgym.payoffs``), the one the softmax certificate is about.

@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from recgym._validation import check_int, check_matrix
 from recgym.datasets.catalog import (
     DATASET_NAMES,
     PUBLISHED_NAMES,
@@ -64,6 +65,8 @@ from recgym.users import synthetic_skewed, synthetic_uniform
 
 __all__ = [
     "DATASETS",
+    "DEFAULT_DIM",
+    "DEFAULT_N_USERS",
     "DATASET_NAMES",
     "DEFAULT_RATING_SCALE",
     "PUBLISHED_NAMES",
@@ -74,7 +77,13 @@ __all__ = [
     "load_users",
     "movielens_100k",
     "rent_the_runway",
+    "resolve_users",
 ]
+
+#: Features of built-in synthetic users when neither the users nor ``dim`` fix it.
+DEFAULT_DIM = 5
+#: Built-in synthetic users when ``n_users`` is not given.
+DEFAULT_N_USERS = 1000
 
 Loader = Callable[..., np.ndarray]
 
@@ -143,3 +152,45 @@ def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = 
     array, shape (K, dim), float64, rows summing to 1.
     """
     return loader(name)(dim, seed, path, progress=progress)
+
+
+def resolve_users(users: object = None, dim: int | None = None, n_users: int | None = None,
+                  seed: int = 0, path: str | os.PathLike | None = None) -> np.ndarray:
+    """The user matrix ``(K, d)`` the environments take, validated.
+
+    Parameters
+    ----------
+    users : None, array (K, d) or str
+        ``None``: ``n_users`` (default ``DEFAULT_N_USERS``) users uniform on the simplex
+        with ``dim`` (default ``DEFAULT_DIM``) features, from ``seed`` by the paper's
+        generator. An array: used as given (non-negative, finite). A dataset name:
+        ``load_users(name, dim, seed, path)``.
+    dim, n_users : int, optional
+        When given with an array or a dataset, they must agree with its shape.
+    seed : int >= 0
+        Seed of the synthetic users (or of the dataset's embedding).
+    path : str or os.PathLike, optional
+        The dataset's file or folder; only with a dataset name.
+
+    Raises
+    ------
+    ValueError
+        Contradictory sizes, ``path`` without a dataset name, bad values.
+    """
+    dim = None if dim is None else check_int("dim", dim, 1)
+    n_users = None if n_users is None else check_int("n_users", n_users, 1)
+    seed = check_int("users_seed", seed, 0)
+    if path is not None and not isinstance(users, str):
+        raise ValueError(f"users_path is read only for a data set name (users='<name>'); got "
+                         f"users_path={path!r} with users of type {type(users).__name__}")
+    if users is None:
+        return synthetic_uniform(n_users or DEFAULT_N_USERS, dim or DEFAULT_DIM, seed=seed)
+    if isinstance(users, str):
+        matrix, source = load_users(users, dim or DEFAULT_DIM, seed, path), f"data set {users!r}"
+    else:
+        matrix, source = check_matrix("users", users), "the users array"
+    if dim is not None and matrix.shape[1] != dim:
+        raise ValueError(f"dim={dim} contradicts {source} of shape {matrix.shape}")
+    if n_users is not None and matrix.shape[0] != n_users:
+        raise ValueError(f"n_users={n_users} contradicts {source} of shape {matrix.shape}")
+    return matrix

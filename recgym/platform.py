@@ -1,0 +1,311 @@
+r"""The platform as a learning agent: a single-agent Gymnasium environment.
+
+## Description
+
+Each step is an epoch. The platform sets the parameters of its serving rule it
+controls (by default the softmax temperature, as ``log10 T``, and the exposure
+floor ``eta``); the producers respond by ``moves_per_epoch`` iterations of the
+paper's best-response dynamics under the new rule (one iteration is one move or
+one exit of a producer whose best payoff per user falls below its outside option;
+fewer if they reach an equilibrium), and the platform is rewarded with its social
+choice function (``recgym.welfare``) at the profile after the response. Producers
+who leave never come back, so a choice that is best today can cost welfare later.
+
+## Action space
+
+``Box(low, high, (m,), float32)``: one entry per controlled parameter, in the order
+of ``controls``; parameters declared on a log scale (the temperature) are set as
+``log10`` of their value. Actions outside the box are clipped to it (documented,
+not an error); NaN or the wrong shape raise ``ValueError``.
+
+## Observation space
+
+A flat ``float32`` vector of length ``2 d + 2``:
+
+==============  =====================================================  ============
+index           meaning                                                bounds
+==============  =====================================================  ============
+``0 .. d-1``    producers' distribution over features (active ones)    ``[0, 1]``
+``d .. 2d-1``   users' demand per feature (``recgym.metrics``)         ``[0, 1]``
+``2d``          share of producers still active                        ``[0, 1]``
+``2d+1``        last step's SCF value (0 after ``reset``), clipped to   ``[-1e3, 1e3]``
+                ``[-1e3, 1e3]``
+==============  =====================================================  ============
+
+## Rewards
+
+The SCF at the profile after the producers' response (per user; ``-inf`` values,
+e.g. ``alpha_fair`` once a payoff is 0, are clipped to ``-1e3``).
+
+## Starting state and seeding
+
+``reset(seed=s)`` seeds a legacy ``numpy.random.RandomState(s)`` for the producers,
+consumed exactly as the paper's dynamics consume it: the starting vertices
+``rng.choice(d, n)``, then one permutation per iteration. So with a constant
+action and ``moves_per_epoch`` large enough the producers reach the same
+equilibrium as ``recgym.solvers.best_response_dynamics(game, s)``. Without a seed
+the stream is seeded from ``self.np_random``. The same seed gives the same episode.
+
+## Episode end
+
+``terminated`` when every producer has left; ``truncated`` after ``horizon`` steps.
+
+## Arguments
+
+``platform_env(users=None, n_producers=10, rule="softmax", controls=None,
+payoff="engagement", outside_option=0.0, moves_per_epoch=5, scf="user_welfare",
+horizon=20, dim=None, n_users=None, users_seed=0, users_path=None)``; see
+``PlatformEnv``. Also ``gymnasium.make("recgym/Platform-v0", ...)``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from recgym import metrics, welfare
+from recgym._validation import check_float, check_int
+from recgym.datasets import resolve_users
+from recgym.game import EngagementGame
+from recgym.rules import RULES, ServingRule, make_rule
+from recgym.solvers import DynamicsState, start_directions
+
+#: Default controls: ``log10 T`` in [-2, 2] and the floor in [0, 0.5].
+DEFAULT_CONTROLS: Mapping[str, tuple[float, float]] = {"temperature": (-2.0, 2.0),
+                                                       "floor": (0.0, 0.5)}
+#: Welfare values are clipped to this range in observations and rewards.
+WELFARE_CLIP = 1e3
+
+__all__ = ["DEFAULT_CONTROLS", "PlatformEnv", "platform_env"]
+
+
+class PlatformEnv(gymnasium.Env):
+    """The platform chooses its serving rule's parameters each epoch; see the module docs.
+
+    Parameters
+    ----------
+    users : None, array (K, d) or str
+        As ``recgym.parallel_env``: synthetic uniform users by default, an array, or a
+        data set name (``users_path`` or ``$RECGYM_DATA``).
+    n_producers : int >= 1
+    rule : str or ServingRule
+        The rule family with its fixed parameters (spec string), e.g. ``"softmax"``
+        or ``"topk:k=2"``; the controlled parameters are set by the actions.
+    controls : mapping, optional
+        Parameter name -> ``(low, high)`` in action units (``log10`` for log-scale
+        parameters). Default ``DEFAULT_CONTROLS`` (for rules that declare them).
+    payoff : str
+        The producers' payoff (``recgym.payoffs``).
+    outside_option : float or array (n,)
+        Producers' outside options per user.
+    moves_per_epoch : int >= 1
+        Iterations of the dynamics per step.
+    scf : str or callable
+        The platform's reward (``recgym.welfare``), default ``user_welfare``.
+    horizon : int >= 1
+        Steps per episode.
+    dim, n_users, users_seed, users_path
+        As ``recgym.parallel_env``.
+
+    Raises
+    ------
+    ValueError
+        Ranges with low above high or outside the parameter's allowed values, a
+        parameter the rule does not declare, ``moves_per_epoch < 1``, an unknown SCF.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, users: object = None, n_producers: int = 10,
+                 rule: str | ServingRule = "softmax",
+                 controls: Mapping[str, tuple[float, float]] | None = None,
+                 payoff: str = "engagement", outside_option: object = 0.0,
+                 moves_per_epoch: int = 5, scf: object = "user_welfare", horizon: int = 20,
+                 dim: int | None = None, n_users: int | None = None, users_seed: int = 0,
+                 users_path: str | os.PathLike | None = None,
+                 render_mode: str | None = None) -> None:
+        base = make_rule(rule)
+        self.rule_family: str = base.NAME
+        self.fixed_params: dict[str, Any] = base.params()
+        self.controls: dict[str, tuple[float, float]] = _check_controls(
+            base, DEFAULT_CONTROLS if controls is None else controls)
+        user_matrix = resolve_users(users, dim, n_users, users_seed, users_path)
+        self.game: EngagementGame = EngagementGame(user_matrix, n_producers, base, payoff=payoff,
+                                                   outside_option=outside_option)
+        self.moves_per_epoch: int = check_int("moves_per_epoch", moves_per_epoch, 1)
+        self.horizon: int = check_int("horizon", horizon, 1)
+        self.scf = welfare.parse(scf)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of "
+                             f"{self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.user_distribution: np.ndarray = metrics.user_distribution(self.game.users)
+        low, high = (np.array([bounds[i] for bounds in self.controls.values()], np.float32)
+                     for i in (0, 1))
+        self.action_space = spaces.Box(low, high, dtype=np.float32)
+        d = self.game.dim
+        obs_low = np.zeros(2 * d + 2, dtype=np.float32)
+        obs_high = np.ones(2 * d + 2, dtype=np.float32)
+        obs_low[-1], obs_high[-1] = -WELFARE_CLIP, WELFARE_CLIP
+        self.observation_space = spaces.Box(obs_low, obs_high, dtype=np.float32)
+        self._games: dict[tuple[float, ...], EngagementGame] = {}
+        # Episode state, set by reset.
+        self.rng: np.random.RandomState | None = None
+        self.directions: np.ndarray = np.zeros(n_producers, dtype=np.int64)
+        self.active: np.ndarray = np.ones(n_producers, dtype=bool)
+        self.last_scf: float = 0.0
+        self.step_count: int = 0
+
+    # ------------------------------------------------------------------ the rule
+    def rule_for(self, action: object) -> ServingRule:
+        """The serving rule an action sets (clipped to the action space)."""
+        values = self._check_action(action)
+        params = dict(self.fixed_params)
+        for (name, _), value in zip(self.controls.items(), values, strict=True):
+            declared = {p.name: p for p in RULES.get(self.rule_family).PARAMS}[name]
+            params[name] = 10.0 ** float(value) if declared.log_scale else float(value)
+        return make_rule(self.rule_family, **params)
+
+    def _check_action(self, action: object) -> np.ndarray:
+        arr = np.asarray(action, dtype=np.float64).reshape(-1)
+        if arr.shape != self.action_space.shape:
+            raise ValueError(f"action must have shape {self.action_space.shape} (one value per "
+                             f"control: {', '.join(self.controls)}), got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"action must be finite, got {action!r}")
+        return np.clip(arr, self.action_space.low, self.action_space.high)
+
+    def _game(self, rule: ServingRule) -> EngagementGame:
+        key = tuple(rule.params().values())
+        if key not in self._games:
+            if len(self._games) > 256:
+                self._games.clear()
+            base = self.game
+            self._games[key] = EngagementGame(base.users, base.n_producers, rule,
+                                              payoff=base.payoff, weights=base.weights,
+                                              outside_option=base.outside_option)
+        return self._games[key]
+
+    # ------------------------------------------------------------------ the API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode: the producers' stream, their starting vertices."""
+        super().reset(seed=seed)
+        stream = seed if seed is not None else int(self.np_random.integers(2**32))
+        self.rng = np.random.RandomState(check_int("seed", stream, 0))
+        self.directions = start_directions(self.game, self.rng)
+        self.active = np.ones(self.game.n_producers, dtype=bool)
+        self.last_scf, self.step_count = 0.0, 0
+        return self._observation(), self._info(None, 0, False)
+
+    def step(self, action: object) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """One epoch: set the rule, let the producers respond, collect the SCF."""
+        if self.rng is None:
+            raise RuntimeError("step() called before reset()")
+        rule = self.rule_for(action)
+        value, iterations, converged = self._respond(rule, self.rng, self.directions,
+                                                     self.active)
+        self.last_scf = value
+        self.step_count += 1
+        terminated = not self.active.any()
+        truncated = self.step_count >= self.horizon
+        return (self._observation(), value, terminated, truncated,
+                self._info(rule, iterations, converged))
+
+    def simulate(self, action: object) -> float:
+        """The reward ``step(action)`` would give from the current state, leaving the
+        state (producers, random stream) as it is (for look-ahead policies)."""
+        if self.rng is None:
+            raise RuntimeError("simulate() called before reset()")
+        rng = np.random.RandomState()
+        rng.set_state(self.rng.get_state())
+        value, _, _ = self._respond(self.rule_for(action), rng, self.directions.copy(),
+                                    self.active.copy())
+        return value
+
+    def _respond(self, rule: ServingRule, rng: np.random.RandomState, directions: np.ndarray,
+                 active: np.ndarray) -> tuple[float, int, bool]:
+        """Run the producers' response in place; ``(scf, iterations run, converged)``."""
+        game = self._game(rule)
+        state = DynamicsState(game, directions, active)
+        iterations, converged = 0, False
+        for _ in range(self.moves_per_epoch):
+            if not state.active.any():
+                break
+            event = state.first_event(rng.permutation(game.n_producers), iterations)
+            if event is None:
+                converged = True
+                break
+            state.apply(event)
+            iterations += 1
+        directions[:], active[:] = state.directions, state.active
+        utilities = game.utilities(game.vertex_profile(directions), active) \
+            if active.any() else None
+        value = welfare.value(self.scf, utilities) if utilities is not None else -math.inf
+        return float(np.clip(value, -WELFARE_CLIP, WELFARE_CLIP)), iterations, converged
+
+    def _observation(self) -> np.ndarray:
+        d = self.game.dim
+        counts = np.bincount(self.directions[self.active], minlength=self.game.n_vertices)[:d]
+        n_active = int(self.active.sum())
+        distribution = counts / n_active if n_active else np.zeros(d)
+        return np.concatenate([distribution, self.user_distribution,
+                               [n_active / self.game.n_producers, self.last_scf]]
+                              ).astype(np.float32)
+
+    def _info(self, rule: ServingRule | None, iterations: int, converged: bool
+              ) -> dict[str, Any]:
+        info: dict[str, Any] = {"active_producers": int(self.active.sum()),
+                                "scf": self.last_scf, "iterations": iterations,
+                                "converged": converged}
+        if rule is not None:
+            info.update({name: rule.params()[name] for name in self.controls})
+        return info
+
+    def render(self) -> str | None:
+        """A line per step: controls, producers per feature, active producers, SCF."""
+        if self.render_mode != "ansi":
+            return None
+        counts = np.bincount(self.directions[self.active], minlength=self.game.n_vertices)
+        return (f"step {self.step_count}/{self.horizon}  producers per feature "
+                f"{' '.join(map(str, counts[:self.game.dim]))}  active "
+                f"{int(self.active.sum())}/{self.game.n_producers}  "
+                f"{welfare.name_of(self.scf)} {self.last_scf:.5g}")
+
+
+def _check_controls(rule: ServingRule, controls: Mapping[str, tuple[float, float]]
+                    ) -> dict[str, tuple[float, float]]:
+    """Validated controls: declared parameters, ``low <= high`` inside the allowed values."""
+    declared = {p.name: p for p in rule.PARAMS}
+    checked: dict[str, tuple[float, float]] = {}
+    if not controls:
+        raise ValueError("controls needs at least one parameter for the platform to set")
+    for name, bounds in controls.items():
+        if name not in declared:
+            raise ValueError(f"controls: rule {rule.NAME!r} has no parameter {name!r}; its "
+                             f"parameters: {', '.join(declared) or 'none'}")
+        param = declared[name]
+        if param.kind is not float:
+            raise ValueError(f"controls: {name} is an integer parameter; the platform sets "
+                             "continuous parameters only")
+        try:
+            low, high = (check_float(f"controls[{name!r}]", b) for b in bounds)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"controls[{name!r}] must be (low, high) numbers: {exc}") from None
+        if low > high:
+            raise ValueError(f"controls[{name!r}]: low {low:g} is above high {high:g}")
+        for end in (low, high):
+            param.check(10.0 ** end if param.log_scale else end, f"controls {name!r}:")
+        checked[name] = (low, high)
+    return checked
+
+
+def platform_env(**kwargs: Any) -> PlatformEnv:
+    """``PlatformEnv(**kwargs)`` (module docstring)."""
+    return PlatformEnv(**kwargs)
