@@ -9,7 +9,7 @@ engagement ``sum_k p_ki r_ki`` is read off. That is ``d + 1`` full ``K x n``
 serving matrices per producer checked.
 
 Random numbers are consumed as in the paper (and as in
-``agents.dynamics.best_response_dynamics``) from a legacy ``RandomState``:
+``recgym.solvers.best_response_dynamics``) from a legacy ``RandomState``:
 ``rng.choice(d, n)`` for the start, then one ``rng.permutation(n)`` per iteration.
 
 Only the benchmark uses this module; it is the reference the fast dynamics is

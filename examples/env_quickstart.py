@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.dynamics import best_response_dynamics
 from agents.env_play import best_response_action, dynamics_through_env
 from recgym.environment import parallel_env
+from recgym.solvers import best_response_dynamics
 
 SEED = 0
 ROUNDS = 5  # best-response rounds (each producer once per round)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -217,8 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: object) -> None:
+    print(f"recgym: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``recgym`` console script; returns the exit status."""
+    """Entry point of the ``recgym`` console script; returns the exit status.
+
+    Errors of the user's making are one line ``recgym: error: ...`` (exit 1) or a usage
+    error (exit 2); warnings are one line ``recgym: warning: ...``.
+    """
+    warnings.showwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

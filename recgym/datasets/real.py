@@ -46,6 +46,10 @@ from recgym.datasets.nmf import (
     fit_nmf_embedding,
 )
 
+#: MovieLens-100k users; each has at least 20 ratings, so all are in the last fold's
+#: training set and in the embedding.
+MOVIELENS_100K_USERS = 943
+
 #: The paper's rating scale for every dataset.
 DEFAULT_RATING_SCALE = (1.0, 5.0)
 
@@ -65,6 +69,8 @@ class _Ratings:
     fingerprint: str
     rating_scale: tuple[float, float]
     load: Callable[[], object]
+    #: Users the embedding must have, where known before fitting (the cache checks it).
+    n_users: int | None = None
 
 
 def movielens_100k(dim: int, seed: int, path: str | os.PathLike | None = None, *,
@@ -111,7 +117,8 @@ def movielens_100k(dim: int, seed: int, path: str | os.PathLike | None = None, *
     file = locate_or_download(MOVIELENS_100K, path, fetch=download, progress=progress)
     ratings = _Ratings("movielens-100k", f"MovieLens-100k ({file.name})", sha256_of_file(file),
                        DEFAULT_RATING_SCALE, lambda: _checked(dataset_from_ml100k_file(str(file)),
-                                                              file, DEFAULT_RATING_SCALE))
+                                                              file, DEFAULT_RATING_SCALE),
+                       n_users=MOVIELENS_100K_USERS)
     return _embedding(ratings, dim, seed, cache=cache, cache_dir=cache_dir, progress=progress)
 
 
@@ -221,7 +228,7 @@ def _embedding(ratings: _Ratings, dim: int, seed: int, *, cache: bool,
         entry = _cache.entry_path(_cache.cache_root(cache_dir), {
             "kind": ratings.kind, "dim": dim, "seed": seed, "sha256": ratings.fingerprint,
             "rating_scale": list(ratings.rating_scale), "surprise": _surprise_version()})
-        hit = _cache.load(entry, dim)
+        hit = _cache.load(entry, dim, n_users=ratings.n_users)
         if hit is not None:
             return hit
     users = fit_nmf_embedding(ratings.load(), dim, seed, ratings.label, progress)

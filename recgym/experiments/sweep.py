@@ -210,8 +210,8 @@ def run_chain(chain: Chain) -> list[dict]:
         Rows with the columns of ``results.columns_for`` (``run`` only in
         experiment 1).
     """
-    from agents.dynamics import best_response_dynamics
     from recgym.game import EngagementGame
+    from recgym.solvers import best_response_dynamics
 
     rng = np.random.RandomState(chain.rng_seed)
     rows = []
