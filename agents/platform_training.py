@@ -1,0 +1,206 @@
+r"""Train the platform with Stable-Baselines3 and compare it with static and myopic policies.
+
+``train_platform(PlatformTrainConfig(...))`` is the whole run behind
+``recgym train-platform``. The run directory ``<logdir>/<run name>`` receives
+TensorBoard events (SB3's own, plus the tags below), ``config.json``, ``model.zip``
+and ``evaluation.json`` (the trained policy next to the best static action and
+the myopic policy, on the same evaluation seeds).
+
+=============================  ======================================================
+tag                            value (at every training step of the first copy)
+=============================  ======================================================
+``platform/scf``               the SCF after the producers' response
+``platform/active_producers``  producers still in the game
+``platform/<control>``         each controlled parameter, e.g. ``platform/temperature``
+                               and ``platform/floor``
+``platform/cumulative_scf``    the SCF summed over the episode, at each episode's end
+=============================  ======================================================
+
+With ``gamma`` close to 1 the learner values the long run: producers who leave do
+not come back, which is where a far-sighted policy can beat a myopic one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agents.platform import MyopicPlatform, action_grid, best_static, compare_platforms
+from recgym._validation import check_choice, check_float, check_ints
+from recgym.datasets.catalog import DATASET_NAMES
+from recgym.options import MAX_SEED, option
+from recgym.platform import DEFAULT_CONTROLS, PlatformEnv
+from recgym.welfare import parse as parse_scf
+
+#: Stable-Baselines3 algorithms the platform can be trained with.
+PLATFORM_ALGOS = ("ppo", "sac")
+
+__all__ = ["PLATFORM_ALGOS", "PlatformTrainConfig", "PlatformTrainResult", "train_platform"]
+
+
+@dataclass(frozen=True)
+class PlatformTrainConfig:
+    """One training run of a learning platform (``recgym train-platform``)."""
+
+    algo: str = option("ppo", "SB3 algorithm: ppo or sac.")
+    steps: int = option(20_000, "Training budget in platform steps (epochs).")
+    users: str | None = option(None, "Users: a dataset name (" + ", ".join(DATASET_NAMES)
+                               + ") or none for synthetic uniform users.", metavar="NAME")
+    data: str | None = option(None, "Folder or file with the real rating data (default: the "
+                              "RECGYM_DATA environment variable).", metavar="PATH")
+    n_users: int = option(1000, "Synthetic users K (ignored with --users).")
+    dim: int = option(5, "Features d.")
+    users_seed: int = option(0, "Seed of the users (or of the dataset's embedding).")
+    n_producers: int = option(10, "Producers n.")
+    rule: str = option("softmax", "Rule family with its fixed parameters (spec string).",
+                       metavar="RULE")
+    controls: tuple[str, ...] = option(("temperature", "floor"), "Parameters the platform "
+                                       "sets (log10 for the temperature).", metavar="PARAM")
+    payoff: str = option("engagement", "Producer payoff: engagement, exposure or marginal.")
+    outside_option: float = option(0.0, "Producers' outside option per user.")
+    moves_per_epoch: int = option(5, "Iterations of the producers' dynamics per step.")
+    scf: str = option("user_welfare", "The platform's reward (a social choice function spec).",
+                      metavar="SCF")
+    horizon: int = option(20, "Steps per episode.")
+    gamma: float = option(0.99, "Discount factor (close to 1: the platform values the long "
+                          "run).")
+    n_envs: int = option(4, "Copies of the environment stepped together.")
+    grid: int = option(5, "Values per control of the static and myopic baselines' grid.")
+    eval_episodes: int = option(5, "Evaluation episodes (seeds eval-seed, eval-seed + 1, ...).")
+    eval_seed: int = option(1000, "First evaluation seed.")
+    seed: int = option(0, "Seeds the model and the training copies.")
+    logdir: str = option("runs", "Parent folder of the run directory.", metavar="DIR")
+    torch_threads: int = option(1, "Torch CPU threads (1 is fastest for these small networks).")
+    progress: bool = option(True, "Show a progress bar on stderr.")
+
+    def __post_init__(self) -> None:
+        check_choice("--algo", self.algo, PLATFORM_ALGOS)
+        for flag, value, minimum in (("--steps", self.steps, 1), ("--n-users", self.n_users, 1),
+                                     ("--dim", self.dim, 1), ("--n-producers", self.n_producers, 1),
+                                     ("--moves-per-epoch", self.moves_per_epoch, 1),
+                                     ("--horizon", self.horizon, 1), ("--n-envs", self.n_envs, 1),
+                                     ("--grid", self.grid, 1),
+                                     ("--eval-episodes", self.eval_episodes, 1),
+                                     ("--torch-threads", self.torch_threads, 1)):
+            check_ints(flag, value, minimum)
+        for flag, value in (("--users-seed", self.users_seed), ("--eval-seed", self.eval_seed),
+                            ("--seed", self.seed)):
+            check_ints(flag, value, 0, MAX_SEED)
+        if self.users is not None:
+            check_choice("--users", self.users, DATASET_NAMES)
+        check_float("--outside-option", self.outside_option, 0.0)
+        check_float("--gamma", self.gamma, 0.0, 1.0)
+        try:
+            parse_scf(self.scf)
+            self.make_env()
+        except ValueError as exc:
+            raise ValueError(f"{exc} (check --rule, --controls, --payoff and --scf)") from None
+
+    def make_env(self) -> PlatformEnv:
+        """A platform environment with these settings."""
+        return PlatformEnv(users=self.users, n_producers=self.n_producers, rule=self.rule,
+                           controls={c: DEFAULT_CONTROLS.get(c, (0.0, 1.0))
+                                     for c in self.controls},
+                           payoff=self.payoff, outside_option=self.outside_option,
+                           moves_per_epoch=self.moves_per_epoch, scf=self.scf,
+                           horizon=self.horizon, dim=self.dim,
+                           n_users=None if self.users else self.n_users,
+                           users_seed=self.users_seed, users_path=self.data)
+
+    def run_name(self) -> str:
+        """``platform-<rule>_n<n>_d<d>__<algo>__seed<seed>__<YYYYmmdd-HHMMSS>``."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        rule = self.rule.replace(":", "-").replace(",", "-").replace("=", "")
+        return f"platform-{rule}_n{self.n_producers}_d{self.dim}__{self.algo}__seed" \
+               f"{self.seed}__{stamp}"
+
+
+@dataclass(frozen=True)
+class PlatformTrainResult:
+    """What a training run produced: the model, its directory and the comparison table
+    (``agents.platform.compare_platforms``: trained, best static, myopic)."""
+
+    config: PlatformTrainConfig
+    run_dir: Path
+    model: Any
+    comparison: pd.DataFrame
+    seconds: float
+
+
+def _logging_callback() -> Any:
+    """An SB3 callback recording the ``platform/*`` tags (module docstring)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class PlatformLogger(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self._episode_total = 0.0
+
+        def _on_step(self) -> bool:
+            info = self.locals["infos"][0]
+            self.logger.record("platform/scf", float(info["scf"]))
+            self.logger.record("platform/active_producers", info["active_producers"])
+            for name, value in info.items():
+                if name not in ("scf", "active_producers", "iterations", "converged",
+                                "episode", "TimeLimit.truncated", "terminal_observation"):
+                    self.logger.record(f"platform/{name}", float(value))
+            self._episode_total += float(info["scf"])
+            if self.locals["dones"][0]:
+                self.logger.record("platform/cumulative_scf", self._episode_total)
+                self._episode_total = 0.0
+            self.logger.dump(self.num_timesteps)
+            return True
+
+    return PlatformLogger()
+
+
+def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
+    """Train, evaluate against the baselines on the same seeds, save (module docstring)."""
+    import torch
+    from stable_baselines3 import PPO, SAC
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import configure
+
+    torch.set_num_threads(config.torch_threads)
+    run_dir = Path(config.logdir) / config.run_name()
+    if Path(config.logdir).exists() and not Path(config.logdir).is_dir():
+        raise ValueError(f"--logdir {config.logdir} is a file, not a folder")
+    run_dir.mkdir(parents=True, exist_ok=False)
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+    venv = make_vec_env(config.make_env, n_envs=config.n_envs, seed=config.seed)
+    algo = {"ppo": PPO, "sac": SAC}[config.algo]
+    kwargs: dict[str, Any] = {"gamma": config.gamma, "seed": config.seed, "verbose": 0}
+    if config.algo == "ppo":
+        kwargs.update(n_steps=max(config.horizon, 64), batch_size=64)
+    model = algo("MlpPolicy", venv, **kwargs)
+    model.set_logger(configure(str(run_dir), ["tensorboard"]))
+    start = time.perf_counter()
+    model.learn(config.steps, callback=_logging_callback(), progress_bar=config.progress)
+    seconds = time.perf_counter() - start
+    model.save(run_dir / "model.zip")
+    env = config.make_env()
+    grid = action_grid(env, config.grid)
+    static, _ = best_static(env, grid, config.eval_episodes, config.eval_seed)
+    comparison = compare_platforms({"trained": model, "best static": static,
+                                    "myopic": MyopicPlatform(grid)}, env,
+                                   config.eval_episodes, config.eval_seed)
+    table = comparison.assign(static_action=[None, np.asarray(static.action).tolist(), None])
+    (run_dir / "evaluation.json").write_text(table.to_json(orient="records", indent=2))
+    return PlatformTrainResult(config, run_dir, model, comparison, seconds)
+
+
+def format_comparison(result: PlatformTrainResult) -> str:
+    """The comparison as a small text table."""
+    lines = [f"run directory: {result.run_dir}", f"training: {result.seconds:.1f} s",
+             f"{'policy':<14}{'cumulative SCF':>16}{'retained':>10}{'vs trained':>12}"]
+    for row in result.comparison.itertuples():
+        lines.append(f"{row.policy:<14}{row.cumulative_scf:16.5f}{row.producers_retained:10.2f}"
+                     f"{row.relative_to_first:12.3f}")
+    return "\n".join(lines)
