@@ -50,19 +50,11 @@ again resumes it. Workers also end by themselves if the sweep's process dies
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
-import json
 import math
-import os
-import signal
-import socket
 import sys
-import threading
 import time
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +64,13 @@ from tqdm import tqdm
 
 from recgym.experiments.backends import LocalBackend, RayBackend, make_backend
 from recgym.experiments.config import NON_RESULT_FIELDS, SYNTHETIC, SweepConfig
+from recgym.experiments.folders import (
+    folder_lock,
+    make_folder,
+    sigterm_as_interrupt,
+    warn_damaged,
+    write_or_check_config,
+)
 from recgym.experiments.results import (
     RESULT_NAMES,
     CsvStore,
@@ -92,10 +91,6 @@ from recgym.experiments.results import (
 
 USER_DISTRIBUTIONS = "user_distributions.csv"
 USER_COLUMNS = ("dataset", "embedding_seed", "dim", "n_users", "user_distribution")
-CONFIG_FILE = "config.json"
-LOCK_FILE = "sweep.lock"
-#: Damaged rows listed in a warning (the rest are counted).
-SHOWN_PROBLEMS = 10
 #: Tolerance on the sum of a recorded user distribution (1 up to rounding).
 DISTRIBUTION_TOL = 1e-9
 
@@ -323,9 +318,10 @@ def run_sweep(config: SweepConfig, backend: LocalBackend | RayBackend | None = N
     grid = _sweep_keys(config, chains)
     out = Path(config.out)
     store = open_store(out, config.format, config.experiment)
-    _make_folder(out)
-    with _sigterm_as_interrupt(), _folder_lock(out):
-        _write_or_check_config(out, config)
+    make_folder(out)
+    with sigterm_as_interrupt(), folder_lock(out):
+        write_or_check_config(out, config.to_dict(), NON_RESULT_FIELDS,
+                              (*RESULT_NAMES.values(), USER_DISTRIBUTIONS))
         kept = _resumed_rows(store, grid, config.max_iter)
         new = _compute(config, backend, chains, store, set(kept.index.tolist()))
         frame = pd.concat([f for f in (kept, new) if len(f)]).sort_index()
@@ -379,176 +375,8 @@ def _resumed_rows(store: CsvStore | ParquetStore, grid: pd.MultiIndex, max_iter:
     """The valid rows already in ``store`` (``results.check_rows``); warn about the others."""
     frame, problems = store.load()
     kept, damaged = check_rows(frame, grid, max_iter)
-    _warn_damaged(store.path, {**problems, **damaged})
+    warn_damaged(store.path, {**problems, **damaged})
     return kept
-
-
-def _warn_damaged(path: Path, problems: Problems) -> None:
-    """One ``RuntimeWarning`` naming ``path`` and the first damaged rows, if any."""
-    if not problems:
-        return
-    listed = "; ".join(f"{where} {what}" for where, what in
-                       itertools.islice(problems.items(), SHOWN_PROBLEMS))
-    more = f"; and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS \
-        else ""
-    warnings.warn(f"{path}: {len(problems)} damaged row(s) left out, their runs are "
-                  f"recomputed: {listed}{more}", RuntimeWarning, stacklevel=4)
-
-
-class SweepTerminated(KeyboardInterrupt):
-    """SIGTERM received during ``run_sweep``; handled like Ctrl-C.
-
-    Attributes
-    ----------
-    signum : int
-        ``signal.SIGTERM``; a command line exits with ``128 + signum``.
-    """
-
-    signum = int(signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, the first SIGTERM raises ``SweepTerminated`` in the main thread.
-
-    Python's default for SIGTERM ends the process without unwinding, leaving the
-    pool's workers behind. Later SIGTERMs are ignored while the first one unwinds
-    (terminating the workers); the previous handler is restored on leaving. Off
-    the main thread, where handlers cannot be set, this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-
-    def handle(signum: int, frame: object) -> None:
-        if not received:
-            received.append(signum)
-            raise SweepTerminated("terminated (SIGTERM)")
-
-    previous = signal.signal(signal.SIGTERM, handle)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
-def _make_folder(out: Path) -> None:
-    """Create ``out`` (and its parents); a ``ValueError`` naming ``--out`` if it cannot be."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
-        if blocker == out:
-            raise ValueError(f"--out {out} is a file, not a folder") from exc
-        if blocker is not None:
-            raise ValueError(f"--out {out} is inside {blocker}, which is a file, not a "
-                             "folder") from exc
-        raise ValueError(f"--out {out}: cannot create the folder ({exc.strerror})") from exc
-
-
-@contextlib.contextmanager
-def _folder_lock(out: Path) -> Iterator[None]:
-    """Hold ``out/sweep.lock`` (``"pid host"`` of this process) while the block runs.
-
-    Raises ``ValueError`` if another live process holds it (or it names no
-    process); a lock whose process has ended on this host is taken over.
-    """
-    path = out / LOCK_FILE
-    mine = f"{os.getpid()} {socket.gethostname()}\n"
-    for _ in range(2):  # the second try follows the removal of a stale lock
-        try:
-            with open(path, "x") as handle:
-                handle.write(mine)
-            break
-        except FileExistsError:
-            holder = _lock_holder(path)
-            if holder is not None:
-                raise ValueError(f"{out} is in use by another sweep ({holder}, recorded in "
-                                 f"{path}); wait for it to end, or delete {path} if no sweep "
-                                 "runs there") from None
-            path.unlink(missing_ok=True)
-        except OSError as exc:
-            raise ValueError(f"--out {out}: cannot write there ({exc.strerror})") from exc
-    else:
-        raise ValueError(f"{out}: another sweep took {path} at the same time; try again")
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            if path.read_text() == mine:
-                path.unlink()
-
-
-def _lock_holder(path: Path) -> str | None:
-    """Who holds the lock file ``path``, or None if its process has ended (or it is gone)."""
-    try:
-        fields = path.read_text().split()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError):
-        return "an unknown process"
-    if len(fields) != 2 or not fields[0].isdigit():
-        return "an unknown process"
-    pid, host = int(fields[0]), fields[1]
-    if host != socket.gethostname():
-        return f"process {pid} on {host}"
-    return f"process {pid}" if _process_alive(pid) else None
-
-
-def _process_alive(pid: int) -> bool:
-    """True if a process ``pid`` exists on this machine (or cannot be checked)."""
-    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, owned by someone else
-        return True
-    return True
-
-
-def _write_or_check_config(out: Path, config: SweepConfig) -> None:
-    """Write ``config.json``, or check that the one there describes the same results.
-
-    Results without a ``config.json`` next to them are refused: their settings
-    cannot be known.
-    """
-    path = out / CONFIG_FILE
-    wanted = config.to_dict()
-    found = _read_config(path)
-    if found is None:
-        held = [name for name in (*RESULT_NAMES.values(), USER_DISTRIBUTIONS)
-                if os.path.lexists(out / name)]
-        if held:
-            raise ValueError(f"{out} holds {', '.join(held)} but no {CONFIG_FILE}, which "
-                             "records the settings they were computed with; restore it, or "
-                             "choose another --out folder")
-    else:
-        differ = sorted(k for k in set(found) | set(wanted)
-                        if k not in NON_RESULT_FIELDS and found.get(k) != wanted.get(k))
-        if differ:
-            raise ValueError(f"{out} holds a sweep with other settings (different: "
-                             f"{', '.join(differ)}); resume it with the same settings or "
-                             "choose another --out folder")
-    replace_file(path, lambda handle: handle.write(json.dumps(wanted, indent=2) + "\n"))
-
-
-def _read_config(path: Path) -> dict | None:
-    """The settings in ``config.json``, or None if there is none; ``ValueError`` if unreadable."""
-    if not check_regular_file(path):
-        return None
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{path} is not readable JSON ({exc}); it records the settings of "
-                         f"the results in {path.parent}: restore it, or choose another --out "
-                         "folder") from exc
-    if not isinstance(found, dict):
-        raise ValueError(f"{path} holds a JSON {type(found).__name__}, not an object of "
-                         "sweep settings; restore it, or choose another --out folder")
-    return found
 
 
 def _load_users(out: Path, config: SweepConfig, backend: LocalBackend | RayBackend,
@@ -608,7 +436,7 @@ def _known_users(path: Path, config: SweepConfig) -> tuple[pd.DataFrame, Problem
     check.repeats(pairs, "repeats an earlier (embedding_seed, dim)")
     keep = check.valid
     problems.update(check.problems())
-    _warn_damaged(path, problems)
+    warn_damaged(path, problems)
     known = pd.DataFrame({"dataset": name, "embedding_seed": seed[keep], "dim": dim[keep],
                           "n_users": n_users[keep],
                           "user_distribution": frame["user_distribution"].to_numpy()[keep]},
