@@ -30,8 +30,9 @@ from recgym import datasets
 from recgym.datasets import cache, real
 from recgym.experiments.backends import LocalBackend, RayBackend, check_ray_address
 from recgym.experiments.config import Exp1Config
+from recgym.experiments.folders import LOCK_FILE, SweepTerminated
 from recgym.experiments.results import BASE_COLUMNS
-from recgym.experiments.sweep import LOCK_FILE, SweepTerminated, run_sweep
+from recgym.experiments.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
