@@ -9,6 +9,9 @@ Sub-commands
 ``recgym reproduce exp1|exp2 --dataset NAME --out DIR``
     The paper's experiment loops, in parallel, resumable; one row per run in
     ``DIR/runs.csv`` (or ``runs.parquet``).
+``recgym design --dataset NAME --rules SPEC... --scf SPEC... --out DIR``
+    The platform's design search (``recgym.design``): candidates' equilibria
+    judged by social choice functions, resumable, with a summary table.
 ``recgym compare DIR``
     How many runs match the paper's published ones exactly (shipped with recgym),
     and which do not.
@@ -61,14 +64,31 @@ def _reproduce(args: argparse.Namespace) -> int:
     from recgym.experiments.sweep import run_sweep
 
     config = _config(args, EXPERIMENTS[args.experiment])
-    try:
+
+    def work() -> None:
         summary = run_sweep(config)
+        print(f"{summary.n_runs} runs in {summary.results} ({summary.n_computed} computed "
+              f"now, {summary.n_runs - summary.n_computed} already there) in "
+              f"{summary.seconds:.1f} s")
+
+    return _interruptible(config.out, work)
+
+
+def _design(args: argparse.Namespace) -> int:
+    from recgym.experiments.design_sweep import DesignConfig, format_summary, run_design
+
+    config = _config(args, DesignConfig)
+    return _interruptible(config.out, lambda: print(format_summary(run_design(config), config)))
+
+
+def _interruptible(out: str, work: Callable[[], None]) -> int:
+    """Run a resumable sweep; Ctrl-C and SIGTERM exit 130 and 143 with a one-line note."""
+    try:
+        work()
     except KeyboardInterrupt as stop:
-        print(f"recgym: interrupted; the finished runs are saved in {config.out}: run the "
-              "same command again to resume", file=sys.stderr)
+        print(f"recgym: interrupted; the finished runs are saved in {out}: run the same "
+              "command again to resume", file=sys.stderr)
         return 128 + int(getattr(stop, "signum", 2))  # 130 for Ctrl-C, 143 for SIGTERM
-    print(f"{summary.n_runs} runs in {summary.results} ({summary.n_computed} computed now, "
-          f"{summary.n_runs - summary.n_computed} already there) in {summary.seconds:.1f} s")
     return 0
 
 
@@ -169,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, config_class in EXPERIMENTS.items():
         add_arguments(command(name, _reproduce, config_class.__doc__.splitlines()[0],
                               experiments), config_class)
+
+    from recgym.experiments.design_sweep import DesignConfig
+
+    add_arguments(command("design", _design, "The platform's design search: serving rules, "
+                          "floors and payoffs compared by social choice functions at their "
+                          "equilibria; resumable."), DesignConfig)
 
     compare = command("compare", _compare, "Compare a sweep's runs with the paper's published "
                       "runs (shipped with recgym).")

@@ -42,6 +42,9 @@ from recgym.registry import declared_params, parse_spec
 from recgym.rules import RULES, ServingRule, make_rule
 from recgym.solvers import ExactSolver, best_response_dynamics
 
+#: Rounds of continuous moves (every producer once per round) refining the planner's profile.
+REFINE_ROUNDS = 5
+
 __all__ = ["Candidate", "OptimizeResult", "PriceOfAnarchy", "candidate_columns", "evaluate",
            "expand_grid", "log_grid", "optimize", "pareto", "price_of_anarchy", "summarize"]
 
@@ -499,12 +502,12 @@ def _refine_user_welfare(game: EngagementGame, value: float, profile: np.ndarray
     """
     planner = EngagementGame(game.users, game.n_producers, game.rule, payoff="marginal",
                              weights=game.weights)
-    solver = ExactSolver(planner, n_random_starts=4)
+    solver = ExactSolver(planner, n_random_starts=0, max_steps=150)
     others = planner.others(profile, 0)
     if planner.rule.vertex_certificate("marginal", planner.users, others):
         return value, profile
     moved = profile.copy()
-    for _ in range(20):
+    for _ in range(REFINE_ROUNDS):
         improved = False
         for i in range(planner.n_producers):
             response = solver.best_response(moved, i)

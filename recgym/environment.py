@@ -17,14 +17,24 @@ game ``recgym.EngagementGame``; the environment adds no other dynamics.
 
 ## Action space
 
-``Box(0, 1, (d,), float32)`` per producer: a content embedding. It is mapped
-into the strategy set ``S = {s >= 0, sum(s) <= 1}`` by the Euclidean projection
-``recgym.project_to_strategy_set`` (negative entries become 0; if the rest sums
-to more than 1 it is projected onto the probability simplex). Points of ``S``
-are kept as they are. Every finite value outside the box, however large
-(``1e300``), is projected the same way, exactly, rather than rejected; NaN, inf
-and wrong shapes raise ``ValueError``, complex or non-numeric actions
-``TypeError``. ``infos[agent]["embedding"]`` reports the projected embedding.
+``action_type`` chooses what a producer posts:
+
+* ``"box"`` (default): ``Box(0, 1, (d,), float32)`` per producer, a content
+  embedding. It is mapped into the strategy set ``S = {s >= 0, sum(s) <= 1}`` by
+  the Euclidean projection ``recgym.project_to_strategy_set`` (negative entries
+  become 0; if the rest sums to more than 1 it is projected onto the probability
+  simplex). Points of ``S`` are kept as they are. Every finite value outside the
+  box, however large (``1e300``), is projected the same way, exactly, rather than
+  rejected; NaN, inf and wrong shapes raise ``ValueError``, complex or non-numeric
+  actions ``TypeError``.
+* ``"vertex"``: ``Discrete(d)`` per producer, a feature index ``j``: the producer
+  posts the basis vector ``e_j`` (the vertices the paper's dynamics move between,
+  the strategies that matter when payoffs are convex in the own strategy). An
+  action is an integer (Python or NumPy, or a 0-d integer array) in ``0 .. d-1``;
+  anything else raises ``ValueError`` (``TypeError`` for complex or non-numeric
+  actions).
+
+``infos[agent]["embedding"]`` reports the embedding posted (projected, or ``e_j``).
 
 ## Observation space
 
@@ -86,8 +96,8 @@ then empty until ``reset``, as it is once every producer has left.
 ``parallel_env(rule="softmax", temperature=None, k=None, n_producers=10, dim=None,
 n_users=None, users=None, horizon=100, reward="engagement", reward_scale="mean",
 render_mode=None, floor=None, outside_option=0.0, patience=1, users_seed=0,
-users_path=None, agent_ids=True)``; see ``EngagementEnv``. ``rule`` takes spec strings:
-``rule="topk:k=2,temperature=0.5"``.
+users_path=None, agent_ids=True, action_type="box")``; see ``EngagementEnv``. ``rule``
+takes spec strings: ``rule="topk:k=2,temperature=0.5"``.
 
 ## Seeding
 
@@ -121,7 +131,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from gymnasium.spaces import Box
+from gymnasium.spaces import Box, Discrete
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import BaseWrapper, OrderEnforcingWrapper
 from pettingzoo.utils.conversions import parallel_to_aec_wrapper
@@ -138,6 +148,8 @@ from recgym.strategy import project_to_strategy_set
 REWARD_SCALES = ("mean", "sum")
 RENDER_MODES = ("ansi", "rgb_array")
 RESET_OPTIONS = ("directions", "profile")
+#: What a producer's action is: an embedding (``Box``) or a basis vector (``Discrete``).
+ACTION_TYPES = ("box", "vertex")
 
 
 class EngagementEnv(ParallelEnv):
@@ -192,6 +204,9 @@ class EngagementEnv(ParallelEnv):
         Consecutive steps below the outside option after which a producer leaves.
     agent_ids : bool
         Append a one-hot producer id to every observation (for parameter sharing).
+    action_type : {"box", "vertex"}
+        ``"box"``: an embedding in ``Box(0, 1, (d,))``, projected onto ``S``;
+        ``"vertex"``: a feature index in ``Discrete(d)``, posting the basis vector.
 
     Raises
     ------
@@ -208,8 +223,10 @@ class EngagementEnv(ParallelEnv):
                  reward: str = "engagement", reward_scale: str = "mean",
                  render_mode: str | None = None, *, floor: float | None = None,
                  outside_option: object = 0.0, patience: int = 1, users_seed: int = 0,
-                 users_path: str | os.PathLike | None = None, agent_ids: bool = True) -> None:
+                 users_path: str | os.PathLike | None = None, agent_ids: bool = True,
+                 action_type: str = "box") -> None:
         check_choice("reward", reward, PAYOFFS.names)
+        check_choice("action_type", action_type, ACTION_TYPES)
         check_choice("reward_scale", reward_scale, REWARD_SCALES)
         if render_mode is not None:
             check_choice("render_mode", render_mode, RENDER_MODES)
@@ -230,6 +247,7 @@ class EngagementEnv(ParallelEnv):
         self.horizon: int = check_int("horizon", horizon, 1)  # steps per episode
         self.reward: str = reward
         self.reward_scale: str = reward_scale
+        self.action_type: str = action_type
         self.render_mode: str | None = render_mode
         self.user_distribution: np.ndarray = metrics.user_distribution(self.users)  # (d,)
         self._users_t: np.ndarray = np.ascontiguousarray(self.users.T)  # (d, K), for ratings
@@ -247,8 +265,10 @@ class EngagementEnv(ParallelEnv):
 
         self.observation_layout: ObservationLayout = ObservationLayout(n_producers, self.dim,
                                                                        agent_ids)
-        self._action_spaces: dict[str, Box] = {
-            a: Box(0.0, 1.0, (self.dim,), np.float32) for a in self.possible_agents}
+        self._basis: np.ndarray = np.eye(self.dim)  # (d, d), row j is e_j (vertex actions)
+        self._action_spaces: dict[str, Box | Discrete] = {
+            a: Box(0.0, 1.0, (self.dim,), np.float32) if action_type == "box"
+            else Discrete(self.dim) for a in self.possible_agents}
         self._observation_spaces: dict[str, Box] = {
             a: self.observation_layout.space(*self.reward_range) for a in self.possible_agents}
 
@@ -268,7 +288,7 @@ class EngagementEnv(ParallelEnv):
         self.agent_index(agent)  # ValueError for unknown agents
         return self._observation_spaces[agent]
 
-    def action_space(self, agent: str) -> Box:
+    def action_space(self, agent: str) -> Box | Discrete:
         """The action space of ``agent`` (the same object on every call)."""
         self.agent_index(agent)  # ValueError for unknown agents
         return self._action_spaces[agent]
@@ -334,7 +354,8 @@ class EngagementEnv(ParallelEnv):
         Parameters
         ----------
         actions : dict
-            One embedding ``(d,)`` per live agent, every agent included.
+            One action per live agent, every agent included: an embedding ``(d,)``
+            (``action_type="box"``) or a feature index (``"vertex"``).
 
         Returns
         -------
@@ -355,7 +376,9 @@ class EngagementEnv(ParallelEnv):
             raise RuntimeError("step() called with no live agents: call reset() first "
                                "(a new environment, or the episode reached its horizon)")
         live = self.agents
-        stacked = project_to_strategy_set(self._stack_actions(actions))
+        stacked = self._stack_actions(actions)
+        if self.action_type == "box":
+            stacked = project_to_strategy_set(stacked)
         if len(live) == self.n_producers:
             self.profile = stacked
         else:
@@ -390,16 +413,20 @@ class EngagementEnv(ParallelEnv):
         return below & (self.steps_below >= self.patience)
 
     def check_action(self, agent: str, action: object) -> np.ndarray:
-        """Validate one action; return it as a ``float64`` array ``(d,)`` (not projected).
+        """Validate one action; return the embedding it posts, ``float64`` ``(d,)``: the
+        action itself (not projected) or, for vertex actions, the basis vector.
 
         Raises
         ------
         ValueError
-            Unknown agent, wrong shape, or NaN/inf values.
+            Unknown agent, wrong shape, NaN/inf values, or (vertex actions) anything
+            but an integer in ``0 .. d-1``.
         TypeError
-            A non-numeric action.
+            A complex or non-numeric action.
         """
         self.agent_index(agent)
+        if self.action_type == "vertex":
+            return self._basis[self._check_vertex(agent, action)]
         if np.iscomplexobj(action):
             raise TypeError(f"action of {agent} must be real, got complex values {action!r}")
         try:
@@ -417,8 +444,25 @@ class EngagementEnv(ParallelEnv):
             raise ValueError(f"action of {agent} must be finite (no NaN or inf), got {action!r}")
         return arr
 
+    def _check_vertex(self, agent: str, action: object) -> int:
+        """The feature index of one vertex action (see ``check_action``)."""
+        if np.iscomplexobj(action):
+            raise TypeError(f"action of {agent} must be real, got complex values {action!r}")
+        try:
+            arr = np.asarray(action)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.dtype.kind not in "biuf":
+            raise TypeError(f"action of {agent} must be a feature index, an integer in "
+                            f"0..{self.dim - 1} (action_type='vertex'), got {action!r}")
+        if arr.shape != () or arr.dtype.kind not in "iu" or not 0 <= arr < self.dim:
+            raise ValueError(f"action of {agent} must be a feature index, an integer in "
+                             f"0..{self.dim - 1} (action_type='vertex'), got {action!r}")
+        return int(arr)
+
     def _stack_actions(self, actions: Mapping[str, object]) -> np.ndarray:
-        """The actions as one ``(n, d)`` array in agent order; errors name the agent."""
+        """The actions as one ``(n, d)`` array in agent order (vertex actions as their
+        basis vectors); errors name the agent."""
         if not isinstance(actions, Mapping):
             raise TypeError(f"actions must be a dict {{agent: action}}, "
                             f"got {type(actions).__name__}")
@@ -430,6 +474,8 @@ class EngagementEnv(ParallelEnv):
                                      f"are {self.agents}")
             missing = [a for a in self.agents if a not in actions]
             raise ValueError(f"actions must include every live agent; missing {missing}")
+        if self.action_type == "vertex":
+            return self._stack_vertices(actions)
         try:
             raw = np.asarray([actions[a] for a in self.agents])
             stacked = raw.astype(np.float64) if raw.dtype.kind in "biuf" else None
@@ -440,6 +486,20 @@ class EngagementEnv(ParallelEnv):
             # Slow path, only for bad input: find the offending agent.
             stacked = np.stack([self.check_action(a, actions[a]) for a in self.agents])
         return stacked
+
+    def _stack_vertices(self, actions: Mapping[str, object]) -> np.ndarray:
+        """Vertex actions as the ``(n, d)`` basis vectors they post."""
+        values = [actions[a] for a in self.agents]
+        try:  # bools would be cast to integers with the others: refused below
+            raw = (None if any(isinstance(v, bool | np.bool_) for v in values)
+                   else np.asarray(values))
+        except (TypeError, ValueError):
+            raw = None
+        if (raw is None or raw.dtype.kind not in "iu" or raw.shape != (len(self.agents),)
+                or raw.min() < 0 or raw.max() >= self.dim):
+            # Slow path, only for bad input: find the offending agent.
+            return np.stack([self.check_action(a, actions[a]) for a in self.agents])
+        return self._basis[raw]
 
     def _evaluate(self) -> None:
         """Utilities and rewards at ``self.profile``.
@@ -499,7 +559,7 @@ class EngagementEnv(ParallelEnv):
 
     def __repr__(self) -> str:
         return (f"EngagementEnv({self.game!r}, horizon={self.horizon}, reward={self.reward!r}, "
-                f"reward_scale={self.reward_scale!r})")
+                f"reward_scale={self.reward_scale!r}, action_type={self.action_type!r})")
 
 
 class CheckActionWrapper(BaseWrapper):
@@ -554,4 +614,5 @@ def env(**kwargs: Any) -> AECEnv:
 
 
 # ---------------------------------------------------------------------- helpers
-__all__ = ["CheckActionWrapper", "EngagementEnv", "env", "parallel_env", "raw_env", "unwrap"]
+__all__ = ["ACTION_TYPES", "CheckActionWrapper", "EngagementEnv", "env", "parallel_env",
+           "raw_env", "unwrap"]

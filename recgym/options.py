@@ -23,9 +23,14 @@ MAX_RUNS = 1_000_000
 
 
 def option(default: Any, help: str, *, parse: Callable[[str], Any] | None = None,
-           metavar: str | None = None) -> Any:
-    """A dataclass field with its command-line help (and optionally its own parser)."""
-    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
+           metavar: str | None = None, extend: bool = False) -> Any:
+    """A dataclass field with its command-line help (and optionally its own parser).
+
+    ``extend``: a tuple option that may be repeated (``--scf a --scf b``, or
+    ``--scf a b``); its default must be ``None``.
+    """
+    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar,
+                                            "extend": extend})
 
 
 
@@ -83,6 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
             kwargs["metavar"] = meta["metavar"]
         if annotation == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
+        elif meta.get("extend"):
+            kwargs.update(action="extend", nargs="+", type=_element_type(annotation))
         elif meta.get("parse") is not None:
             kwargs["type"] = _wrap(meta["parse"])
         elif annotation.startswith("tuple["):

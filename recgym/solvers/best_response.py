@@ -46,7 +46,7 @@ from recgym.solvers.vertex_table import VertexTable
 #: The sets a best response searches: all of ``S``, or its vertices.
 SEARCH_SETS = ("strategy_set", "vertices")
 #: Relative Frank-Wolfe gap under which a concave maximisation counts as solved.
-CONCAVE_TOL = 1e-7
+CONCAVE_TOL = 1e-6
 #: Gradient steps of the concave maximisation.
 CONCAVE_STEPS = 3000
 
@@ -202,7 +202,8 @@ class ExactSolver:
         """Maximise a concave payoff; certify the answer by its Frank-Wolfe gap."""
         d = self.game.dim
         starts = np.vstack([found.strategy, current, np.full(d, 1.0 / d)])
-        points, values = ascend(self.game, others, starts, CONCAVE_STEPS)
+        points, values = ascend(self.game, others, starts, CONCAVE_STEPS,
+                                stall_steps=CONCAVE_STEPS, improvement_tol=0.0)
         best = int(np.argmax(values))
         if values[best] > found.utility:
             found = BestResponseResult(points[best], float(values[best]),

@@ -1,0 +1,274 @@
+"""``recgym design``: the platform's design search over datasets, sizes and candidates.
+
+One task per (embedding seed, dimension, number of producers, candidate): it loads
+the users, runs the paper's dynamics from every run's ``RandomState(run)`` and
+evaluates each end point (``recgym.design.evaluate_candidate``): every requested
+SCF, NashConv over the strategy set (per user), producers retained. Where
+``--price-of-anarchy`` is on, the task also records ``opt``: the best value of the
+first SCF found by a central planner (``recgym.design.price_of_anarchy``), so the
+summary and the plots can give the price of anarchy against it.
+
+Rows go to ``DIR/runs.csv`` (or ``runs.parquet``) as tasks finish, with columns
+``dataset, embedding_seed, dim, n_producers, rule, temperature, k, floor, payoff,
+run, converged, iterations, counts, producers_retained, exited_outside_option``,
+one column per SCF (its spec string), ``nash_conv``, ``nash_conv_certified`` and
+``opt``; the sweep resumes like ``recgym reproduce`` (``recgym.experiments.tasks``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recgym import design, welfare
+from recgym._validation import check_choice, check_float, check_ints
+from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC, canonical_name
+from recgym.experiments.backends import make_backend
+from recgym.experiments.config import BACKENDS, FORMATS
+from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks
+from recgym.options import MAX_SEED, option, parse_runs
+from recgym.payoffs import PAYOFFS
+from recgym.rules import RULES, make_rule
+
+#: Settings that change no result.
+NON_RESULT_FIELDS = ("out", "data", "jobs", "backend", "ray_address", "progress")
+KEY_NAMES = ("dataset", "embedding_seed", "dim", "n_producers", *design.candidate_columns(),
+             "run")
+
+__all__ = ["DesignConfig", "format_summary", "run_design"]
+
+
+def _scf_list(specs: tuple[str, ...] | None) -> tuple[str, ...]:
+    return ("user_welfare",) if not specs else specs
+
+
+@dataclass(frozen=True)
+class DesignConfig:
+    """The platform's design search (``recgym design``)."""
+
+    out: str = option(None, "Output folder: runs, config.json.", metavar="DIR")
+    dataset: str = option("movielens-100k", f"User data: {', '.join(DATASET_NAMES)}.")
+    data: str | None = option(None, "Folder or file with the real rating data (default: the "
+                              "RECGYM_DATA environment variable; ignored for synthetic data).",
+                              metavar="PATH")
+    seeds: tuple[int, ...] = option((17,), "Embedding seeds of the user data.")
+    dims: tuple[int, ...] = option((10,), "Embedding dimensions d.")
+    producers: tuple[int, ...] = option((10,), "Numbers of producers n.")
+    rules: tuple[str, ...] = option(
+        ("softmax:temperature=0.01..100x25", "linear"),
+        "Serving rules as spec strings (" + ", ".join(RULES.names) + "); a parameter may be a "
+        "log grid low..highxN, e.g. softmax:temperature=0.01..100x25.", metavar="RULE")
+    floors: tuple[float, ...] = option((0.0,), "Exposure floors applied to every rule.")
+    payoffs: tuple[str, ...] = option(("engagement",), "Producer payoffs: "
+                                      + ", ".join(PAYOFFS.names) + ".", metavar="PAYOFF")
+    scf: tuple[str, ...] | None = option(None, "Social choice functions as spec strings "
+                                         "(repeatable; default user_welfare), e.g. --scf "
+                                         "user_welfare --scf producer_min --scf "
+                                         "utilitarian:lam=0.5.", metavar="SCF", extend=True)
+    runs: tuple[int, ...] = option(tuple(range(1, 11)), "Runs, e.g. 1-10; run r seeds the "
+                                   "dynamics with RandomState(r).", parse=parse_runs,
+                                   metavar="RUNS")
+    outside_option: float = option(0.0, "Producers' outside option per user (they may leave).")
+    max_iter: int = option(500, "Iteration budget of each dynamics run.")
+    nash_conv: bool = option(True, "Compute NashConv over the strategy set at each end point.")
+    price_of_anarchy: bool = option(True, "Record the planner's best value of the first SCF "
+                                    "per candidate (the price of anarchy's numerator).")
+    format: str = option("csv", "Results file format: csv or parquet.")
+    jobs: int = option(1, "Worker processes of the local backend.")
+    backend: str = option("local", "Where tasks run: local or ray.")
+    ray_address: str | None = option(None, "Ray cluster address.", metavar="ADDRESS")
+    progress: bool = option(True, "Show a progress bar over runs on stderr.")
+
+    experiment = "design"
+
+    def __post_init__(self) -> None:
+        if not self.out:
+            raise ValueError("--out (the output folder) is required")
+        check_choice("--dataset", self.dataset, DATASET_NAMES)
+        check_ints("--seeds", self.seeds, 0, MAX_SEED)
+        check_ints("--dims", self.dims, 1)
+        check_ints("--producers", self.producers, 1)
+        check_ints("--runs", self.runs, 0, MAX_SEED)
+        for floor in self.floors:
+            check_float("--floors", floor, 0.0, 1.0)
+        if len(set(self.floors)) != len(self.floors):
+            raise ValueError(f"--floors must not repeat values, got {list(self.floors)}")
+        for payoff in self.payoffs:
+            check_choice("--payoffs", payoff, PAYOFFS.names)
+        check_float("--outside-option", self.outside_option, 0.0)
+        check_ints("--max-iter", self.max_iter, 1)
+        check_choice("--format", self.format, FORMATS)
+        check_ints("--jobs", self.jobs, 1)
+        check_choice("--backend", self.backend, BACKENDS)
+        try:
+            names = [welfare.name_of(welfare.parse(s)) for s in self.scfs]
+        except ValueError as exc:
+            raise ValueError(f"--scf: {exc}") from None
+        if len(set(names)) != len(names):
+            raise ValueError(f"--scf must not repeat, got {names}")
+        self.candidates()  # validates --rules with --floors and --payoffs
+
+    @property
+    def scfs(self) -> tuple[str, ...]:
+        """The SCF specs (``user_welfare`` when none is given)."""
+        return _scf_list(self.scf)
+
+    def candidates(self) -> list[design.Candidate]:
+        """Every rule of ``--rules`` (grids expanded) with every floor and payoff."""
+        found = []
+        for spec in self.rules:
+            try:
+                expanded = design.expand_grid(spec)
+                for rule in expanded:
+                    for floor in self.floors:
+                        serving = make_rule(rule, floor=floor if floor else None)
+                        found += [design.Candidate(serving, p) for p in self.payoffs]
+            except ValueError as exc:
+                raise ValueError(f"--rules {spec}: {exc}") from None
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        """All settings as JSON-ready values, with ``experiment`` first."""
+        values: dict[str, Any] = {"experiment": self.experiment}
+        for key, value in dataclasses.asdict(self).items():
+            values[key] = list(value) if isinstance(value, tuple) else value
+        values["scf"] = list(self.scfs)
+        return values
+
+    def schema(self) -> dict[str, str]:
+        """Every column of the results and its kind (``recgym.experiments.tasks``)."""
+        columns = {"dataset": "text", "embedding_seed": "int", "dim": "int",
+                   "n_producers": "int", "rule": "text"}
+        columns.update({name: "float_or_missing" for name in design.PARAM_COLUMNS})
+        columns.update(payoff="text", run="int", converged="bool", iterations="int",
+                       counts="counts", producers_retained="int",
+                       exited_outside_option="float")
+        columns.update({welfare.name_of(welfare.parse(s)): "number" for s in self.scfs})
+        columns.update(nash_conv="float_or_missing", nash_conv_certified="bool",
+                       opt="float_or_missing")
+        return columns
+
+
+@dataclass(frozen=True)
+class DesignTask:
+    """The arguments of one design task (picklable for worker processes)."""
+
+    dataset: str
+    data: str | None
+    embedding_seed: int
+    dim: int
+    n_producers: int
+    candidate: design.Candidate
+    scfs: tuple[str, ...]
+    runs: tuple[int, ...]
+    outside_option: float
+    max_iter: int
+    nash_conv: bool
+    price_of_anarchy: bool
+
+
+def run_design_task(task: DesignTask) -> list[dict]:
+    """One task's rows (``recgym.design.evaluate_candidate`` plus the sweep's keys)."""
+    from recgym.experiments.sweep import cached_users, published_name
+
+    users = cached_users(task.dataset, task.dim, task.embedding_seed, task.data, False)
+    scfs = [welfare.parse(s) for s in task.scfs]
+    rows = design.evaluate_candidate(users, task.n_producers, task.candidate, scfs, task.runs,
+                                     outside_option=task.outside_option,
+                                     max_iter=task.max_iter, nash_conv=task.nash_conv)
+    opt = math.nan
+    if task.price_of_anarchy and any(r["converged"] for r in rows):
+        opt = design.price_of_anarchy(users, task.n_producers, task.candidate, scfs[0],
+                                      task.runs).opt
+    head = {"dataset": published_name(task.dataset), "embedding_seed": task.embedding_seed,
+            "dim": task.dim, "n_producers": task.n_producers}
+    for row in rows:
+        row.setdefault("nash_conv", math.nan)
+        row.setdefault("nash_conv_certified", False)
+        row["opt"] = opt
+    return [{**head, **row} for row in rows]
+
+
+def build_tasks(config: DesignConfig) -> list[Task]:
+    """The sweep's tasks in order: seed, dim, producers, candidate."""
+    from recgym.experiments.sweep import published_name
+
+    data = None if config.dataset in SYNTHETIC else config.data
+    tasks = []
+    for seed in config.seeds:
+        for dim in config.dims:
+            for n in config.producers:
+                for candidate in config.candidates():
+                    columns = candidate.columns()
+                    keys = tuple(key_of([published_name(config.dataset), seed, dim, n,
+                                         *columns.values(), run]) for run in config.runs)
+                    tasks.append(Task(keys, DesignTask(
+                        config.dataset, data, seed, dim, n, candidate, config.scfs,
+                        config.runs, config.outside_option, config.max_iter,
+                        config.nash_conv, config.price_of_anarchy)))
+    return tasks
+
+
+def run_design(config: DesignConfig) -> TaskSweepResult:
+    """Run (or resume) the design sweep ``config`` into ``config.out``."""
+    canonical_name(config.dataset)
+    backend = make_backend(config.backend, config.jobs, config.ray_address)
+    return run_tasks(config.out, config.to_dict(), NON_RESULT_FIELDS, config.format,
+                     config.schema(), KEY_NAMES, build_tasks(config), run_design_task,
+                     backend, config.progress, f"design {config.dataset}")
+
+
+def summary_table(frame: pd.DataFrame, scfs: list[str]) -> pd.DataFrame:
+    """Per (seed, dim, n) and SCF: the best candidate by its worst equilibrium, with that
+    value and the price of anarchy against the planner's best found (first SCF only)."""
+    summary = design.summarize(frame.drop(columns=["opt"], errors="ignore"), scfs)
+    if "opt" in frame.columns:
+        keys = ["dataset", "embedding_seed", "dim", "n_producers", *design.candidate_columns()]
+        opt = frame.groupby(keys, dropna=False, sort=False)["opt"].first().reset_index()
+        summary = summary.merge(opt, on=keys, how="left")
+    rows = []
+    group = ["dataset", "embedding_seed", "dim", "n_producers"]
+    for values, part in summary.groupby(group, sort=False):
+        for i, scf in enumerate(scfs):
+            column = f"{scf}_worst"
+            if part[column].notna().any():
+                best = part.loc[part[column].idxmax()]
+                worst = float(best[column])
+                opt = float(best["opt"]) if i == 0 and "opt" in best else math.nan
+                rows.append({**dict(zip(group, values, strict=True)), "scf": scf,
+                             "best candidate": design.Candidate(_rule_of(best),
+                                                                best["payoff"]).label,
+                             "worst equilibrium": worst, "best equilibrium": float(
+                                 best[f"{scf}_best"]), "planner (best found)": opt,
+                             "price of anarchy": opt / worst if worst > 0 and
+                             np.isfinite(opt) else math.nan})
+    return pd.DataFrame(rows)
+
+
+def _rule_of(row: pd.Series) -> str:
+    """The rule spec of a summary row (its family and the parameters it has)."""
+    params = {name: row[name] for name in design.PARAM_COLUMNS
+              if name in row and not pd.isna(row[name])}
+    cls = RULES.get(row["rule"])
+    declared = {p.name: p for p in cls.PARAMS}
+    given = {k: (int(v) if declared[k].kind is int else float(v)) for k, v in params.items()
+             if k in declared}
+    return make_rule(row["rule"], **given).spec
+
+
+def format_summary(result: TaskSweepResult, config: DesignConfig) -> str:
+    """The printed summary: per SCF the best candidate, its worst equilibrium and PoA."""
+    scfs = [welfare.name_of(welfare.parse(s)) for s in config.scfs]
+    table = summary_table(result.frame, scfs)
+    lines = [f"{len(result.frame)} runs in {result.path} ({result.n_computed} computed now) "
+             f"in {result.seconds:.1f} s"]
+    if len(table):
+        shown = table.drop(columns=["dataset"]).to_string(
+            index=False, float_format=lambda x: f"{x:.5g}")
+        lines += ["best candidate per SCF (by its worst equilibrium):", shown]
+    return "\n".join(lines)
