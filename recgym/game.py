@@ -22,7 +22,9 @@ the active ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -51,7 +53,8 @@ class Utilities:
     user : array, shape (K,)
         User utility ``v_k`` (per user, not weighted).
     payoff : array, shape (n,)
-        The game's payoff ``pi_i`` (0 for producers that left).
+        The game's payoff ``pi_i`` (0 for producers that left); computed on first use
+        (the marginal payoff needs every producer's welfare without it).
     total_weight : float
         ``sum_k w_k`` (``K`` with unit weights): divide sums by it for per-user values.
     active : bool array, shape (n,)
@@ -65,11 +68,16 @@ class Utilities:
     engagement: np.ndarray
     exposure: np.ndarray
     user: np.ndarray
-    payoff: np.ndarray
+    payoff_of: Callable[[], np.ndarray] = field(repr=False, compare=False)
     total_weight: float
     active: np.ndarray
     outside_option: np.ndarray
     user_weights: np.ndarray | None = None
+
+    @cached_property
+    def payoff(self) -> np.ndarray:
+        """The game's payoff ``pi_i`` ``(n,)`` (see the class docstring)."""
+        return self.payoff_of()
 
     @property
     def user_total(self) -> float:
@@ -195,8 +203,9 @@ class EngagementGame:
         mask = self.check_active(active)
         ratings = self.ratings(profile)
         n = self.n_producers
-        engagement, exposure, payoff = np.zeros(n), np.zeros(n), np.zeros(n)
+        engagement, exposure = np.zeros(n), np.zeros(n)
         user = np.zeros(self.n_users)
+        live = ratings
         if mask.any():
             live = ratings if mask.all() else np.ascontiguousarray(ratings[:, mask])
             probs = self.rule.probabilities(live)
@@ -206,12 +215,17 @@ class EngagementGame:
                 engagement[mask], exposure[mask] = weighted.sum(axis=0), probs.sum(axis=0)
             else:
                 engagement[mask], exposure[mask] = self.weights @ weighted, self.weights @ probs
-            loss = None
-            if self.payoff.needs_welfare_loss:
-                loss = np.array([self.user_sum(user - self.rule.others(live, j)
-                                               .welfare_without())
-                                 for j in range(live.shape[1])])
-            payoff[mask] = self.payoff.profile_totals(engagement[mask], exposure[mask], loss)
+
+        def payoff() -> np.ndarray:
+            totals = np.zeros(n)
+            if mask.any():
+                loss = None
+                if self.payoff.needs_welfare_loss:
+                    without = self.rule.welfare_without_each(live)
+                    loss = self.user_sum((user[:, None] - without).T)
+                totals[mask] = self.payoff.profile_totals(engagement[mask], exposure[mask], loss)
+            return totals
+
         return Utilities(engagement, exposure, user, payoff, self.total_weight, mask,
                          self.outside_option, self.weights)
 

@@ -60,7 +60,6 @@ horizon=20, dim=None, n_users=None, users_seed=0, users_path=None)``; see
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -74,13 +73,19 @@ from recgym._validation import check_float, check_int
 from recgym.datasets import resolve_users
 from recgym.game import EngagementGame
 from recgym.rules import RULES, ServingRule, make_rule
-from recgym.solvers import DynamicsState, start_directions
+from recgym.solvers import DynamicsState, VertexTable, start_directions
 
 #: Default controls: ``log10 T`` in [-2, 2] and the floor in [0, 0.5].
 DEFAULT_CONTROLS: Mapping[str, tuple[float, float]] = {"temperature": (-2.0, 2.0),
                                                        "floor": (0.0, 0.5)}
 #: Welfare values are clipped to this range in observations and rewards.
 WELFARE_CLIP = 1e3
+#: Most rules whose games and vertex tables are kept (each holds about ``(d + 4 V) K``
+#: floats), and the budget of ``K`` times cached rules that lowers it for many users.
+RULE_CACHE_SIZE = 256
+RULE_CACHE_USERS = 500_000
+#: Entries in each cached rule's memos before they are cleared.
+MEMO_SIZE = 4096
 
 __all__ = ["DEFAULT_CONTROLS", "PlatformEnv", "platform_env"]
 
@@ -154,7 +159,11 @@ class PlatformEnv(gymnasium.Env):
         obs_high = np.ones(2 * d + 2, dtype=np.float32)
         obs_low[-1], obs_high[-1] = -WELFARE_CLIP, WELFARE_CLIP
         self.observation_space = spaces.Box(obs_low, obs_high, dtype=np.float32)
-        self._games: dict[tuple[float, ...], EngagementGame] = {}
+        # Rule parameters -> that rule's game, dynamics state and memos (an LRU cache).
+        self._responders: dict[tuple[Any, ...], _Responder] = {}
+        self._cache_size: int = min(RULE_CACHE_SIZE,
+                                    max(8, RULE_CACHE_USERS // self.game.n_users))
+        self._scratch_rng = np.random.RandomState(0)  # simulate's copy of the stream
         # Episode state, set by reset.
         self.rng: np.random.RandomState | None = None
         self.directions: np.ndarray = np.zeros(n_producers, dtype=np.int64)
@@ -181,16 +190,20 @@ class PlatformEnv(gymnasium.Env):
             raise ValueError(f"action must be finite, got {action!r}")
         return np.clip(arr, self.action_space.low, self.action_space.high)
 
-    def _game(self, rule: ServingRule) -> EngagementGame:
+    def _responder(self, rule: ServingRule) -> _Responder:
+        """The cached response machinery of ``rule`` (least recently used dropped)."""
         key = tuple(rule.params().values())
-        if key not in self._games:
-            if len(self._games) > 256:
-                self._games.clear()
+        responder = self._responders.pop(key, None)
+        if responder is None:
+            if len(self._responders) >= self._cache_size:
+                del self._responders[next(iter(self._responders))]
             base = self.game
-            self._games[key] = EngagementGame(base.users, base.n_producers, rule,
-                                              payoff=base.payoff, weights=base.weights,
-                                              outside_option=base.outside_option)
-        return self._games[key]
+            responder = _Responder(EngagementGame(base.users, base.n_producers, rule,
+                                                  payoff=base.payoff, weights=base.weights,
+                                                  outside_option=base.outside_option),
+                                   self.scf)
+        self._responders[key] = responder  # most recently used last
+        return responder
 
     # ------------------------------------------------------------------ the API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -223,31 +236,18 @@ class PlatformEnv(gymnasium.Env):
         state (producers, random stream) as it is (for look-ahead policies)."""
         if self.rng is None:
             raise RuntimeError("simulate() called before reset()")
-        rng = np.random.RandomState()
-        rng.set_state(self.rng.get_state())
-        value, _, _ = self._respond(self.rule_for(action), rng, self.directions.copy(),
-                                    self.active.copy())
+        self._scratch_rng.set_state(self.rng.get_state())
+        value, _, _ = self._respond(self.rule_for(action), self._scratch_rng,
+                                    self.directions.copy(), self.active.copy())
         return value
 
     def _respond(self, rule: ServingRule, rng: np.random.RandomState, directions: np.ndarray,
                  active: np.ndarray) -> tuple[float, int, bool]:
         """Run the producers' response in place; ``(scf, iterations run, converged)``."""
-        game = self._game(rule)
-        state = DynamicsState(game, directions, active)
-        iterations, converged = 0, False
-        for _ in range(self.moves_per_epoch):
-            if not state.active.any():
-                break
-            event = state.first_event(rng.permutation(game.n_producers), iterations)
-            if event is None:
-                converged = True
-                break
-            state.apply(event)
-            iterations += 1
-        directions[:], active[:] = state.directions, state.active
-        utilities = game.utilities(game.vertex_profile(directions), active) \
-            if active.any() else None
-        value = welfare.value(self.scf, utilities) if utilities is not None else -math.inf
+        responder = self._responder(rule)
+        iterations, converged = responder.respond(rng, directions, active,
+                                                  self.moves_per_epoch)
+        value = responder.scf_value(directions, active)
         return float(np.clip(value, -WELFARE_CLIP, WELFARE_CLIP)), iterations, converged
 
     def _observation(self) -> np.ndarray:
@@ -277,6 +277,88 @@ class PlatformEnv(gymnasium.Env):
                 f"{' '.join(map(str, counts[:self.game.dim]))}  active "
                 f"{int(self.active.sum())}/{self.game.n_producers}  "
                 f"{welfare.name_of(self.scf)} {self.last_scf:.5g}")
+
+
+class _Responder:
+    """One rule's side of the producers' response: its game, one dynamics state reloaded
+    for every response, and memos of the two costly pure functions of a profile, the
+    vertex table and the SCF (so that revisited profiles, e.g. an equilibrium under a
+    repeated action, cost a dictionary look-up; results are the same numbers).
+
+    Parameters
+    ----------
+    game : EngagementGame
+        The game under this rule.
+    scf : callable
+        The platform's social choice function.
+    """
+
+    def __init__(self, game: EngagementGame, scf: welfare.SocialChoice) -> None:
+        self.game = game
+        self.scf = scf
+        self.state = DynamicsState(game, np.zeros(game.n_producers, dtype=np.int64))
+        self.state.table = _MemoTable(self.state.table)
+        self._scf_memo: dict[tuple[bytes, bytes], float] = {}
+
+    def respond(self, rng: np.random.RandomState, directions: np.ndarray, active: np.ndarray,
+                moves: int) -> tuple[int, bool]:
+        """Up to ``moves`` iterations of the dynamics from ``directions``/``active``
+        ``(n,)`` (updated in place), one ``rng.permutation(n)`` each; returns
+        ``(iterations, converged)``."""
+        state = self.state
+        state.directions[:], state.active[:] = directions, active
+        state.counts = np.bincount(directions[active], minlength=self.game.n_vertices)
+        state.moves.clear()
+        state.exits.clear()
+        iterations, converged = 0, False
+        for _ in range(moves):
+            if not state.active.any():
+                break
+            event = state.first_event(rng.permutation(self.game.n_producers), iterations)
+            if event is None:
+                converged = True
+                break
+            state.apply(event)
+            iterations += 1
+        directions[:], active[:] = state.directions, state.active
+        return iterations, converged
+
+    def scf_value(self, directions: np.ndarray, active: np.ndarray) -> float:
+        """The SCF at the vertex profile ``directions`` with ``active`` producers (over the
+        users alone when nobody is left: ``user_welfare`` is then 0)."""
+        key = (directions.tobytes(), active.tobytes())
+        if key not in self._scf_memo:
+            if len(self._scf_memo) >= MEMO_SIZE:
+                self._scf_memo.clear()
+            game = self.game
+            utilities = game.utilities(game.vertex_profile(directions), active)
+            self._scf_memo[key] = welfare.value(self.scf, utilities)
+        return self._scf_memo[key]
+
+
+class _MemoTable:
+    """A ``VertexTable`` whose answers are remembered. The fast path depends on the
+    producer's own vertex and the counts alone (``recgym.solvers.vertex_table``), so
+    producers on one vertex share an entry; the generic path is keyed by producer,
+    directions and active producers."""
+
+    def __init__(self, table: VertexTable) -> None:
+        self.table = table
+        self.symmetric: bool = table.symmetric
+        self._memo: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def __call__(self, directions: np.ndarray, counts: np.ndarray, producer: int,
+                 active: np.ndarray | None = None) -> np.ndarray:
+        key = (int(directions[producer]), counts.tobytes()) if self.table.fast else \
+            (producer, directions.tobytes(), None if active is None else active.tobytes())
+        values = self._memo.get(key)
+        if values is None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            values = self.table(directions, counts, producer, active)
+            values.setflags(write=False)
+            self._memo[key] = values
+        return values
 
 
 def _check_controls(rule: ServingRule, controls: Mapping[str, tuple[float, float]]

@@ -124,6 +124,16 @@ class ServingRule(Declared, ABC):
             probs = probs * weights[:, None]
         return (probs * ratings_by_producer.T).sum(axis=0), probs.sum(axis=0)
 
+    def welfare_without_each(self, ratings: np.ndarray) -> np.ndarray:
+        """``W(S_-i)`` per user for every producer ``i``: ``(K, n)`` from ratings ``(K, n)``.
+
+        What each user would get from the rule over the others alone (the marginal
+        payoff's baseline). The default asks each producer's view; rules override it
+        with an ``O(K n)`` computation.
+        """
+        return np.stack([self.others(ratings, i).welfare_without()
+                         for i in range(ratings.shape[1])], axis=1)
+
     def vertex_view(self, users: np.ndarray, vertices: np.ndarray) -> VertexView | None:
         """Fast path of the best-response dynamics' vertex table, or ``None``.
 
@@ -210,6 +220,25 @@ class WeightRule(ServingRule):
     def shift_of(self, ratings: np.ndarray) -> np.ndarray:
         """Per-user scale of a ratings matrix ``(K, m)`` (0 where the rule needs none)."""
         return np.zeros(ratings.shape[0])
+
+    def welfare_without_each(self, ratings: np.ndarray) -> np.ndarray:
+        # W(S_-i) = C_-i / B_-i with B and C the others' sums of w and w r, each formed
+        # from the producers before i plus those after i: sums of non-negative terms,
+        # never "total minus own". Rules whose weights can overflow (softmax) override.
+        n = ratings.shape[1]
+        if n == 1:
+            return np.zeros((ratings.shape[0], 1))
+        w = self.weights(ratings, np.zeros((ratings.shape[0], 1)))
+        mass, rated = _leave_one_out_sum(w), _leave_one_out_sum(w * ratings)
+        return self._with_floor(ratio(rated, mass), ratings)
+
+    def _with_floor(self, rule_part: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """``(1 - eta) W_-i + eta R_-i / (n - 1)`` for every producer ``i``."""
+        if self.floor == 0.0:
+            return rule_part
+        n = ratings.shape[1]
+        return (1.0 - self.floor) * rule_part + \
+            self.floor * _leave_one_out_sum(ratings) / (n - 1)
 
     def rule_probabilities(self, ratings: np.ndarray) -> np.ndarray:
         w = self.weights(ratings, self.shift_of(ratings)[:, None])
@@ -366,6 +395,17 @@ class Softmax(WeightRule):
 
     def weights(self, ratings: np.ndarray, shift: np.ndarray) -> np.ndarray:
         return np.exp((ratings - shift) / self.temperature)
+
+    def welfare_without_each(self, ratings: np.ndarray) -> np.ndarray:
+        # As for every weight rule, in the log domain: exp(r / T) overflows at small T.
+        n = ratings.shape[1]
+        if n == 1:
+            return np.zeros((ratings.shape[0], 1))
+        log_w = ratings / self.temperature
+        with np.errstate(divide="ignore"):
+            log_wr = log_w + np.log(ratings)  # -inf where a rating is 0
+        rule_part = np.exp(_leave_one_out_logsumexp(log_wr) - _leave_one_out_logsumexp(log_w))
+        return self._with_floor(rule_part, ratings)
 
     def own_weight(self, x: np.ndarray, shift: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -572,6 +612,29 @@ class Uniform(WeightRule):
 
     def vertex_certificate(self, payoff: str, users: np.ndarray, others: Others) -> bool:
         return payoff in (ENGAGEMENT, "exposure", "marginal")
+
+
+def _leave_one_out_sum(values: np.ndarray) -> np.ndarray:
+    """``sum_{j != i} values[:, j]`` for every column ``i`` of ``values`` ``(K, n)``: the
+    sum of the columns before ``i`` plus the sum of those after (no cancellation)."""
+    zeros = np.zeros((values.shape[0], 1))
+    before = np.hstack([zeros, np.cumsum(values[:, :-1], axis=1)])
+    after = np.hstack([np.cumsum(values[:, :0:-1], axis=1)[:, ::-1], zeros])
+    return before + after
+
+
+def _leave_one_out_logsumexp(values: np.ndarray) -> np.ndarray:
+    """``log sum_{j != i} exp(values[:, j])`` for every column ``i`` of ``values`` ``(K, n)``
+    (``-inf`` where nothing is left), from prefix and suffix sums over the producers
+    (a loop over the ``n`` producers, each step vectorised over the users)."""
+    rows = np.ascontiguousarray(values.T)  # (n, K)
+    n = rows.shape[0]
+    before = np.full_like(rows, -np.inf)
+    after = np.full_like(rows, -np.inf)
+    for i in range(1, n):
+        np.logaddexp(before[i - 1], rows[i - 1], out=before[i])
+        np.logaddexp(after[n - i], rows[n - i], out=after[n - i - 1])
+    return np.logaddexp(before, after).T
 
 
 def softmax_terms_convex(users: np.ndarray, others: Others, temperature: float) -> bool:

@@ -14,6 +14,7 @@ the environment, best responses, the dynamics and the command line.
 * the one-producer view (``others(...).served(x)``) agrees with the probabilities:
   own share, own engagement, what the others bring, the welfare without the
   producer, and the slopes (against finite differences where the share is smooth);
+  so does ``welfare_without_each``, every producer's at once;
 * the fast vertex table (``vertex_view``), where the rule has one, agrees with the
   one-producer view;
 * the vertex certificate holds: where the rule certifies a payoff, no point of the
@@ -146,6 +147,9 @@ def _check_view(rule: ServingRule, ratings: np.ndarray) -> None:
         _close(served.welfare_without, _welfare(rule, rest),
                f"view of producer {i}: welfare without the producer")
         _check_slopes(others, x, i)
+    _close(rule.welfare_without_each(ratings),
+           np.stack([_welfare(rule, np.delete(ratings, i, axis=1)) for i in range(n)], axis=1),
+           "welfare_without_each: each producer's welfare without it")
 
 
 def _check_slopes(others: object, x: np.ndarray, index: int) -> None:
