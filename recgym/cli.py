@@ -12,11 +12,14 @@ Sub-commands
 ``recgym design --dataset NAME --rules SPEC... --scf SPEC... --out DIR``
     The platform's design search (``recgym.design``): candidates' equilibria
     judged by social choice functions, resumable, with a summary table.
+``recgym information --dataset NAME --epsilons E... --out DIR``
+    Demand shared under differential privacy (``recgym.information``), resumable.
 ``recgym compare DIR``
     How many runs match the paper's published ones exactly (shipped with recgym),
     and which do not.
 ``recgym plot DIR``
-    The paper's figures, as PNGs in ``DIR/figures``.
+    The figures of a sweep (the paper's, the design search's or information
+    sharing's), as PNGs in ``DIR/figures``.
 ``recgym download NAME``
     A real dataset's ratings file from its original source, checked.
 Plug-in commands
@@ -81,6 +84,17 @@ def _design(args: argparse.Namespace) -> int:
     return _interruptible(config.out, lambda: print(format_summary(run_design(config), config)))
 
 
+def _information(args: argparse.Namespace) -> int:
+    from recgym.experiments.information_sweep import (
+        InformationConfig,
+        format_summary,
+        run_information,
+    )
+
+    config = _config(args, InformationConfig)
+    return _interruptible(config.out, lambda: print(format_summary(run_information(config))))
+
+
 def _interruptible(out: str, work: Callable[[], None]) -> int:
     """Run a resumable sweep; Ctrl-C and SIGTERM exit 130 and 143 with a one-line note."""
     try:
@@ -123,6 +137,16 @@ def _plot(args: argparse.Namespace) -> int:
         raise ValueError(f"DIR {source} is a file: pass --fig-dir to say where the figures go")
     if fig_dir.exists() and not fig_dir.is_dir():
         raise ValueError(f"--fig-dir {fig_dir} is a file, not a folder")
+    settings = _settings_of(source)
+    if settings.get("experiment") in ("design", "information"):
+        from recgym.experiments.design_plots import save_design_figures, save_information_figures
+
+        paths = (save_design_figures(frame, _scf_names(settings["scf"]), fig_dir, args.dpi)
+                 if settings["experiment"] == "design" else
+                 save_information_figures(frame, fig_dir, args.dpi))
+        for path in paths:
+            print(path)
+        return 0
     users = read_user_distributions(source) if source.is_dir() else None
     if users is None:  # e.g. a published file: load the users the figures need
         dims = {name: args.dim or int(part["dim"].min())
@@ -136,6 +160,19 @@ def _plot(args: argparse.Namespace) -> int:
     for path in paths:
         print(path)
     return 0
+
+
+def _settings_of(source: Path) -> dict:
+    """The ``config.json`` of a result folder (``{}`` for a file or a folder without one)."""
+    from recgym.experiments.folders import CONFIG_FILE, read_config
+
+    return (read_config(source / CONFIG_FILE) or {}) if source.is_dir() else {}
+
+
+def _scf_names(specs: list[str]) -> list[str]:
+    from recgym import welfare
+
+    return [welfare.name_of(welfare.parse(spec)) for spec in specs]
 
 
 def _download(args: argparse.Namespace) -> int:
@@ -195,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(command("design", _design, "The platform's design search: serving rules, "
                           "floors and payoffs compared by social choice functions at their "
                           "equilibria; resumable."), DesignConfig)
+
+    from recgym.experiments.information_sweep import InformationConfig
+
+    add_arguments(command("information", _information, "Demand shared with producers under "
+                          "differential privacy: welfare and regret against epsilon, next to "
+                          "full, exact and no information; resumable."), InformationConfig)
 
     compare = command("compare", _compare, "Compare a sweep's runs with the paper's published "
                       "runs (shipped with recgym).")

@@ -1,0 +1,173 @@
+"""Figures of the platform's design search (``recgym design``) and of information
+sharing (``recgym information``), drawn by ``recgym plot DIR``.
+
+Design (``save_design_figures``), per (dataset, embedding seed, dim, n):
+
+* ``<scf>_vs_temperature``: each SCF against the softmax temperature (log scale),
+  one colour per payoff: the band from the worst to the best distinct equilibrium
+  and the mean over converged runs; rules without a temperature (linear, uniform,
+  top-k with a fixed one) are dashed horizontal lines at their worst equilibrium;
+* ``pareto``: every converged equilibrium in the plane of the first two SCFs, with
+  the Pareto frontier (``recgym.design.pareto``);
+* ``price_of_anarchy``: the planner's best found over the worst equilibrium, for
+  the first SCF, against the temperature (where it is positive).
+
+Information (``save_information_figures``): user welfare and the true game's
+NashConv (regret) against ``epsilon`` (log scale, mean and standard error over
+runs), the baselines (full information, exact release, no information) as
+horizontal lines.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from recgym import design  # noqa: E402
+
+GROUP = ["dataset", "embedding_seed", "dim", "n_producers"]
+
+
+def _save(figures: dict[str, Figure], fig_dir: Path, prefix: str, dpi: int) -> list[Path]:
+    paths = []
+    for name, fig in figures.items():
+        path = fig_dir / f"{prefix}_{name}.png".replace(":", "-").replace("=", "")
+        fig.savefig(path, dpi=dpi)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _by_temperature(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Softmax rows without other parameters (sorted by temperature), and the rest."""
+    plain = (summary["rule"] == "softmax") & summary["temperature"].notna()
+    return summary[plain].sort_values("temperature"), summary[~plain]
+
+
+def scf_figure(summary: pd.DataFrame, scf: str) -> Figure:
+    """One SCF against the temperature, per payoff (module docstring)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    curves, others = _by_temperature(summary)
+    for i, (payoff, part) in enumerate(curves.groupby("payoff", sort=False)):
+        colour = f"C{i}"
+        ax.fill_between(part["temperature"], part[f"{scf}_worst"], part[f"{scf}_best"],
+                        color=colour, alpha=0.25)
+        ax.plot(part["temperature"], part[f"{scf}_mean"], color=colour, marker=".",
+                label=f"softmax / {payoff} (mean; band: worst to best)")
+    for j, (_, row) in enumerate(others.iterrows()):
+        label = design.Candidate(_spec(row.to_dict()), row["payoff"]).label
+        ax.axhline(row[f"{scf}_worst"], color=f"C{j + 3}", linestyle="--",
+                   label=f"{label} (worst)")
+    ax.set(xscale="log", xlabel="softmax temperature T", ylabel=f"{scf} (per user)",
+           title=f"{scf} at the equilibria")
+    ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def _spec(row: dict) -> str:
+    """A rule spec from a summary row's family and parameters."""
+    params = [f"{name}={row[name]:g}" for name in design.PARAM_COLUMNS
+              if name in row and not pd.isna(row[name]) and not (name == "floor"
+                                                                 and row[name] == 0)]
+    return row["rule"] + (":" + ",".join(params) if params else "")
+
+
+def pareto_figure(frame: pd.DataFrame, x: str, y: str) -> Figure:
+    """Every converged equilibrium in the (x, y) plane, with the Pareto frontier."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    done = frame[frame["converged"].astype(bool)]
+    for i, (payoff, part) in enumerate(done.groupby("payoff", sort=False)):
+        ax.scatter(part[x], part[y], s=10, color=f"C{i}", alpha=0.6, label=payoff)
+    front = design.pareto(frame, x, y)
+    ax.plot(front[x], front[y], color="black", drawstyle="steps-post", label="Pareto frontier")
+    ax.set(xlabel=x, ylabel=y, title="equilibria of every candidate")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def anarchy_figure(summary: pd.DataFrame, scf: str) -> Figure:
+    """The planner's best found over the worst equilibrium, against the temperature."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    curves, _ = _by_temperature(summary)
+    for i, (payoff, part) in enumerate(curves.groupby("payoff", sort=False)):
+        worst = part[f"{scf}_worst"]
+        ratio = np.where(worst > 0, part["opt"] / worst, np.nan)
+        ax.plot(part["temperature"], ratio, color=f"C{i}", marker=".", label=payoff)
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set(xscale="log", xlabel="softmax temperature T",
+           ylabel="planner's best found / worst equilibrium",
+           title=f"price of anarchy ({scf}; best found, not proven optimal)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def save_design_figures(frame: pd.DataFrame, scfs: list[str], fig_dir: str | os.PathLike,
+                        dpi: int = 80) -> list[Path]:
+    """Draw the design figures (module docstring); return the PNG paths."""
+    fig_dir = Path(fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for values, part in frame.groupby(GROUP, sort=False):
+        prefix = "design_{}_seed{}_d{}_n{}".format(*values)
+        summary = design.summarize(part.drop(columns=["opt"], errors="ignore"), scfs)
+        keys = design.candidate_columns()
+        summary = summary.merge(part.groupby(list(keys), dropna=False, sort=False)["opt"]
+                                .first().reset_index(), on=list(keys), how="left")
+        figures: dict[str, Figure] = {f"{scf}_vs_temperature": scf_figure(summary, scf)
+                                      for scf in scfs}
+        if len(scfs) >= 2:
+            figures["pareto"] = pareto_figure(part, scfs[0], scfs[1])
+        if summary["opt"].notna().any() and _by_temperature(summary)[0].shape[0] >= 2:
+            figures["price_of_anarchy"] = anarchy_figure(summary, scfs[0])
+        paths += _save(figures, fig_dir, prefix, dpi)
+    return paths
+
+
+def information_figure(frame: pd.DataFrame, column: str, label: str) -> Figure:
+    """``column`` against epsilon (mean and standard error), baselines as lines."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    private = frame[(frame["setting"] == "private") & np.isfinite(frame["epsilon"])]
+    stats = private.groupby("epsilon")[column].agg(["mean", "std", "count"])
+    se = (stats["std"] / np.sqrt(stats["count"])).fillna(0.0)
+    ax.errorbar(stats.index, stats["mean"], yerr=se, marker="o", color="C0",
+                label="private release")
+    names = {"full": "full information", "exact": "exact release (epsilon = inf)",
+             "none": "no information"}
+    for i, (setting, name) in enumerate(names.items()):
+        part = frame[frame["setting"] == setting]
+        if len(part):
+            ax.axhline(float(part[column].mean()), color=f"C{i + 1}", linestyle="--",
+                       label=name)
+    ax.set(xscale="log", xlabel="epsilon", ylabel=label)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def save_information_figures(frame: pd.DataFrame, fig_dir: str | os.PathLike,
+                             dpi: int = 80) -> list[Path]:
+    """Welfare and regret against epsilon, per (dataset, seed, dim, n); PNG paths."""
+    fig_dir = Path(fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for values, part in frame.groupby(GROUP, sort=False):
+        prefix = "information_{}_seed{}_d{}_n{}".format(*values)
+        figures = {"welfare": information_figure(part, "user_welfare", "user welfare"),
+                   "regret": information_figure(part, "nash_conv",
+                                                "NashConv in the true game (per user)")}
+        paths += _save(figures, fig_dir, prefix, dpi)
+    return paths
+
+
+__all__ = ["save_design_figures", "save_information_figures"]

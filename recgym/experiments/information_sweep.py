@@ -1,0 +1,183 @@
+"""``recgym information``: demand shared under differential privacy, over runs and sizes.
+
+One task per (embedding seed, dimension, number of producers, run): the run seeds
+both the release's noise (``numpy.random.default_rng(run)``, for simulation) and the
+dynamics (``RandomState(run)``); the task writes one row per private release (each
+``--epsilons`` value) and one per baseline (``full``, ``exact``, ``none``), as
+``recgym.information.evaluate`` computes them. Rows go to ``DIR/runs.csv`` (or
+``runs.parquet``) as tasks finish, with columns ``dataset, embedding_seed, dim,
+n_producers, setting, epsilon, run, converged, counts, user_welfare,
+producer_welfare, nash_conv, nash_conv_certified, tv_to_full_information``; the
+sweep resumes like ``recgym reproduce`` (``recgym.experiments.tasks``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from recgym import information
+from recgym._validation import check_choice, check_float, check_ints
+from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
+from recgym.experiments.backends import make_backend
+from recgym.experiments.config import BACKENDS, FORMATS
+from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks
+from recgym.options import MAX_SEED, option, parse_runs
+from recgym.payoffs import PAYOFFS
+from recgym.rules import RULES, make_rule
+
+NON_RESULT_FIELDS = ("out", "data", "jobs", "backend", "ray_address", "progress")
+KEY_NAMES = ("dataset", "embedding_seed", "dim", "n_producers", "setting", "epsilon", "run")
+SCHEMA = {"dataset": "text", "embedding_seed": "int", "dim": "int", "n_producers": "int",
+          "setting": "text", "epsilon": "float_or_missing", "run": "int", "converged": "bool",
+          "counts": "counts", "user_welfare": "float", "producer_welfare": "float",
+          "nash_conv": "float", "nash_conv_certified": "bool", "tv_to_full_information": "float"}
+
+__all__ = ["InformationConfig", "format_summary", "run_information"]
+
+
+@dataclass(frozen=True)
+class InformationConfig:
+    """Demand shared under differential privacy (``recgym information``)."""
+
+    out: str = option(None, "Output folder: runs, config.json.", metavar="DIR")
+    dataset: str = option("movielens-100k", f"User data: {', '.join(DATASET_NAMES)}.")
+    data: str | None = option(None, "Folder or file with the real rating data (default: the "
+                              "RECGYM_DATA environment variable; ignored for synthetic data).",
+                              metavar="PATH")
+    seeds: tuple[int, ...] = option((17,), "Embedding seeds of the user data.")
+    dims: tuple[int, ...] = option((10,), "Embedding dimensions d.")
+    producers: tuple[int, ...] = option((10,), "Numbers of producers n.")
+    rule: str = option("softmax", "Serving rule (spec string: " + ", ".join(RULES.names)
+                       + ").", metavar="RULE")
+    payoff: str = option("engagement", "Producer payoff: " + ", ".join(PAYOFFS.names) + ".")
+    epsilons: tuple[float, ...] = option((0.01, 0.1, 1.0, 10.0, math.inf),
+                                         "Privacy parameters (> 0; inf: the exact numbers).")
+    kind: str = option("feature-demand", "What is released: feature-demand or "
+                       "type-histogram (over the basis vectors).")
+    runs: tuple[int, ...] = option(tuple(range(1, 21)), "Runs, e.g. 1-20; run r seeds the "
+                                   "noise and the dynamics.", parse=parse_runs, metavar="RUNS")
+    max_iter: int = option(500, "Iteration budget of each dynamics run.")
+    format: str = option("csv", "Results file format: csv or parquet.")
+    jobs: int = option(1, "Worker processes of the local backend.")
+    backend: str = option("local", "Where tasks run: local or ray.")
+    ray_address: str | None = option(None, "Ray cluster address.", metavar="ADDRESS")
+    progress: bool = option(True, "Show a progress bar over runs on stderr.")
+
+    experiment = "information"
+
+    def __post_init__(self) -> None:
+        if not self.out:
+            raise ValueError("--out (the output folder) is required")
+        check_choice("--dataset", self.dataset, DATASET_NAMES)
+        check_ints("--seeds", self.seeds, 0, MAX_SEED)
+        check_ints("--dims", self.dims, 1)
+        check_ints("--producers", self.producers, 1)
+        check_ints("--runs", self.runs, 0, MAX_SEED)
+        try:
+            make_rule(self.rule)
+        except ValueError as exc:
+            raise ValueError(f"--rule: {exc}") from None
+        check_choice("--payoff", self.payoff, PAYOFFS.names)
+        if not self.epsilons:
+            raise ValueError("--epsilons needs at least one value")
+        for epsilon in self.epsilons:
+            check_float("--epsilons", epsilon, 0.0, low_open=True, allow_inf=True)
+        if len(set(self.epsilons)) != len(self.epsilons):
+            raise ValueError(f"--epsilons must not repeat values, got {list(self.epsilons)}")
+        check_choice("--kind", self.kind, tuple(k.replace("_", "-") for k in information.KINDS))
+        check_ints("--max-iter", self.max_iter, 1)
+        check_choice("--format", self.format, FORMATS)
+        check_ints("--jobs", self.jobs, 1)
+        check_choice("--backend", self.backend, BACKENDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All settings as JSON-ready values (infinite epsilons as ``"inf"``)."""
+        values: dict[str, Any] = {"experiment": self.experiment}
+        for key, value in dataclasses.asdict(self).items():
+            values[key] = list(value) if isinstance(value, tuple) else value
+        values["epsilons"] = [repr(float(e)) for e in self.epsilons]
+        return values
+
+
+@dataclass(frozen=True)
+class InformationTask:
+    """The arguments of one task (picklable for worker processes)."""
+
+    dataset: str
+    data: str | None
+    embedding_seed: int
+    dim: int
+    n_producers: int
+    rule: str
+    payoff: str
+    epsilons: tuple[float, ...]
+    kind: str
+    run: int
+    max_iter: int
+
+
+def _settings(epsilons: tuple[float, ...]) -> list[tuple[str, float]]:
+    """``(setting, epsilon)`` of a task's rows, in ``information.evaluate``'s order."""
+    return [("full", math.nan), ("exact", math.inf), ("none", math.nan),
+            *(("private", float(e)) for e in epsilons)]
+
+
+def run_information_task(task: InformationTask) -> list[dict]:
+    """One task's rows (``recgym.information.evaluate`` for one run, plus the keys)."""
+    from recgym.experiments.sweep import cached_users, published_name
+
+    users = cached_users(task.dataset, task.dim, task.embedding_seed, task.data, False)
+    frame = information.evaluate(users, task.n_producers, task.rule, task.epsilons,
+                                 [task.run], task.kind.replace("-", "_"), payoff=task.payoff,
+                                 max_iter=task.max_iter)
+    head = {"dataset": published_name(task.dataset), "embedding_seed": task.embedding_seed,
+            "dim": task.dim, "n_producers": task.n_producers}
+    return [{**head, **row} for row in frame.to_dict("records")]
+
+
+def build_tasks(config: InformationConfig) -> list[Task]:
+    """The sweep's tasks in order: seed, dim, producers, run."""
+    from recgym.experiments.sweep import published_name
+
+    data = None if config.dataset in SYNTHETIC else config.data
+    tasks = []
+    for seed in config.seeds:
+        for dim in config.dims:
+            for n in config.producers:
+                for run in config.runs:
+                    head = [published_name(config.dataset), seed, dim, n]
+                    keys = tuple(key_of([*head, setting, epsilon, run])
+                                 for setting, epsilon in _settings(config.epsilons))
+                    tasks.append(Task(keys, InformationTask(
+                        config.dataset, data, seed, dim, n, config.rule, config.payoff,
+                        config.epsilons, config.kind, run, config.max_iter)))
+    return tasks
+
+
+def run_information(config: InformationConfig) -> TaskSweepResult:
+    """Run (or resume) the sweep ``config`` into ``config.out``."""
+    backend = make_backend(config.backend, config.jobs, config.ray_address)
+    return run_tasks(config.out, config.to_dict(), NON_RESULT_FIELDS, config.format, SCHEMA,
+                     KEY_NAMES, build_tasks(config), run_information_task, backend,
+                     config.progress, f"information {config.dataset}")
+
+
+def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean over runs of welfare, regret and distance, per setting and epsilon."""
+    columns = ["user_welfare", "producer_welfare", "nash_conv", "tv_to_full_information"]
+    table = frame.groupby(["setting", "epsilon"], dropna=False, sort=False)[columns].mean()
+    return table.reset_index()
+
+
+def format_summary(result: TaskSweepResult) -> str:
+    """The printed summary: means over runs per setting and epsilon."""
+    table = summary_table(result.frame)
+    return "\n".join([f"{len(result.frame)} rows in {result.path} ({result.n_computed} "
+                      f"computed now) in {result.seconds:.1f} s",
+                      "means over runs (per user; nash_conv: regret in the true game):",
+                      table.to_string(index=False, float_format=lambda x: f"{x:.5g}")])
