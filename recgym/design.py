@@ -246,7 +246,8 @@ def _candidate_keys(frame: pd.DataFrame) -> list[str]:
 
 
 def summarize(frame: pd.DataFrame, scfs: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per candidate: each SCF's worst, best and mean over its converged equilibria.
+    """Per candidate: each SCF's worst, best and mean over its converged equilibria
+    (``scfs``: column names or spec strings; default every SCF column).
 
     Worst and best are over **distinct** equilibria (different ``counts``); the mean
     is over converged runs (so frequent equilibria weigh more). Runs that did not
@@ -259,7 +260,8 @@ def summarize(frame: pd.DataFrame, scfs: Sequence[str] | None = None) -> pd.Data
         ``not_converged``, and ``<scf>_worst``, ``<scf>_best``, ``<scf>_mean`` per SCF
         (NaN where no run converged).
     """
-    scfs = list(scfs) if scfs is not None else scf_columns(frame)
+    scfs = scf_columns(frame) if scfs is None else \
+        [s if s in frame.columns else welfare.name_of(welfare.parse(s)) for s in scfs]
     keys = _candidate_keys(frame)
     rows = []
     for values, part in frame.groupby(keys, sort=False, dropna=False):
