@@ -138,3 +138,15 @@ def test_design_api_and_cli_agree(design_run):
     cli = pd.read_csv(design_run[0] / "runs.csv")
     part = cli[(cli["payoff"] == "marginal") & np.isclose(cli["temperature"], 0.05)]
     np.testing.assert_allclose(part["user_welfare"], frame["user_welfare"])
+
+
+@pytest.mark.parametrize("script", ["platform_design.py", "creators_and_information.py"])
+def test_platform_examples_run_with_a_tiny_budget(script):
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--quick"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    if script == "platform_design.py":
+        assert "upper bound on user welfare" in done.stdout and "marginal" in done.stdout
+    else:
+        assert "producers retained" in done.stdout and "private" in done.stdout
