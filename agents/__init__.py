@@ -4,11 +4,22 @@
   game or an environment (the solvers are ``recgym.solvers``);
 * ``DynamicsLogger``: the dynamics in TensorBoard;
 * ``agents.rl``: RL producers trained with Stable-Baselines3 (``evaluate`` compares
-  what they play with the exact equilibrium).
+  what they play with the exact equilibrium);
+* platform policies for ``recgym.platform_env`` (``agents.platform``): static, myopic,
+  and their evaluation on the same seeds.
 """
 
 from agents.best_response import BestResponse
 from agents.monitoring import DynamicsLogger
+from agents.platform import (
+    MyopicPlatform,
+    PlatformEvaluation,
+    StaticPlatform,
+    action_grid,
+    best_static,
+    compare_platforms,
+    evaluate_platform,
+)
 from agents.rl.evaluation import EvaluationResult, evaluate
 from recgym.solvers import (
     BestResponseResult,
@@ -27,7 +38,14 @@ __all__ = [
     "EvaluationResult",
     "Exit",
     "Move",
+    "MyopicPlatform",
     "NashConvResult",
+    "PlatformEvaluation",
+    "StaticPlatform",
+    "action_grid",
     "best_response_dynamics",
+    "best_static",
+    "compare_platforms",
     "evaluate",
+    "evaluate_platform",
 ]

@@ -134,8 +134,9 @@ class PlatformTrainResult:
     seconds: float
 
 
-def _logging_callback() -> Any:
-    """An SB3 callback recording the ``platform/*`` tags (module docstring)."""
+def _logging_callback(controls: tuple[str, ...]) -> Any:
+    """An SB3 callback recording the ``platform/*`` tags (module docstring) of the first
+    copy; ``controls`` are the controlled parameters' names."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     class PlatformLogger(BaseCallback):
@@ -147,10 +148,8 @@ def _logging_callback() -> Any:
             info = self.locals["infos"][0]
             self.logger.record("platform/scf", float(info["scf"]))
             self.logger.record("platform/active_producers", info["active_producers"])
-            for name, value in info.items():
-                if name not in ("scf", "active_producers", "iterations", "converged",
-                                "episode", "TimeLimit.truncated", "terminal_observation"):
-                    self.logger.record(f"platform/{name}", float(value))
+            for name in controls:
+                self.logger.record(f"platform/{name}", float(info[name]))
             self._episode_total += float(info["scf"])
             if self.locals["dones"][0]:
                 self.logger.record("platform/cumulative_scf", self._episode_total)
@@ -182,7 +181,8 @@ def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
     model = algo("MlpPolicy", venv, **kwargs)
     model.set_logger(configure(str(run_dir), ["tensorboard"]))
     start = time.perf_counter()
-    model.learn(config.steps, callback=_logging_callback(), progress_bar=config.progress)
+    model.learn(config.steps, callback=_logging_callback(config.controls),
+                progress_bar=config.progress)
     seconds = time.perf_counter() - start
     model.save(run_dir / "model.zip")
     env = config.make_env()

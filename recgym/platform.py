@@ -35,7 +35,8 @@ index           meaning                                                bounds
 ## Rewards
 
 The SCF at the profile after the producers' response (per user; ``-inf`` values,
-e.g. ``alpha_fair`` once a payoff is 0, are clipped to ``-1e3``).
+e.g. ``alpha_fair`` once a payoff is 0, are clipped to ``-1e3``). Once every
+producer has left the SCF is taken over the users alone (``user_welfare`` is 0).
 
 ## Starting state and seeding
 
@@ -56,6 +57,25 @@ the stream is seeded from ``self.np_random``. The same seed gives the same episo
 payoff="engagement", outside_option=0.0, moves_per_epoch=5, scf="user_welfare",
 horizon=20, dim=None, n_users=None, users_seed=0, users_path=None)``; see
 ``PlatformEnv``. Also ``gymnasium.make("recgym/Platform-v0", ...)``.
+
+## Speed
+
+Each rule the actions set keeps its game and vertex table (an LRU cache of
+``RULE_CACHE_SIZE`` rules, fewer for many users), and the vertex tables and SCF
+values of the profiles it has seen: a repeated action from a revisited profile
+(an equilibrium, or a look-ahead policy trying the same grid every epoch) costs
+dictionary look-ups. The numbers are those of a fresh computation, bit for bit.
+
+## Example
+
+>>> import recgym
+>>> env = recgym.platform_env(n_users=200, dim=3, n_producers=4, horizon=3)
+>>> observation, info = env.reset(seed=0)
+>>> observation.shape, info["active_producers"]
+((8,), 4)
+>>> observation, reward, terminated, truncated, info = env.step([-1.0, 0.1])
+>>> round(info["temperature"], 3), round(info["floor"], 3)
+(0.1, 0.1)
 """
 
 from __future__ import annotations
@@ -145,7 +165,10 @@ class PlatformEnv(gymnasium.Env):
                                                    outside_option=outside_option)
         self.moves_per_epoch: int = check_int("moves_per_epoch", moves_per_epoch, 1)
         self.horizon: int = check_int("horizon", horizon, 1)
-        self.scf = welfare.parse(scf)
+        try:
+            self.scf: welfare.SocialChoice = welfare.parse(scf)
+        except ValueError as exc:
+            raise ValueError(f"scf: {exc}") from None
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of "
                              f"{self.metadata['render_modes']}, got {render_mode!r}")
