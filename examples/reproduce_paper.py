@@ -2,8 +2,8 @@
 
 Experiment 1 (iterations to converge) runs on synthetic uniform users, experiment 2
 (equilibria across temperatures) on synthetic skewed users. Each sweep is checked
-run by run against the published results (when ``../shared/paper`` is there) and
-the figures land in ``OUT/figures``::
+run by run against the paper's published results (shipped with recgym,
+``recgym.published``) and the figures land in ``OUT/figures``::
 
     python examples/reproduce_paper.py --quick --out runs/quick   # seconds
     python examples/reproduce_paper.py --jobs 2 --out runs/paper  # the full grids
@@ -12,7 +12,7 @@ Sweeps resume: run the same command again after an interruption. The same work f
 the command line::
 
     recgym reproduce exp1 --dataset synth-uniform --jobs 2 --out runs/paper/exp1
-    recgym compare runs/paper/exp1 --published ../shared/paper/exp1_iterations.csv.gz
+    recgym compare runs/paper/exp1
     recgym plot runs/paper/exp1
 """
 
@@ -28,8 +28,8 @@ from recgym.experiments.config import Exp1Config, Exp2Config
 from recgym.experiments.plots import save_figures
 from recgym.experiments.results import read_results
 from recgym.experiments.sweep import read_user_distributions, run_sweep
+from recgym.published import published_path
 
-PUBLISHED = Path(__file__).resolve().parents[1].parent / "shared" / "paper"
 #: The quick budget: a prefix of each experiment's loops (so the runs still match).
 QUICK_EXP1 = {"runs": (1, 2), "dims": (5,), "producers": (2, 5, 10, 20)}
 QUICK_EXP2 = {"seeds": (13,), "dims": (5,), "producers": (2, 5, 10, 20)}
@@ -42,8 +42,6 @@ def main() -> None:
                         "each experiment (runs 1-2 of experiment 1, embedding seed 13 of "
                         "experiment 2, d = 5, n up to 20).")
     parser.add_argument("--jobs", type=int, default=1, help="Worker processes.")
-    parser.add_argument("--published", type=Path, default=PUBLISHED,
-                        help="Folder with the published results (default: ../shared/paper).")
     args = parser.parse_args()
     out = Path(args.out)
     common = {"jobs": args.jobs, "progress": not args.quick}
@@ -53,7 +51,6 @@ def main() -> None:
         "exp2": Exp2Config(out=str(out / "exp2"), dataset="synth-skewed", **common,
                            **(QUICK_EXP2 if args.quick else {})),
     }
-    published_files = {"exp1": "exp1_iterations.csv.gz", "exp2": "exp2_equilibria.csv.gz"}
     frames, users = [], []
     for name, config in sweeps.items():
         summary = run_sweep(config)
@@ -61,12 +58,8 @@ def main() -> None:
               f"({summary.n_computed} computed, {summary.seconds:.1f} s)")
         frames.append(read_results(config.out))
         users.append(read_user_distributions(config.out))
-        published = args.published / published_files[name]
-        if published.exists():
-            comparison = compare_runs(frames[-1], read_results(published))
-            print(format_comparison(comparison, limit=10))
-        else:
-            print(f"(no published results at {published}: comparison skipped)")
+        comparison = compare_runs(frames[-1], read_results(published_path(name)))
+        print(format_comparison(comparison, limit=10))
     paths = save_figures(pd.concat(frames, ignore_index=True), pd.concat(users),
                          out / "figures")
     print("figures:", *map(str, paths), sep="\n  ")

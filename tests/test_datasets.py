@@ -320,7 +320,8 @@ def test_missing_file_says_what_where_and_how(monkeypatch, tmp_path, loader, rel
         loader(5, 17)
     message = str(from_env.value)
     assert str(tmp_path / relative) in message and str(tmp_path / filename) in message
-    assert where in message and f"export {DATA_ENV}=" in message
+    assert where in message and f"set {DATA_ENV} to a folder holding {relative}" in message
+    assert "\n" not in message  # one line
 
     explicit = tmp_path / "elsewhere"
     with pytest.raises(FileNotFoundError) as from_path:

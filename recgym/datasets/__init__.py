@@ -77,6 +77,7 @@ __all__ = [
     "load_users",
     "movielens_100k",
     "rent_the_runway",
+    "require_data",
     "resolve_users",
 ]
 
@@ -152,6 +153,21 @@ def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = 
     array, shape (K, dim), float64, rows summing to 1.
     """
     return loader(name)(dim, seed, path, progress=progress)
+
+
+def require_data(name: str, path: str | os.PathLike | None = None) -> None:
+    """Check that dataset ``name``'s ratings file can be found (synthetic data need none).
+
+    Raises
+    ------
+    FileNotFoundError
+        As the loaders do, saying where it was looked for and how to get it.
+    """
+    key = canonical_name(name)
+    if key not in SYNTHETIC:
+        from recgym.datasets.files import DATA_FILES, locate
+
+        locate(DATA_FILES[key], path)
 
 
 def resolve_users(users: object = None, dim: int | None = None, n_users: int | None = None,

@@ -100,6 +100,11 @@ AMAZON_DIGITAL_MUSIC = DataFile(
     "Digital Music category, Digital_Music.csv)", "amazon-music")
 
 
+#: Dataset name -> its ratings file.
+DATA_FILES = {spec.name: spec for spec in (MOVIELENS_100K, RENT_THE_RUNWAY,
+                                           AMAZON_DIGITAL_MUSIC)}
+
+
 def locate(spec: DataFile, path: PathLike | None = None) -> Path:
     """The ratings file of ``spec``, from ``path`` or else from the data folder.
 
@@ -147,19 +152,18 @@ def _root_origin() -> str:
 
 def _missing_message(spec: DataFile, origin: str, candidates: list[Path],
                      explicit: bool) -> str:
-    looked = "\n".join(f"  - {c} (from {origin})" for c in candidates)
-    note = f" ({DATA_ENV} is not consulted when path is given)" if explicit else ""
+    """One line: what is missing, where it was looked for and how to get it."""
+    looked = " and ".join(str(c) for c in candidates)
+    note = (f" ({DATA_ENV} is not consulted when a path (--data) is given)" if explicit
+            else "")
     fetch = ""
     if spec.name:
-        fetch = (f"Download it with `recgym download {spec.name}` (into the data folder, or "
-                 f"--data DIR) or by passing download=True to the loader.\n")
-    return (
-        f"{spec.title} ratings file {spec.filename!r} not found{note}. Looked for:\n{looked}\n"
-        f"{fetch}Or obtain it from {spec.source}, "
-        f"then pass path=<the file or its folder>, or set {DATA_ENV} to a folder holding "
-        f"{spec.relative_path}, e.g. `export {DATA_ENV}=$HOME/recgym-data` with the file at "
-        f"$HOME/recgym-data/{spec.relative_path}."
-    )
+        fetch = (f"download it with `recgym download {spec.name}` (into the data folder, or "
+                 f"--data DIR) or download=True in Python, or ")
+    return (f"{spec.title} ratings file {spec.filename!r} not found{note}: looked for "
+            f"{looked} (from {origin}); {fetch}obtain it from {spec.source} and give the file "
+            f"or its folder (--data PATH on the command line, path= in Python), or set "
+            f"{DATA_ENV} to a folder holding {spec.relative_path}")
 
 
 def sha256_of_file(path: Path) -> str:

@@ -27,7 +27,8 @@ import pandas as pd
 
 from recgym import design, welfare
 from recgym._validation import check_choice, check_float, check_ints
-from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC, canonical_name
+from recgym.datasets import require_data
+from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
 from recgym.experiments.backends import make_backend
 from recgym.experiments.config import BACKENDS, FORMATS
 from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks
@@ -216,7 +217,7 @@ def build_tasks(config: DesignConfig) -> list[Task]:
 
 def run_design(config: DesignConfig) -> TaskSweepResult:
     """Run (or resume) the design sweep ``config`` into ``config.out``."""
-    canonical_name(config.dataset)
+    require_data(config.dataset, None if config.dataset in SYNTHETIC else config.data)
     backend = make_backend(config.backend, config.jobs, config.ray_address)
     return run_tasks(config.out, config.to_dict(), NON_RESULT_FIELDS, config.format,
                      config.schema(), KEY_NAMES, build_tasks(config), run_design_task,

@@ -22,6 +22,7 @@ import pandas as pd
 
 from recgym import information
 from recgym._validation import check_choice, check_float, check_ints
+from recgym.datasets import require_data
 from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
 from recgym.experiments.backends import make_backend
 from recgym.experiments.config import BACKENDS, FORMATS
@@ -161,6 +162,7 @@ def build_tasks(config: InformationConfig) -> list[Task]:
 
 def run_information(config: InformationConfig) -> TaskSweepResult:
     """Run (or resume) the sweep ``config`` into ``config.out``."""
+    require_data(config.dataset, None if config.dataset in SYNTHETIC else config.data)
     backend = make_backend(config.backend, config.jobs, config.ray_address)
     return run_tasks(config.out, config.to_dict(), NON_RESULT_FIELDS, config.format, SCHEMA,
                      KEY_NAMES, build_tasks(config), run_information_task, backend,

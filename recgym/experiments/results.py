@@ -1,7 +1,7 @@
 """Per-run results files, written as runs finish, safe to resume, checked when read.
 
 One row per dynamics run, with exactly the columns of the paper's published
-files (``../shared/paper/*.csv.gz``):
+files (``recgym.published``):
 
 ``dataset, rule, temperature, embedding_seed, [run], dim, n_producers, converged,
 iterations, counts, total_producer_utility, min_producer_utility,

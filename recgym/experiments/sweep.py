@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from recgym.datasets import require_data
 from recgym.experiments.backends import LocalBackend, RayBackend, make_backend
 from recgym.experiments.config import NON_RESULT_FIELDS, SYNTHETIC, SweepConfig
 from recgym.experiments.folders import (
@@ -318,6 +319,7 @@ def run_sweep(config: SweepConfig, backend: LocalBackend | RayBackend | None = N
     grid = _sweep_keys(config, chains)
     out = Path(config.out)
     store = open_store(out, config.format, config.experiment)
+    require_data(config.dataset, config.data_path)  # before anything is written
     make_folder(out)
     with sigterm_as_interrupt(), folder_lock(out):
         write_or_check_config(out, config.to_dict(), NON_RESULT_FIELDS,
