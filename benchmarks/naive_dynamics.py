@@ -18,6 +18,7 @@ timed against and must agree with exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +77,8 @@ def best_vertex(game: EngagementGame, directions: np.ndarray, producer: int) -> 
 
 
 def naive_dynamics(game: EngagementGame, rng: np.random.RandomState,
-                   max_iter: int = 500) -> NaiveResult:
+                   max_iter: int = 500,
+                   on_iteration: Callable[[int], None] | None = None) -> NaiveResult:
     """Run the paper's dynamics (model.md section 5) the slow, direct way.
 
     Parameters
@@ -85,6 +87,8 @@ def naive_dynamics(game: EngagementGame, rng: np.random.RandomState,
     rng : numpy.random.RandomState
         Consumed exactly as the paper does.
     max_iter : int >= 1
+    on_iteration : callable(iteration), optional
+        Called after each iteration (e.g. to show progress).
 
     Returns
     -------
@@ -104,6 +108,8 @@ def naive_dynamics(game: EngagementGame, rng: np.random.RandomState,
                 directions[producer] = target
                 moved = True
                 break
+        if on_iteration is not None:
+            on_iteration(iteration)
         if not moved:
             return NaiveResult(True, iteration, directions, np.bincount(directions, minlength=d))
     return NaiveResult(False, max_iter - 1, directions, np.bincount(directions, minlength=d))
