@@ -112,7 +112,8 @@ def _compare(args: argparse.Namespace) -> int:
     from recgym.published import published_path
 
     _check_rtol(args)
-    results = read_results(_existing(args.results, "DIR", "a sweep folder or results file"))
+    source = _existing(args.results, "DIR", "a sweep folder or results file")
+    results = _results(read_results(source), source)
     if args.published is None:
         published = published_path("exp1" if "run" in results.columns else "exp2")
     else:
@@ -128,7 +129,10 @@ def _plot(args: argparse.Namespace) -> int:
     from recgym.experiments.sweep import compute_user_distributions, read_user_distributions
 
     source = _existing(args.results, "DIR", "a sweep folder or results file")
+    settings = _settings_of(source)
     frame = read_results(source)
+    if settings.get("experiment") not in ("design", "information"):
+        frame = _results(frame, source)
     if args.fig_dir is not None:
         fig_dir = Path(args.fig_dir)
     elif source.is_dir():
@@ -137,7 +141,6 @@ def _plot(args: argparse.Namespace) -> int:
         raise ValueError(f"DIR {source} is a file: pass --fig-dir to say where the figures go")
     if fig_dir.exists() and not fig_dir.is_dir():
         raise ValueError(f"--fig-dir {fig_dir} is a file, not a folder")
-    settings = _settings_of(source)
     if settings.get("experiment") in ("design", "information"):
         from recgym.experiments.design_plots import save_design_figures, save_information_figures
 
@@ -160,6 +163,19 @@ def _plot(args: argparse.Namespace) -> int:
     for path in paths:
         print(path)
     return 0
+
+
+def _results(frame: object, source: Path) -> object:
+    """``frame`` if it has the columns of the paper's per-run results; else ``ValueError``."""
+    from recgym.experiments.results import KEY_COLUMNS, UTILITY_COLUMNS
+
+    needed = [c for c in (*KEY_COLUMNS, "converged", "iterations", "counts", *UTILITY_COLUMNS)
+              if c != "run"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{source} is not a results file of recgym reproduce (it lacks "
+                         f"{', '.join(missing)}); give a sweep folder or its runs.csv")
+    return frame
 
 
 def _settings_of(source: Path) -> dict:
