@@ -14,6 +14,10 @@ tag                            value (at every training step of the first copy)
 ``platform/<control>``         each controlled parameter, e.g. ``platform/temperature``
                                and ``platform/floor``
 ``platform/cumulative_scf``    the SCF summed over the episode, at each episode's end
+``eval/cumulative_scf``        with ``--eval-every N``: every ``N`` steps, the
+                               deterministic policy's mean cumulative SCF over the
+                               evaluation seeds (``evaluation_callback``)
+``eval/producers_retained``    the same episodes' mean producers retained
 =============================  ======================================================
 
 With ``gamma`` close to 1 the learner values the long run: producers who leave do
@@ -32,7 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents.platform import MyopicPlatform, action_grid, best_static, compare_platforms
+from agents.platform import (
+    MyopicPlatform,
+    action_grid,
+    best_static,
+    compare_platforms,
+    evaluate_platform,
+)
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.datasets.catalog import DATASET_NAMES
 from recgym.options import MAX_SEED, option
@@ -42,7 +52,8 @@ from recgym.welfare import parse as parse_scf
 #: Stable-Baselines3 algorithms the platform can be trained with.
 PLATFORM_ALGOS = ("ppo", "sac")
 
-__all__ = ["PLATFORM_ALGOS", "PlatformTrainConfig", "PlatformTrainResult", "train_platform"]
+__all__ = ["PLATFORM_ALGOS", "PlatformTrainConfig", "PlatformTrainResult", "evaluation_callback",
+           "format_comparison", "train_platform"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,8 @@ class PlatformTrainConfig:
     grid: int = option(5, "Values per control of the static and myopic baselines' grid.")
     eval_episodes: int = option(5, "Evaluation episodes (seeds eval-seed, eval-seed + 1, ...).")
     eval_seed: int = option(1000, "First evaluation seed.")
+    eval_every: int = option(0, "Evaluate the deterministic policy on the evaluation seeds "
+                             "every N training steps (eval/* tags); 0: only at the end.")
     seed: int = option(0, "Seeds the model and the training copies.")
     logdir: str = option("runs", "Parent folder of the run directory.", metavar="DIR")
     torch_threads: int = option(1, "Torch CPU threads (1 is fastest for these small networks).")
@@ -90,6 +103,7 @@ class PlatformTrainConfig:
                                      ("--eval-episodes", self.eval_episodes, 1),
                                      ("--torch-threads", self.torch_threads, 1)):
             check_ints(flag, value, minimum)
+        check_ints("--eval-every", self.eval_every, 0)
         for flag, value in (("--users-seed", self.users_seed), ("--eval-seed", self.eval_seed),
                             ("--seed", self.seed)):
             check_ints(flag, value, 0, MAX_SEED)
@@ -160,10 +174,67 @@ def _logging_callback(controls: tuple[str, ...]) -> Any:
     return PlatformLogger()
 
 
+def evaluation_callback(env: PlatformEnv, every: int, episodes: int, seed: int,
+                        target: float | None = None, verbose: bool = False) -> Any:
+    """An SB3 callback that evaluates the deterministic policy while it trains.
+
+    Every ``every`` training steps (platform steps over all copies) it plays
+    ``episodes`` episodes of ``env`` with seeds ``seed, seed + 1, ...``
+    (``agents.platform.evaluate_platform``) and records ``eval/cumulative_scf`` and
+    ``eval/producers_retained`` (means over the episodes).
+
+    Parameters
+    ----------
+    env : PlatformEnv
+        The evaluation environment (not one of the training copies).
+    every, episodes, seed : int
+    target : float, optional
+        Stop training once the mean cumulative SCF reaches it.
+    verbose : bool
+        Print one line per evaluation.
+
+    Returns
+    -------
+    BaseCallback
+        With ``history``, a list of ``(steps, mean cumulative SCF, mean producers
+        retained)``, and ``reached_at``, the steps at the first evaluation that reached
+        ``target`` (``None`` until then).
+    """
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    check_ints("every", every, 1)
+
+    class PlatformEvaluator(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.history: list[tuple[int, float, float]] = []
+            self.reached_at: int | None = None
+            self._next = every
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps < self._next:
+                return True
+            self._next = (self.num_timesteps // every + 1) * every
+            result = evaluate_platform(self.model, env, episodes, seed)
+            total, retained = result.mean_cumulative_scf, result.mean_producers_retained
+            self.history.append((self.num_timesteps, total, retained))
+            self.logger.record("eval/cumulative_scf", total)
+            self.logger.record("eval/producers_retained", retained)
+            if verbose:
+                print(f"  {self.num_timesteps:>8,} steps: cumulative SCF {total:.4f}, "
+                      f"producers retained {retained:.2f}", flush=True)
+            if target is not None and total >= target and self.reached_at is None:
+                self.reached_at = self.num_timesteps
+            return self.reached_at is None
+
+    return PlatformEvaluator()
+
+
 def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
     """Train, evaluate against the baselines on the same seeds, save (module docstring)."""
     import torch
     from stable_baselines3 import PPO, SAC
+    from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.logger import configure
 
@@ -181,8 +252,11 @@ def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
     model = algo("MlpPolicy", venv, **kwargs)
     model.set_logger(configure(str(run_dir), ["tensorboard"]))
     start = time.perf_counter()
-    model.learn(config.steps, callback=_logging_callback(config.controls),
-                progress_bar=config.progress)
+    callbacks = [_logging_callback(config.controls)]  # dumps every step: the last one
+    if config.eval_every:
+        callbacks.insert(0, evaluation_callback(config.make_env(), config.eval_every,
+                                                config.eval_episodes, config.eval_seed))
+    model.learn(config.steps, callback=CallbackList(callbacks), progress_bar=config.progress)
     seconds = time.perf_counter() - start
     model.save(run_dir / "model.zip")
     env = config.make_env()

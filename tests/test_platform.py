@@ -188,7 +188,7 @@ def test_train_platform_command_logs_the_platform_tags_and_the_comparison(tmp_pa
         "train-platform", "--algo", "ppo", "--steps", "64", "--logdir", str(tmp_path),
         "--seed", "0", "--n-users", "40", "--dim", "3", "--n-producers", "4",
         "--outside-option", "0.1", "--horizon", "4", "--n-envs", "2", "--grid", "2",
-        "--eval-episodes", "2", "--no-progress"])
+        "--eval-episodes", "2", "--eval-every", "32", "--no-progress"])
     assert status == 0
     (run_dir,) = tmp_path.iterdir()
     scalars = _scalars(run_dir)
@@ -196,6 +196,8 @@ def test_train_platform_command_logs_the_platform_tags_and_the_comparison(tmp_pa
         assert scalars[f"platform/{tag}"], tag
     assert all(0.0099 < t < 100.01 for t in scalars["platform/temperature"])  # float32
     assert len(scalars["platform/cumulative_scf"]) >= 64 // 4 // 2  # an episode end each
+    assert len(scalars["eval/cumulative_scf"]) == 4  # one rollout: 2 x 64 steps, every 32
+    assert all(0 <= r <= 4 for r in scalars["eval/producers_retained"])
     rows = json.loads((run_dir / "evaluation.json").read_text())
     assert [row["policy"] for row in rows] == ["trained", "best static", "myopic"]
     assert "best static" in capsys.readouterr().out
