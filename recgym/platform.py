@@ -80,6 +80,7 @@ dictionary look-ups. The numbers are those of a fresh computation, bit for bit.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -92,7 +93,7 @@ from recgym import metrics, welfare
 from recgym._validation import check_float, check_int
 from recgym.datasets import resolve_users
 from recgym.game import EngagementGame
-from recgym.rules import RULES, ServingRule, make_rule
+from recgym.rules import ServingRule, make_rule
 from recgym.solvers import DynamicsState, VertexTable, start_directions
 
 #: Default controls: ``log10 T`` in [-2, 2] and the floor in [0, 0.5].
@@ -100,8 +101,8 @@ DEFAULT_CONTROLS: Mapping[str, tuple[float, float]] = {"temperature": (-2.0, 2.0
                                                        "floor": (0.0, 0.5)}
 #: Welfare values are clipped to this range in observations and rewards.
 WELFARE_CLIP = 1e3
-#: Most rules whose games and vertex tables are kept (each holds about ``(d + 4 V) K``
-#: floats), and the budget of ``K`` times cached rules that lowers it for many users.
+#: Most rules whose games and vertex tables are kept (each holds about ``4 V K`` floats),
+#: and the budget of ``K`` times cached rules that lowers it for many users.
 RULE_CACHE_SIZE = 256
 RULE_CACHE_USERS = 500_000
 #: Entries in each cached rule's memos before they are cleared.
@@ -160,6 +161,10 @@ class PlatformEnv(gymnasium.Env):
         self.fixed_params: dict[str, Any] = base.params()
         self.controls: dict[str, tuple[float, float]] = _check_controls(
             base, DEFAULT_CONTROLS if controls is None else controls)
+        self._rule_class: type[ServingRule] = type(base)
+        declared = {p.name: p for p in base.PARAMS}
+        self._log_scale: tuple[bool, ...] = tuple(declared[name].log_scale
+                                                  for name in self.controls)
         user_matrix = resolve_users(users, dim, n_users, users_seed, users_path)
         self.game: EngagementGame = EngagementGame(user_matrix, n_producers, base, payoff=payoff,
                                                    outside_option=outside_option)
@@ -199,10 +204,9 @@ class PlatformEnv(gymnasium.Env):
         """The serving rule an action sets (clipped to the action space)."""
         values = self._check_action(action)
         params = dict(self.fixed_params)
-        for (name, _), value in zip(self.controls.items(), values, strict=True):
-            declared = {p.name: p for p in RULES.get(self.rule_family).PARAMS}[name]
-            params[name] = 10.0 ** float(value) if declared.log_scale else float(value)
-        return make_rule(self.rule_family, **params)
+        for name, value, log_scale in zip(self.controls, values, self._log_scale, strict=True):
+            params[name] = 10.0 ** float(value) if log_scale else float(value)
+        return self._rule_class(**params)
 
     def _check_action(self, action: object) -> np.ndarray:
         arr = np.asarray(action, dtype=np.float64).reshape(-1)
@@ -220,11 +224,11 @@ class PlatformEnv(gymnasium.Env):
         if responder is None:
             if len(self._responders) >= self._cache_size:
                 del self._responders[next(iter(self._responders))]
-            base = self.game
-            responder = _Responder(EngagementGame(base.users, base.n_producers, rule,
-                                                  payoff=base.payoff, weights=base.weights,
-                                                  outside_option=base.outside_option),
-                                   self.scf)
+            # The game differs from self.game only in its rule: share the validated,
+            # read-only users, weights and vertices instead of copying them.
+            game = copy.copy(self.game)
+            game.rule = rule
+            responder = _Responder(game, self.scf)
         self._responders[key] = responder  # most recently used last
         return responder
 
