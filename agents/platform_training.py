@@ -22,12 +22,18 @@ tag                            value (at every training step of the first copy)
 
 With ``gamma`` close to 1 the learner values the long run: producers who leave do
 not come back, which is where a far-sighted policy can beat a myopic one.
+``LONG_RUN_SETTINGS`` is such a setting (``examples/platform_long_run.py``): near
+hardmax one of two producers sharing a feature leaves at no immediate cost, and one
+epoch later the last producer of the other feature joins the survivor (under the
+exposure payoff two producers on one vertex split every user), so both features
+collapse into one; a temperature near 0.1 keeps all three.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +58,15 @@ from recgym.welfare import parse as parse_scf
 #: Stable-Baselines3 algorithms the platform can be trained with.
 PLATFORM_ALGOS = ("ppo", "sac")
 
-__all__ = ["PLATFORM_ALGOS", "PlatformTrainConfig", "PlatformTrainResult", "evaluation_callback",
-           "format_comparison", "train_platform"]
+#: The long-run scenario (``recgym train-platform --dim 2 --n-producers 3 --payoff exposure
+#: --outside-option 0.265 --moves-per-epoch 1``; the other settings are the defaults).
+LONG_RUN_SETTINGS: dict[str, Any] = dict(
+    algo="ppo", n_users=1000, dim=2, users_seed=0, n_producers=3, rule="softmax",
+    controls=("temperature", "floor"), payoff="exposure", outside_option=0.265,
+    moves_per_epoch=1, scf="user_welfare", horizon=20, gamma=0.99, grid=5, eval_seed=1000)
+
+__all__ = ["LONG_RUN_SETTINGS", "PLATFORM_ALGOS", "PlatformTrainConfig", "PlatformTrainResult",
+           "build_model", "evaluation_callback", "format_comparison", "train_platform"]
 
 
 @dataclass(frozen=True)
@@ -230,26 +243,34 @@ def evaluation_callback(env: PlatformEnv, every: int, episodes: int, seed: int,
     return PlatformEvaluator()
 
 
-def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
-    """Train, evaluate against the baselines on the same seeds, save (module docstring)."""
+def build_model(config: PlatformTrainConfig) -> Any:
+    """The untrained SB3 model of a run: ``config.algo`` with an MLP policy on
+    ``config.n_envs`` seeded copies of ``config.make_env()``, discount ``config.gamma``
+    (PPO: rollouts of ``max(horizon, 64)`` steps per copy, minibatches of 64)."""
     import torch
     from stable_baselines3 import PPO, SAC
-    from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.logger import configure
 
     torch.set_num_threads(config.torch_threads)
-    run_dir = Path(config.logdir) / config.run_name()
-    if Path(config.logdir).exists() and not Path(config.logdir).is_dir():
-        raise ValueError(f"--logdir {config.logdir} is a file, not a folder")
-    run_dir.mkdir(parents=True, exist_ok=False)
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
     venv = make_vec_env(config.make_env, n_envs=config.n_envs, seed=config.seed)
     algo = {"ppo": PPO, "sac": SAC}[config.algo]
     kwargs: dict[str, Any] = {"gamma": config.gamma, "seed": config.seed, "verbose": 0}
     if config.algo == "ppo":
         kwargs.update(n_steps=max(config.horizon, 64), batch_size=64)
-    model = algo("MlpPolicy", venv, **kwargs)
+    return algo("MlpPolicy", venv, **kwargs)
+
+
+def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
+    """Train, evaluate against the baselines on the same seeds, save (module docstring)."""
+    from stable_baselines3.common.callbacks import CallbackList
+    from stable_baselines3.common.logger import configure
+
+    run_dir = Path(config.logdir) / config.run_name()
+    if Path(config.logdir).exists() and not Path(config.logdir).is_dir():
+        raise ValueError(f"--logdir {config.logdir} is a file, not a folder")
+    run_dir.mkdir(parents=True, exist_ok=False)
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+    model = build_model(config)
     model.set_logger(configure(str(run_dir), ["tensorboard"]))
     start = time.perf_counter()
     callbacks = [_logging_callback(config.controls)]  # dumps every step: the last one
@@ -261,6 +282,9 @@ def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
     model.save(run_dir / "model.zip")
     env = config.make_env()
     grid = action_grid(env, config.grid)
+    if config.progress:
+        print(f"comparing with the best of {len(grid)} static actions and the myopic policy "
+              f"on {config.eval_episodes} evaluation seeds ...", file=sys.stderr, flush=True)
     static, _ = best_static(env, grid, config.eval_episodes, config.eval_seed)
     comparison = compare_platforms({"trained": model, "best static": static,
                                     "myopic": MyopicPlatform(grid)}, env,

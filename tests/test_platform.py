@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import doctest
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import gymnasium
@@ -101,6 +103,22 @@ def test_horizon_truncates():
     env.reset(seed=0)
     ends = [env.step([0.0, 0.0])[2:4] for _ in range(6)]
     assert ends == [(False, False)] * 5 + [(False, True)]
+
+
+def test_each_rules_game_is_the_base_game_with_that_rule():
+    env = recgym.platform_env(outside_option=[0.1, 0.2, 0.0, 0.05], payoff="exposure", **TINY)
+    rule = env.rule_for([-0.5, 0.2])
+    assert rule == recgym.make_rule("softmax", temperature=10 ** -0.5, floor=0.2)
+    shared = env._responder(rule).game
+    fresh = EngagementGame(env.game.users, 4, rule, payoff="exposure",
+                           outside_option=[0.1, 0.2, 0.0, 0.05])
+    assert vars(shared).keys() == vars(fresh).keys()
+    for name, value in vars(fresh).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(shared, name), value, err_msg=name)
+        else:
+            assert getattr(shared, name) == value, name
+    assert env.game.rule == recgym.make_rule("softmax")  # the base game is left as it was
 
 
 # ---------------------------------------------------------------------- actions
@@ -201,3 +219,16 @@ def test_train_platform_command_logs_the_platform_tags_and_the_comparison(tmp_pa
     rows = json.loads((run_dir / "evaluation.json").read_text())
     assert [row["policy"] for row in rows] == ["trained", "best static", "myopic"]
     assert "best static" in capsys.readouterr().out
+
+
+def test_long_run_example_prints_the_computed_table():
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "platform_long_run.py"),
+                           "--quick", "--no-progress"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()
+            if line.startswith(("trained ", "best static", "myopic "))}
+    assert set(rows) == {"trained", "best", "myopic"}
+    assert rows["best"][4] == "+0.00%" and rows["myopic"][-1] == "+0.00%"
+    assert rows["best"][3] == "3.00/3" and rows["myopic"][2] == "2.00/3"  # the myopic loses one
+    assert "trained vs myopic:" in done.stdout
