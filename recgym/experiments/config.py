@@ -42,7 +42,8 @@ NON_RESULT_FIELDS = frozenset({"out", "data", "jobs", "backend", "ray_address", 
 
 __all__ = ["BACKENDS", "DATASET_NAMES", "EXPERIMENTS", "FORMATS", "NON_RESULT_FIELDS",
            "PAPER_DIMS", "PAPER_PRODUCERS", "PAPER_RULES", "PAPER_SEEDS", "PAPER_TEMPERATURES",
-           "SYNTHETIC", "EquilibriumConfig", "Exp1Config", "Exp2Config", "SweepConfig",
+           "SYNTHETIC", "EquilibriumConfig", "Exp1Config", "Exp2Config", "ResumableSweep",
+           "SweepConfig",
            "parse_runs", "rule_settings"]
 
 RULES_HELP = ("Serving rules: registered names or spec strings (" + ", ".join(RULES.names)
@@ -82,7 +83,58 @@ def rule_settings(rules: tuple[str, ...], temperatures: tuple[float, ...]
 
 
 @dataclass(frozen=True)
-class SweepConfig:
+class ResumableSweep:
+    """What every resumable sweep has: its folder, its users, how it runs.
+
+    ``recgym reproduce``, ``recgym design`` and ``recgym information`` extend it; the
+    settings that change no result (``NON_RESULT_FIELDS``) may differ on resume.
+    """
+
+    out: str = option(None, "Output folder: results and config.json.", metavar="DIR")
+    dataset: str = option("synth-uniform", f"User data: {', '.join(DATASET_NAMES)}.")
+    data: str | None = option(None, "Folder or file with the real rating data (default: the "
+                              "RECGYM_DATA environment variable; ignored for synthetic data).",
+                              metavar="PATH")
+    seeds: tuple[int, ...] = option(PAPER_SEEDS, "Embedding seeds of the user data.")
+    dims: tuple[int, ...] = option(PAPER_DIMS, "Embedding dimensions d.")
+    producers: tuple[int, ...] = option(PAPER_PRODUCERS, "Numbers of producers n.")
+    format: str = option("csv", "Results file format: csv or parquet (needs recgym[parquet]).")
+    jobs: int = option(1, "Worker processes of the local backend.")
+    backend: str = option("local", "Where the work runs: local (processes) or ray "
+                          "(needs recgym[ray]).")
+    ray_address: str | None = option(None, "Ray cluster address (default: start or join a "
+                                     "local one).", metavar="ADDRESS")
+    progress: bool = option(True, "Show a progress bar over runs on stderr.")
+
+    #: The experiment's name in ``config.json``; set by the subclasses.
+    experiment = ""
+
+    def __post_init__(self) -> None:
+        if not self.out:
+            raise ValueError("--out (the output folder) is required")
+        check_choice("--dataset", self.dataset, DATASET_NAMES)
+        check_ints("--seeds", self.seeds, 0, MAX_SEED)
+        check_ints("--dims", self.dims, 1)
+        check_ints("--producers", self.producers, 1)
+        check_choice("--format", self.format, FORMATS)
+        check_ints("--jobs", self.jobs, 1)
+        check_choice("--backend", self.backend, BACKENDS)
+
+    @property
+    def data_path(self) -> str | None:
+        """``data`` for the real datasets, ``None`` for the synthetic ones."""
+        return None if self.dataset in SYNTHETIC else self.data
+
+    def to_dict(self) -> dict[str, Any]:
+        """All settings as JSON-ready values, with ``experiment`` first."""
+        values = {"experiment": self.experiment}
+        for key, value in dataclasses.asdict(self).items():
+            values[key] = list(value) if isinstance(value, tuple) else value
+        return values
+
+
+@dataclass(frozen=True)
+class SweepConfig(ResumableSweep):
     """Settings shared by both experiments (see the ``help`` of each field).
 
     Each chain shares one ``RandomState`` over ``for d in dims: for n in producers``,
@@ -91,13 +143,6 @@ class SweepConfig:
     not ``dims=(10,)``).
     """
 
-    out: str = option(None, "Output folder: results, config.json, user distributions.",
-                      metavar="DIR")
-    dataset: str = option("synth-uniform", f"User data: {', '.join(DATASET_NAMES)}.")
-    data: str | None = option(None, "Folder or file with the real rating data (default: the "
-                              "RECGYM_DATA environment variable; ignored for synthetic data).",
-                              metavar="PATH")
-    seeds: tuple[int, ...] = option(PAPER_SEEDS, "Embedding seeds of the user data.")
     dims: tuple[int, ...] = option(PAPER_DIMS, "Embedding dimensions d, in loop order (to "
                                    "match published runs keep every earlier (d, n) of the "
                                    "paper's loops: 5 10 works, 10 alone does not).")
@@ -108,24 +153,9 @@ class SweepConfig:
                                              "Temperatures of the rules that have one "
                                              "(linear has none).")
     max_iter: int = option(500, "Iteration budget of each dynamics run (the paper's 500).")
-    format: str = option("csv", "Results file format: csv or parquet (needs recgym[parquet]).")
-    jobs: int = option(1, "Worker processes of the local backend.")
-    backend: str = option("local", "Where chains run: local (processes) or ray "
-                          "(needs recgym[ray]).")
-    ray_address: str | None = option(None, "Ray cluster address (default: start or join a "
-                                     "local one).", metavar="ADDRESS")
-    progress: bool = option(True, "Show a progress bar over runs on stderr.")
-
-    #: ``exp1`` or ``exp2``; set by the subclasses.
-    experiment = ""
 
     def __post_init__(self) -> None:
-        if not self.out:
-            raise ValueError("--out (the output folder) is required")
-        check_choice("--dataset", self.dataset, DATASET_NAMES)
-        check_ints("--seeds", self.seeds, 0, MAX_SEED)
-        check_ints("--dims", self.dims, 1)
-        check_ints("--producers", self.producers, 1)
+        super().__post_init__()
         if len(self.rules) == 0:
             raise ValueError("--rules needs at least one rule")
         if len(self.temperatures) == 0:
@@ -137,26 +167,11 @@ class SweepConfig:
                              f"{list(self.temperatures)}")
         self.rule_settings()  # validates --rules
         check_ints("--max-iter", self.max_iter, 1)
-        check_choice("--format", self.format, FORMATS)
-        check_ints("--jobs", self.jobs, 1)
-        check_choice("--backend", self.backend, BACKENDS)
-
-    @property
-    def data_path(self) -> str | None:
-        """``data`` for the real datasets, ``None`` for the synthetic ones."""
-        return None if self.dataset in SYNTHETIC else self.data
 
     def rule_settings(self) -> list[tuple[str, float | None]]:
         """``(rule, temperature)`` pairs in loop order (``rule_settings``); the rule is a
         spec string without its temperature, ``None`` for rules without one."""
         return rule_settings(self.rules, self.temperatures)
-
-    def to_dict(self) -> dict[str, Any]:
-        """All settings as JSON-ready values, with ``experiment`` first."""
-        values = {"experiment": self.experiment}
-        for key, value in dataclasses.asdict(self).items():
-            values[key] = list(value) if isinstance(value, tuple) else value
-        return values
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ one column per SCF (its spec string), ``nash_conv``, ``nash_conv_certified`` and
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -28,16 +27,14 @@ import pandas as pd
 from recgym import design, welfare
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.datasets import require_data
-from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
+from recgym.datasets.catalog import DATASET_NAMES
 from recgym.experiments.backends import make_backend
-from recgym.experiments.config import BACKENDS, FORMATS
+from recgym.experiments.config import NON_RESULT_FIELDS, ResumableSweep
 from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks
 from recgym.options import MAX_SEED, option, parse_runs
 from recgym.payoffs import PAYOFFS
 from recgym.rules import RULES, make_rule
 
-#: Settings that change no result.
-NON_RESULT_FIELDS = ("out", "data", "jobs", "backend", "ray_address", "progress")
 KEY_NAMES = ("dataset", "embedding_seed", "dim", "n_producers", *design.candidate_columns(),
              "run")
 
@@ -49,14 +46,10 @@ def _scf_list(specs: tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class DesignConfig:
+class DesignConfig(ResumableSweep):
     """The platform's design search (``recgym design``)."""
 
-    out: str = option(None, "Output folder: runs, config.json.", metavar="DIR")
     dataset: str = option("movielens-100k", f"User data: {', '.join(DATASET_NAMES)}.")
-    data: str | None = option(None, "Folder or file with the real rating data (default: the "
-                              "RECGYM_DATA environment variable; ignored for synthetic data).",
-                              metavar="PATH")
     seeds: tuple[int, ...] = option((17,), "Embedding seeds of the user data.")
     dims: tuple[int, ...] = option((10,), "Embedding dimensions d.")
     producers: tuple[int, ...] = option((10,), "Numbers of producers n.")
@@ -79,21 +72,11 @@ class DesignConfig:
     nash_conv: bool = option(True, "Compute NashConv over the strategy set at each end point.")
     price_of_anarchy: bool = option(True, "Record the planner's best value of the first SCF "
                                     "per candidate (the price of anarchy's numerator).")
-    format: str = option("csv", "Results file format: csv or parquet.")
-    jobs: int = option(1, "Worker processes of the local backend.")
-    backend: str = option("local", "Where tasks run: local or ray.")
-    ray_address: str | None = option(None, "Ray cluster address.", metavar="ADDRESS")
-    progress: bool = option(True, "Show a progress bar over runs on stderr.")
 
     experiment = "design"
 
     def __post_init__(self) -> None:
-        if not self.out:
-            raise ValueError("--out (the output folder) is required")
-        check_choice("--dataset", self.dataset, DATASET_NAMES)
-        check_ints("--seeds", self.seeds, 0, MAX_SEED)
-        check_ints("--dims", self.dims, 1)
-        check_ints("--producers", self.producers, 1)
+        super().__post_init__()
         check_ints("--runs", self.runs, 0, MAX_SEED)
         for floor in self.floors:
             check_float("--floors", floor, 0.0, 1.0)
@@ -103,9 +86,6 @@ class DesignConfig:
             check_choice("--payoffs", payoff, PAYOFFS.names)
         check_float("--outside-option", self.outside_option, 0.0)
         check_ints("--max-iter", self.max_iter, 1)
-        check_choice("--format", self.format, FORMATS)
-        check_ints("--jobs", self.jobs, 1)
-        check_choice("--backend", self.backend, BACKENDS)
         try:
             names = [welfare.name_of(welfare.parse(s)) for s in self.scfs]
         except ValueError as exc:
@@ -134,12 +114,8 @@ class DesignConfig:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """All settings as JSON-ready values, with ``experiment`` first."""
-        values: dict[str, Any] = {"experiment": self.experiment}
-        for key, value in dataclasses.asdict(self).items():
-            values[key] = list(value) if isinstance(value, tuple) else value
-        values["scf"] = list(self.scfs)
-        return values
+        """All settings as JSON-ready values (the SCFs as used), ``experiment`` first."""
+        return {**super().to_dict(), "scf": list(self.scfs)}
 
     def schema(self) -> dict[str, str]:
         """Every column of the results and its kind (``recgym.experiments.tasks``)."""
@@ -199,7 +175,7 @@ def build_tasks(config: DesignConfig) -> list[Task]:
     """The sweep's tasks in order: seed, dim, producers, candidate."""
     from recgym.experiments.sweep import published_name
 
-    data = None if config.dataset in SYNTHETIC else config.data
+    data = config.data_path
     tasks = []
     for seed in config.seeds:
         for dim in config.dims:
@@ -217,7 +193,7 @@ def build_tasks(config: DesignConfig) -> list[Task]:
 
 def run_design(config: DesignConfig) -> TaskSweepResult:
     """Run (or resume) the design sweep ``config`` into ``config.out``."""
-    require_data(config.dataset, None if config.dataset in SYNTHETIC else config.data)
+    require_data(config.dataset, config.data_path)
     backend = make_backend(config.backend, config.jobs, config.ray_address)
     return run_tasks(config.out, config.to_dict(), NON_RESULT_FIELDS, config.format,
                      config.schema(), KEY_NAMES, build_tasks(config), run_design_task,

@@ -13,7 +13,6 @@ sweep resumes like ``recgym reproduce`` (``recgym.experiments.tasks``).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -23,15 +22,14 @@ import pandas as pd
 from recgym import information
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.datasets import require_data
-from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
+from recgym.datasets.catalog import DATASET_NAMES
 from recgym.experiments.backends import make_backend
-from recgym.experiments.config import BACKENDS, FORMATS
+from recgym.experiments.config import NON_RESULT_FIELDS, ResumableSweep
 from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks
 from recgym.options import MAX_SEED, option, parse_runs
 from recgym.payoffs import PAYOFFS
 from recgym.rules import RULES, make_rule
 
-NON_RESULT_FIELDS = ("out", "data", "jobs", "backend", "ray_address", "progress")
 KEY_NAMES = ("dataset", "embedding_seed", "dim", "n_producers", "setting", "epsilon", "run")
 SCHEMA = {"dataset": "text", "embedding_seed": "int", "dim": "int", "n_producers": "int",
           "setting": "text", "epsilon": "float_or_missing", "run": "int", "converged": "bool",
@@ -42,14 +40,10 @@ __all__ = ["InformationConfig", "format_summary", "run_information"]
 
 
 @dataclass(frozen=True)
-class InformationConfig:
+class InformationConfig(ResumableSweep):
     """Demand shared under differential privacy (``recgym information``)."""
 
-    out: str = option(None, "Output folder: runs, config.json.", metavar="DIR")
     dataset: str = option("movielens-100k", f"User data: {', '.join(DATASET_NAMES)}.")
-    data: str | None = option(None, "Folder or file with the real rating data (default: the "
-                              "RECGYM_DATA environment variable; ignored for synthetic data).",
-                              metavar="PATH")
     seeds: tuple[int, ...] = option((17,), "Embedding seeds of the user data.")
     dims: tuple[int, ...] = option((10,), "Embedding dimensions d.")
     producers: tuple[int, ...] = option((10,), "Numbers of producers n.")
@@ -63,21 +57,11 @@ class InformationConfig:
     runs: tuple[int, ...] = option(tuple(range(1, 21)), "Runs, e.g. 1-20; run r seeds the "
                                    "noise and the dynamics.", parse=parse_runs, metavar="RUNS")
     max_iter: int = option(500, "Iteration budget of each dynamics run.")
-    format: str = option("csv", "Results file format: csv or parquet.")
-    jobs: int = option(1, "Worker processes of the local backend.")
-    backend: str = option("local", "Where tasks run: local or ray.")
-    ray_address: str | None = option(None, "Ray cluster address.", metavar="ADDRESS")
-    progress: bool = option(True, "Show a progress bar over runs on stderr.")
 
     experiment = "information"
 
     def __post_init__(self) -> None:
-        if not self.out:
-            raise ValueError("--out (the output folder) is required")
-        check_choice("--dataset", self.dataset, DATASET_NAMES)
-        check_ints("--seeds", self.seeds, 0, MAX_SEED)
-        check_ints("--dims", self.dims, 1)
-        check_ints("--producers", self.producers, 1)
+        super().__post_init__()
         check_ints("--runs", self.runs, 0, MAX_SEED)
         try:
             make_rule(self.rule)
@@ -92,17 +76,10 @@ class InformationConfig:
             raise ValueError(f"--epsilons must not repeat values, got {list(self.epsilons)}")
         check_choice("--kind", self.kind, tuple(k.replace("_", "-") for k in information.KINDS))
         check_ints("--max-iter", self.max_iter, 1)
-        check_choice("--format", self.format, FORMATS)
-        check_ints("--jobs", self.jobs, 1)
-        check_choice("--backend", self.backend, BACKENDS)
 
     def to_dict(self) -> dict[str, Any]:
-        """All settings as JSON-ready values (infinite epsilons as ``"inf"``)."""
-        values: dict[str, Any] = {"experiment": self.experiment}
-        for key, value in dataclasses.asdict(self).items():
-            values[key] = list(value) if isinstance(value, tuple) else value
-        values["epsilons"] = [repr(float(e)) for e in self.epsilons]
-        return values
+        """All settings as JSON-ready values (epsilons as text: ``"inf"`` is not JSON)."""
+        return {**super().to_dict(), "epsilons": [repr(float(e)) for e in self.epsilons]}
 
 
 @dataclass(frozen=True)
@@ -145,7 +122,7 @@ def build_tasks(config: InformationConfig) -> list[Task]:
     """The sweep's tasks in order: seed, dim, producers, run."""
     from recgym.experiments.sweep import published_name
 
-    data = None if config.dataset in SYNTHETIC else config.data
+    data = config.data_path
     tasks = []
     for seed in config.seeds:
         for dim in config.dims:
@@ -162,7 +139,7 @@ def build_tasks(config: InformationConfig) -> list[Task]:
 
 def run_information(config: InformationConfig) -> TaskSweepResult:
     """Run (or resume) the sweep ``config`` into ``config.out``."""
-    require_data(config.dataset, None if config.dataset in SYNTHETIC else config.data)
+    require_data(config.dataset, config.data_path)
     backend = make_backend(config.backend, config.jobs, config.ray_address)
     return run_tasks(config.out, config.to_dict(), NON_RESULT_FIELDS, config.format, SCHEMA,
                      KEY_NAMES, build_tasks(config), run_information_task, backend,
