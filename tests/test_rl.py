@@ -21,9 +21,13 @@ import pettingzoo
 import pettingzoo.utils.wrappers
 import pytest
 import stable_baselines3
+import stable_baselines3.common.logger
+import stable_baselines3.common.policies
 import stable_baselines3.common.vec_env
+import stable_baselines3.ppo
 import torch
-from gymnasium.spaces import Discrete
+from gymnasium.spaces import Box, Discrete, MultiDiscrete
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -70,6 +74,66 @@ def scalars(folder: Path) -> dict[str, list[float]]:
     accumulator.Reload()
     return {tag: [e.value for e in accumulator.Scalars(tag)]
             for tag in accumulator.Tags()["scalars"]}
+
+
+# ---------------------------------------------------------------------- vertex actions
+VERTEX_RULES = {"softmax": {"rule": "softmax", "temperature": 0.5}, "linear": {"rule": "linear"},
+                "topk": {"rule": "topk", "k": 2, "temperature": 0.2}}
+
+
+@pytest.mark.parametrize("config", VERTEX_RULES.values(), ids=VERTEX_RULES.keys())
+def test_vertex_actions_pass_pettingzoo_api_and_seed_tests(config):
+    kwargs = {**SMALL, "n_producers": 4, "horizon": 15, "action_type": "vertex", **config}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the checkers warn about anything suspicious
+        warnings.filterwarnings("ignore", message="reset ignores unknown options")
+        parallel_api_test(recgym.parallel_env(**kwargs), num_cycles=20)
+        parallel_seed_test(lambda: recgym.parallel_env(**kwargs), num_cycles=20)
+        api_test(recgym.env(**kwargs), num_cycles=20)
+        api_test(recgym.raw_env(**kwargs), num_cycles=20)
+
+
+def test_vertex_actions_post_basis_vectors():
+    vertex = recgym.parallel_env(**SMALL, action_type="vertex")
+    box = recgym.parallel_env(**SMALL)
+    assert vertex.action_space("producer_0") == Discrete(3)
+    assert box.action_space("producer_0") == Box(0.0, 1.0, (3,), np.float32)
+    assert vertex.observation_space("producer_0") == box.observation_space("producer_0")
+    vertex.reset(seed=3)
+    box.reset(seed=3)
+    for features in ([0, 1, 2], [2, 2, 0], [1, 1, 1]):
+        chosen = dict(zip(vertex.agents, (np.int64(j) for j in features), strict=True))
+        _, rewards, _, _, infos = vertex.step(chosen)
+        _, expected, _, _, _ = box.step({a: np.eye(3, dtype=np.float32)[j]
+                                         for a, j in chosen.items()})
+        np.testing.assert_array_equal(vertex.profile, np.eye(3)[features])
+        assert rewards == expected
+        for i, agent in enumerate(vertex.agents):
+            np.testing.assert_array_equal(infos[agent]["embedding"], np.eye(3)[features[i]])
+    # Python ints and 0-d integer arrays are feature indices too.
+    vertex.step({"producer_0": 2, "producer_1": np.array(0), "producer_2": np.uint8(1)})
+    np.testing.assert_array_equal(vertex.profile, np.eye(3)[[2, 0, 1]])
+    assert "action_type='vertex'" in repr(vertex)
+
+
+def test_bad_vertex_actions_and_action_types():
+    env = recgym.parallel_env(**SMALL, action_type="vertex")
+    env.reset(seed=0)
+    good = {a: 0 for a in env.agents}
+    message = r"action of producer_1 must be a feature index, an integer in 0\.\.2"
+    for bad in (3, -1, 1.0, np.float32(2), True, np.array([1]), np.eye(3)[0]):
+        with pytest.raises(ValueError, match=message):
+            env.step({**good, "producer_1": bad})
+    for bad in ("a", None, 1j):
+        with pytest.raises(TypeError, match="producer_1"):
+            env.step({**good, "producer_1": bad})
+    with pytest.raises(ValueError, match=r"producer_0.*0\.\.2"):  # the AEC version, at its turn
+        aec = recgym.env(**SMALL, action_type="vertex")
+        aec.reset(seed=0)
+        aec.step(5)
+    for bad in ("discrete", "Box", None):
+        with pytest.raises(ValueError, match="action_type must be one of box, vertex"):
+            recgym.parallel_env(**SMALL, action_type=bad)
 
 
 # ---------------------------------------------------------------------- the adapter
@@ -146,17 +210,22 @@ def test_adapter_rejects_bad_actions_and_spaces():
     with pytest.raises(TypeError, match="ParallelEnv"):
         ProducerVecEnv(recgym.env(**SMALL))  # the AEC version
     with pytest.raises(ValueError, match="incompatible action space"):
-        ProducerVecEnv(DiscreteActions(recgym.parallel_env(**SMALL)))
+        ProducerVecEnv(MultiDiscreteActions(recgym.parallel_env(**SMALL)))
+    vertex = ProducerVecEnv(recgym.parallel_env(**SMALL, action_type="vertex"))
+    for algo in ("sac", "td3"):  # continuous policies only
+        with pytest.raises(ValueError, match=f"{algo} producers need action_type 'box'"):
+            make_model(algo, vertex)
     with pytest.raises(ValueError, match="same agents"):
         ProducerVecEnv([recgym.parallel_env(**SMALL),
                         recgym.parallel_env(**{**SMALL, "n_producers": 2})])
 
 
-class DiscreteActions(BaseParallelWrapper):
-    """An environment whose producers choose a feature: incompatible with the RL producers."""
+class MultiDiscreteActions(BaseParallelWrapper):
+    """An environment whose producers choose several indices: incompatible with the RL
+    producers."""
 
     def action_space(self, agent):
-        return Discrete(3)
+        return MultiDiscrete([3, 3, 3])
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -252,7 +321,8 @@ def test_shared_training_from_the_cli_improves_nash_conv_and_logs(tmp_path, caps
     args = parser.parse_args(["train", "--algo", "ppo", "--mode", "shared", "--steps", "6000",
                               "--n-producers", "3", "--dim", "3", "--n-users", "200",
                               "--rule", "softmax", "--temperature", "1", "--horizon", "8",
-                              "--eval-freq", "2000", "--logdir", str(tmp_path), "--seed", "0"])
+                              "--eval-freq", "2000", "--n-envs", "4", "--logdir", str(tmp_path),
+                              "--seed", "0"])
     assert args.handler(args) == 0
     printed = capsys.readouterr().out
     assert "NashConv relative to producer utility" in printed and "TV to equilibrium" in printed
@@ -263,11 +333,17 @@ def test_shared_training_from_the_cli_improves_nash_conv_and_logs(tmp_path, caps
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     history = [entry["nash_conv"] for entry in evaluation["history"]]
     assert history[0] > 0 and history[-1] < history[0], history
+    final = evaluation  # the final evaluation's figures at the top level, for scripts
+    assert final["nash_conv"] == evaluation["history"][-1]["nash_conv"]
+    assert 0 <= final["nash_conv_relative"] < 1 and 0 <= final["tv_to_equilibrium"] <= 1
+    assert final["nash_conv_relative"] == pytest.approx(
+        final["nash_conv"] / sum(final["producer_utilities"]))
+    assert final["producer_utility_mean"] == pytest.approx(np.mean(final["producer_utilities"]))
+    assert final["agent_steps"] >= 6000 and final["user_welfare"] > 0
     logged = scalars(run_dir)
     check_eval_tags(logged, n_producers=3)
     assert "train/policy_gradient_loss" in logged  # SB3's own logs, in the same run
     assert logged["eval/nash_conv"] == pytest.approx(history)
-    final = evaluation["final"]
     for tag, key in (("nash_conv", "equilibrium_nash_conv"),
                      ("nash_conv_relative", "equilibrium_nash_conv_relative"),
                      ("concentrated_share", "equilibrium_concentrated_share"),
@@ -285,7 +361,7 @@ def check_eval_tags(logged: dict[str, list[float]], n_producers: int) -> None:
 
 def test_independent_training_improves_nash_conv_and_logs(tmp_path):
     config = TrainConfig(mode="independent", steps=6000, n_producers=3, dim=3, n_users=200,
-                         horizon=8, eval_freq=2000, logdir=str(tmp_path), seed=0)
+                         horizon=8, eval_freq=2000, n_envs=4, logdir=str(tmp_path), seed=0)
     result = train(config)
     start, end = result.history[0][1], result.evaluation
     assert end.nash_conv < start.nash_conv, [ev.nash_conv for _, ev in result.history]
@@ -411,9 +487,9 @@ def test_cli_reports_bad_choices_as_usage_errors(capsys):
 # ---------------------------------------------------------------------- documentation
 def test_class_names_in_rl_docstrings_exist():
     namespaces = (builtins, agents.rl, agents, recgym, recgym.solvers, gymnasium.spaces,
-                  stable_baselines3,
-                  stable_baselines3.common.vec_env, pettingzoo, pettingzoo.utils.wrappers,
-                  np.random)
+                  stable_baselines3, stable_baselines3.common.vec_env,
+                  stable_baselines3.common.logger, stable_baselines3.common.policies,
+                  stable_baselines3.ppo, pettingzoo, pettingzoo.utils.wrappers, np.random)
     for path in sorted((ROOT / "agents" / "rl").glob("*.py")):
         for name in sorted(set(re.findall(r"``([A-Z]\w*[a-z]\w*)", path.read_text()))):
             assert any(hasattr(space, name) for space in namespaces), \

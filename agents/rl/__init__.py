@@ -2,12 +2,14 @@
 
 * ``shared_model``: one SB3 policy for every producer, through ``ProducerVecEnv``
   (each producer of each copy of the game is one sub-environment; the producer's
-  id is in its observation).
+  id is in its observation). Actions are embeddings (``action_type="box"``, PPO's
+  ``VertexMixturePolicy`` by default) or feature indices (``"vertex"``, PPO).
 * ``IndependentLearners``: one SB3 model per producer, all learning at once.
 * ``evaluate``: NashConv, TV distance to the equilibrium, utilities and
   specialisation of the profile the deterministic policies play.
 * ``EquilibriumEvalCallback``: those figures in TensorBoard during training.
-* ``train(TrainConfig(...))``: the whole run behind ``recgym train``.
+* ``train(TrainConfig(...))``: the whole run behind ``recgym train``, with
+  Stable-Baselines3 or (``backend="rllib"``) Ray RLlib (``agents.rl.rllib``).
 
 Names are imported on first use (PEP 562), so that ``agents.rl.evaluation``
 does not pull in torch and Stable-Baselines3.
@@ -21,7 +23,8 @@ from typing import Any
 _EXPORTS = {
     "ProducerVecEnv": "adapter", "check_parallel_env": "adapter",
     "ALGOS": "config", "make_model": "algorithms",
-    "EquilibriumEvalCallback": "callbacks",
+    "EquilibriumEvalCallback": "callbacks", "record_evaluation": "callbacks",
+    "VertexMixtureDistribution": "policies", "VertexMixturePolicy": "policies",
     "MODES": "config", "TrainConfig": "config",
     "EvaluationResult": "evaluation", "evaluate": "evaluation",
     "IndependentLearners": "independent",

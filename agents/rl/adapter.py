@@ -10,8 +10,9 @@ Layout
 With ``C`` copies of a game of ``n`` producers, ``num_envs = C n`` and sub-env
 ``c n + i`` is producer ``i`` (``possible_agents[i]``) of copy ``c``.
 
-* ``step_async(actions (C n, d))`` stores the actions; ``step_wait`` steps each
-  copy once with all its producers' actions.
+* ``step_async(actions (C n, d))`` (embeddings) or ``(C n,)`` (feature indices,
+  ``action_type="vertex"``) stores the actions; ``step_wait`` steps each copy
+  once with all its producers' actions.
 * ``rewards (C n,) float32`` and ``dones (C n,) bool``; a copy's episode ends for
   all its producers at once, when every producer has left or at the horizon.
 * Producers that leave (outside options, ``recgym.environment``) stay in their
@@ -54,19 +55,19 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 
 __all__ = ["ProducerVecEnv", "check_parallel_env"]
 
-def check_parallel_env(env: object) -> tuple[spaces.Box, spaces.Box]:
+def check_parallel_env(env: object) -> tuple[spaces.Box, spaces.Box | spaces.Discrete]:
     """Check that ``env`` can be trained by SB3 policies; return its (observation, action) spaces.
 
     Requirements: a PettingZoo ``ParallelEnv`` whose producers all share one
-    ``Box`` observation space and one ``Box`` action space (what a shared policy
-    and SB3's continuous-action algorithms need).
+    ``Box`` observation space and one action space, ``Box`` (embeddings,
+    ``action_type="box"``) or ``Discrete`` (feature indices, ``action_type="vertex"``).
 
     Raises
     ------
     TypeError
         If ``env`` is not a PettingZoo ``ParallelEnv``.
     ValueError
-        If the spaces are not ``Box`` or differ between agents.
+        If the spaces are of other kinds or differ between agents.
     """
     if not isinstance(env, ParallelEnv):
         raise TypeError(f"env must be a PettingZoo ParallelEnv (e.g. recgym.parallel_env()), "
@@ -76,10 +77,12 @@ def check_parallel_env(env: object) -> tuple[spaces.Box, spaces.Box]:
         raise ValueError("env has no agents (possible_agents is empty)")
     observation_space = env.observation_space(agents[0])
     action_space = env.action_space(agents[0])
-    for kind, space in (("observation", observation_space), ("action", action_space)):
-        if not isinstance(space, spaces.Box):
-            raise ValueError(f"incompatible {kind} space {space!r} of {agents[0]}: the RL "
-                             f"producers need gymnasium.spaces.Box {kind}s")
+    if not isinstance(observation_space, spaces.Box):
+        raise ValueError(f"incompatible observation space {observation_space!r} of "
+                         f"{agents[0]}: the RL producers need gymnasium.spaces.Box observations")
+    if not isinstance(action_space, spaces.Box | spaces.Discrete):
+        raise ValueError(f"incompatible action space {action_space!r} of {agents[0]}: the RL "
+                         f"producers need gymnasium.spaces.Box or Discrete actions")
     for agent in agents[1:]:
         if (env.observation_space(agent) != observation_space
                 or env.action_space(agent) != action_space):
@@ -88,6 +91,7 @@ def check_parallel_env(env: object) -> tuple[spaces.Box, spaces.Box]:
                              f"{env.action_space(agent)}, {agents[0]} has {observation_space} "
                              f"and {action_space}; every producer must have the same spaces")
     return observation_space, action_space
+
 
 class ProducerVecEnv(VecEnv):
     """SB3 ``VecEnv`` over the producers of one or more copies of a parallel environment.
@@ -102,8 +106,8 @@ class ProducerVecEnv(VecEnv):
     Raises
     ------
     TypeError, ValueError
-        Not parallel environments, spaces that are not ``Box`` or differ, copies
-        with different agents (see ``check_parallel_env``).
+        Not parallel environments, unusable or differing spaces, copies with
+        different agents (see ``check_parallel_env``).
     """
 
     def __init__(self, envs: ParallelEnv | Sequence[ParallelEnv]) -> None:
@@ -121,7 +125,7 @@ class ProducerVecEnv(VecEnv):
         self.n_copies: int = len(self.envs)  # C
         super().__init__(self.n_copies * self.n_agents, observation_space, action_space)
         self._copy_seeds: list[int | None] = [None] * self.n_copies
-        self._actions: np.ndarray | None = None  # (C n, d), set by step_async
+        self._actions: np.ndarray | None = None  # (C n, d) or (C n,), set by step_async
         self._obs: np.ndarray = np.zeros((self.num_envs, *observation_space.shape),
                                          dtype=observation_space.dtype)  # current observations
 

@@ -5,17 +5,28 @@ actions (the observation only tells a producer what the others played last).
 There is no credit to assign across steps, so the defaults use ``gamma = 0``
 (each update is a best-response step against the others' current play); a
 larger ``gamma`` is legal but adds variance. The other defaults are small MLPs
-(two layers of 64) and, for PPO, short rollouts so that policies update often.
+(two layers of 64) and, for PPO, short rollouts (``PPO_N_STEPS`` steps of every
+copy of the game) used whole, ``PPO_N_EPOCHS`` times: with 16 copies of the
+benchmark game (``n = 5``) an update every 1,280 agent-steps, five gradient
+steps each. Four times fewer gradient steps than SB3's ten epochs of
+minibatches cost nothing in agent-steps to equilibrium and halve the time per
+agent-step (``benchmarks/bench_rl.py``).
 
-PPO's Gaussian policy is started where SAC's and TD3's squashed policies start:
-its mean action is the centre of the action box (``0.5``: every producer posts
-the uniform mix once projected), with a small standard deviation
-(``exp(-1)``). Its weights use PyTorch's default initialisation rather than
-SB3's orthogonal one (whose last layer has gain 0.01): the initial actions then
-differ between producers, which breaks the symmetry of a shared policy; with
-orthogonal initialisation every producer starts with the same action and the
-shared policy tends to herd all producers onto the same few features.
-(Both choices were picked on the benchmark game, ``benchmarks/bench_rl.py``.)
+PPO's policy depends on the action space:
+
+* ``Discrete`` (``action_type="vertex"``): SB3's categorical ``MlpPolicy``.
+* ``Box`` (``action_type="box"``), ``box_policy="mixture"`` (default): one Gaussian
+  per vertex, mixed by learned weights (``agents.rl.policies``), so that a
+  producer can jump between features; ``box_policy="gaussian"``: SB3's diagonal
+  Gaussian, which stalls on a vertex when every vertex is a local optimum.
+
+Both Box policies start with a small standard deviation (``exp(-1)``) and use
+PyTorch's default initialisation rather than SB3's orthogonal one (whose last
+layer has gain 0.01): the initial actions then differ between producers, which
+breaks the symmetry of a shared policy. The Gaussian's mean action starts at the
+centre of the action box (``0.5``: every producer posts the uniform mix once
+projected), where SAC's and TD3's squashed policies start.
+(These choices were picked on the benchmark game, ``benchmarks/bench_rl.py``.)
 """
 
 from __future__ import annotations
@@ -30,19 +41,22 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.rl.config import ALGOS, check_algo
+from agents.rl.config import ALGOS, BOX_POLICIES, check_algo
+from agents.rl.policies import VertexMixturePolicy
 
 #: Algorithm name -> SB3 class (names: ``agents.rl.config.ALGOS``).
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = dict(zip(ALGOS, (PPO, SAC, TD3), strict=True))
 #: Hidden layers of every policy and value network.
 NET_ARCH = [64, 64]
-#: PPO: steps per sub-environment per rollout, and minibatches per epoch.
-PPO_N_STEPS = 64
-PPO_MINIBATCHES = 4
-#: PPO: initial log standard deviation of the Gaussian policy (actions live in [0, 1]).
+#: PPO: steps per sub-environment per rollout, minibatches per epoch, epochs per rollout.
+PPO_N_STEPS = 16
+PPO_MINIBATCHES = 1
+PPO_N_EPOCHS = 5
+#: PPO: initial log standard deviation of the Box policies (actions live in [0, 1]).
 PPO_LOG_STD_INIT = -1.0
-#: PPO: learning rate (SB3's default 3e-4 converges about twice as slowly here).
-PPO_LEARNING_RATE = 1e-3
+#: PPO: learning rate (ten times SB3's 3e-4: with five gradient steps per update, 3e-4
+#: and 1e-3 leave the mixture policy short of equilibrium on some benchmark seeds).
+PPO_LEARNING_RATE = 3e-3
 #: SAC/TD3: replay buffer size, minibatch size, random steps (per model) before learning.
 OFF_POLICY_BUFFER = 100_000
 OFF_POLICY_BATCH = 256
@@ -50,7 +64,16 @@ OFF_POLICY_LEARNING_STARTS = 1_000
 #: TD3: standard deviation of the Gaussian exploration noise (actions live in [0, 1]).
 TD3_NOISE_STD = 0.2
 
-__all__ = ["ALGORITHMS", "ALGOS", "check_algo", "default_kwargs", "make_model"]
+__all__ = ["ALGORITHMS", "ALGOS", "BOX_POLICIES", "check_algo", "check_box_policy",
+           "check_spaces", "default_kwargs", "make_model", "policy_class"]
+
+
+def check_box_policy(box_policy: object) -> str:
+    """``box_policy`` if it is one of ``BOX_POLICIES``; ``ValueError`` naming them otherwise."""
+    if box_policy not in BOX_POLICIES:
+        raise ValueError(f"box_policy must be one of {', '.join(BOX_POLICIES)}; "
+                         f"got {box_policy!r}")
+    return str(box_policy)
 
 
 def default_kwargs(algo: str, env: VecEnv, gamma: float = 0.0) -> dict[str, Any]:
@@ -58,10 +81,14 @@ def default_kwargs(algo: str, env: VecEnv, gamma: float = 0.0) -> dict[str, Any]
     algo = check_algo(algo)
     policy_kwargs: dict[str, Any] = {"net_arch": list(NET_ARCH)}
     if algo == "ppo":
-        policy_kwargs.update(log_std_init=PPO_LOG_STD_INIT, ortho_init=False)
+        if isinstance(env.action_space, spaces.Box):
+            policy_kwargs.update(log_std_init=PPO_LOG_STD_INIT, ortho_init=False)
+        else:
+            policy_kwargs.update(ortho_init=False)
         batch = max(PPO_N_STEPS * env.num_envs // PPO_MINIBATCHES, 2)
-        return {"n_steps": PPO_N_STEPS, "batch_size": batch, "gamma": gamma,
-                "learning_rate": PPO_LEARNING_RATE, "policy_kwargs": policy_kwargs}
+        return {"n_steps": PPO_N_STEPS, "batch_size": batch, "n_epochs": PPO_N_EPOCHS,
+                "gamma": gamma, "learning_rate": PPO_LEARNING_RATE,
+                "policy_kwargs": policy_kwargs}
     kwargs: dict[str, Any] = {"buffer_size": OFF_POLICY_BUFFER, "batch_size": OFF_POLICY_BATCH,
                               "learning_starts": OFF_POLICY_LEARNING_STARTS, "gamma": gamma,
                               "policy_kwargs": policy_kwargs}
@@ -71,41 +98,65 @@ def default_kwargs(algo: str, env: VecEnv, gamma: float = 0.0) -> dict[str, Any]
     return kwargs
 
 
+def policy_class(algo: str, env: VecEnv, box_policy: str = "mixture") -> type | str:
+    """The policy ``algo`` uses on ``env``: ``VertexMixturePolicy`` for PPO on Box actions
+    with ``box_policy="mixture"``, SB3's ``"MlpPolicy"`` otherwise."""
+    if (check_algo(algo) == "ppo" and isinstance(env.action_space, spaces.Box)
+            and check_box_policy(box_policy) == "mixture"):
+        return VertexMixturePolicy
+    return "MlpPolicy"
+
+
 def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu",
-               verbose: int = 0, **overrides: Any) -> BaseAlgorithm:
+               verbose: int = 0, box_policy: str = "mixture", **overrides: Any) -> BaseAlgorithm:
     """An SB3 model of ``algo`` on ``env`` with ``default_kwargs``, updated by ``overrides``.
 
     Parameters
     ----------
     algo : {"ppo", "sac", "td3"}
     env : VecEnv
-        With ``Box`` observation and action spaces.
+        With ``Box`` observations and ``Box`` actions (``Discrete`` ones for PPO).
     seed : int, optional
         SB3's seed (seeds torch, numpy, the action space and ``env.seed``).
     device : str
         Torch device; small MLPs run fastest on ``"cpu"``.
     verbose : int
+    box_policy : {"mixture", "gaussian"}
+        PPO's policy for Box actions (module docstring); ignored otherwise.
     **overrides
         Any constructor argument of the SB3 class (``learning_rate``, ``gamma``, ...).
 
     Raises
     ------
     ValueError
-        Unknown ``algo`` or spaces that are not ``Box``.
+        Unknown ``algo`` or ``box_policy``, or spaces ``algo`` cannot use
+        (``check_spaces``).
     """
     algo = check_algo(algo)
-    for kind, space in (("observation", env.observation_space), ("action", env.action_space)):
-        if not isinstance(space, spaces.Box):
-            raise ValueError(f"incompatible {kind} space {space!r}: {algo} producers need "
-                             f"gymnasium.spaces.Box {kind}s")
+    check_spaces(algo, env)
+    policy = policy_class(algo, env, box_policy)
     kwargs = default_kwargs(algo, env, overrides.pop("gamma", 0.0))
     policy_kwargs = {**kwargs.pop("policy_kwargs"), **overrides.pop("policy_kwargs", {})}
     kwargs.update(overrides)
-    model = ALGORITHMS[algo]("MlpPolicy", env, seed=seed, device=device, verbose=verbose,
+    model = ALGORITHMS[algo](policy, env, seed=seed, device=device, verbose=verbose,
                              policy_kwargs=policy_kwargs, **kwargs)
-    if isinstance(model, PPO) and not model.policy.squash_output:
+    if policy == "MlpPolicy" and isinstance(model, PPO) and isinstance(env.action_space,
+                                                                       spaces.Box):
         _centre_mean_action(model, env.action_space)
     return model
+
+
+def check_spaces(algo: str, env: VecEnv) -> None:
+    """``ValueError`` unless ``algo`` can act on ``env``: ``Box`` observations, and ``Box``
+    actions or (PPO only) ``Discrete`` ones (``action_type="vertex"``)."""
+    if not isinstance(env.observation_space, spaces.Box):
+        raise ValueError(f"incompatible observation space {env.observation_space!r}: {algo} "
+                         f"producers need gymnasium.spaces.Box observations")
+    allowed = (spaces.Box, spaces.Discrete) if algo == "ppo" else (spaces.Box,)
+    if not isinstance(env.action_space, allowed):
+        raise ValueError(f"incompatible action space {env.action_space!r}: {algo} producers "
+                         f"need action_type 'box' (gymnasium.spaces.Box actions); "
+                         f"action_type 'vertex' (Discrete) works with ppo only")
 
 
 def _centre_mean_action(model: PPO, space: spaces.Box) -> None:

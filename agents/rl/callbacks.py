@@ -26,14 +26,15 @@ tag                                            value
 =============================================  ==========================================
 
 The step of every record is ``num_timesteps``: agent-steps, all producers.
-It works with an SB3 model (shared policy) and with ``IndependentLearners``.
+It works with an SB3 model (shared policy) and with ``IndependentLearners``;
+``record_evaluation`` records the same tags for other trainers (``agents.rl.rllib``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import Figure
+from stable_baselines3.common.logger import Figure, Logger
 
 from agents.rl.evaluation import EvaluationResult, evaluate
 from recgym._validation import check_int
@@ -43,7 +44,7 @@ from recgym.solvers import EquilibriumSummary, summarize_equilibrium
 #: Outputs that cannot show arrays or figures.
 _TEXT_OUTPUTS = ("stdout", "log", "json", "csv")
 
-__all__ = ["EquilibriumEvalCallback", "learned_vs_equilibrium_figure"]
+__all__ = ["EquilibriumEvalCallback", "learned_vs_equilibrium_figure", "record_evaluation"]
 
 
 class EquilibriumEvalCallback(BaseCallback):
@@ -120,28 +121,34 @@ class EquilibriumEvalCallback(BaseCallback):
         return result
 
     def _record(self, result: EvaluationResult) -> None:
-        record = self.logger.record
-        eq = result.equilibrium
-        record("eval/nash_conv", result.nash_conv)
-        record("eval/nash_conv_relative", result.nash_conv_relative)
-        record("eval/producer_reward_mean", result.producer_utility_mean)
-        record("eval/producer_reward_min", result.producer_utility_min)
-        record("eval/user_welfare", result.user_welfare)
-        record("eval/features_used", result.features_used)
-        record("eval/concentrated_share", result.concentrated_share)
-        record("eval/tv_to_equilibrium", result.tv_to_equilibrium)
-        for i, value in enumerate(result.producer_utilities):
-            record(f"eval/producer_reward/producer_{i}", float(value))
-        record("eval/equilibrium/producer_reward_mean", float(eq.producer_payoffs_per_user.mean()))
-        record("eval/equilibrium/user_welfare", eq.user_welfare)
-        record("eval/equilibrium/nash_conv", eq.nash_conv_per_user)
-        record("eval/equilibrium/nash_conv_relative", eq.nash_conv_relative)
-        record("eval/equilibrium/concentrated_share", eq.concentrated_share)
-        record("eval/content_weights", result.profile.ravel().astype(np.float32),
+        record_evaluation(self.logger, result, self.log_figure)
+
+
+def record_evaluation(logger: Logger, result: EvaluationResult, log_figure: bool = True) -> None:
+    """Record every ``eval/*`` tag of the module docstring for ``result`` in ``logger``
+    (an SB3 ``Logger``; the caller dumps it at its step)."""
+    record = logger.record
+    eq = result.equilibrium
+    record("eval/nash_conv", result.nash_conv)
+    record("eval/nash_conv_relative", result.nash_conv_relative)
+    record("eval/producer_reward_mean", result.producer_utility_mean)
+    record("eval/producer_reward_min", result.producer_utility_min)
+    record("eval/user_welfare", result.user_welfare)
+    record("eval/features_used", result.features_used)
+    record("eval/concentrated_share", result.concentrated_share)
+    record("eval/tv_to_equilibrium", result.tv_to_equilibrium)
+    for i, value in enumerate(result.producer_utilities):
+        record(f"eval/producer_reward/producer_{i}", float(value))
+    record("eval/equilibrium/producer_reward_mean", float(eq.producer_payoffs_per_user.mean()))
+    record("eval/equilibrium/user_welfare", eq.user_welfare)
+    record("eval/equilibrium/nash_conv", eq.nash_conv_per_user)
+    record("eval/equilibrium/nash_conv_relative", eq.nash_conv_relative)
+    record("eval/equilibrium/concentrated_share", eq.concentrated_share)
+    record("eval/content_weights", result.profile.ravel().astype(np.float32),
+           exclude=_TEXT_OUTPUTS)
+    if log_figure:
+        record("eval/distribution", Figure(learned_vs_equilibrium_figure(result), close=True),
                exclude=_TEXT_OUTPUTS)
-        if self.log_figure:
-            record("eval/distribution", Figure(learned_vs_equilibrium_figure(result), close=True),
-                   exclude=_TEXT_OUTPUTS)
 
 
 def learned_vs_equilibrium_figure(result: EvaluationResult) -> object:

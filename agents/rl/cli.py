@@ -2,8 +2,8 @@
 
 ``recgym`` finds it through the package's entry point (group ``recgym.commands``,
 name ``train``): ``recgym.cli`` never imports ``agents``. Its options are generated
-from ``agents.rl.config.TrainConfig``; torch and Stable-Baselines3 load only when a
-run starts.
+from ``agents.rl.config.TrainConfig``; torch, Stable-Baselines3 and Ray load only
+when a run starts.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from recgym.options import add_arguments, from_namespace
 
 __all__ = ["add_train_parser", "run_train"]
 
-DESCRIPTION = ("Train RL producers with Stable-Baselines3 (one shared policy or one model per "
-               "producer), evaluate them against the best-response-dynamics equilibrium every "
-               "--eval-freq agent-steps (TensorBoard), print a summary and save the models.")
+DESCRIPTION = ("Train RL producers with Stable-Baselines3 or Ray RLlib (one shared policy or "
+               "one per producer; embeddings or basis vectors as actions), evaluate them "
+               "against the best-response-dynamics equilibrium every --eval-freq agent-steps "
+               "(TensorBoard), print a summary and save the models and evaluation.json.")
 
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from recgym._validation import check_float, check_ints
+from recgym._validation import check_choice, check_float, check_ints
+from recgym.environment import ACTION_TYPES
 from recgym.options import MAX_SEED, option
 from recgym.rules import RULES, ServingRule, make_rule
 
@@ -20,8 +21,13 @@ from recgym.rules import RULES, ServingRule, make_rule
 MODES = ("shared", "independent")
 #: Stable-Baselines3 algorithms (``agents.rl.algorithms.ALGORITHMS``).
 ALGOS = ("ppo", "sac", "td3")
+#: Training libraries: Stable-Baselines3 in this process, or Ray RLlib (``agents.rl.rllib``).
+BACKENDS = ("sb3", "rllib")
+#: PPO's policies for Box actions (``agents.rl.algorithms``).
+BOX_POLICIES = ("mixture", "gaussian")
 
-__all__ = ["ALGOS", "MODES", "TrainConfig", "check_algo", "check_mode"]
+__all__ = ["ALGOS", "BACKENDS", "BOX_POLICIES", "MODES", "TrainConfig", "check_algo",
+           "check_mode"]
 
 
 def check_algo(algo: object) -> str:
@@ -48,11 +54,22 @@ def check_mode(mode: object) -> str:
 class TrainConfig:
     """One training run of RL producers, evaluated against the exact equilibrium."""
 
-    algo: str = option("ppo", f"SB3 algorithm: {', '.join(ALGOS)}.")
+    backend: str = option("sb3", "Training library: sb3 (Stable-Baselines3, in this process) or "
+                          "rllib (Ray RLlib's multi-agent PPO on a Ray cluster; pip install "
+                          "'recgym[rllib]').")
+    algo: str = option("ppo", f"Algorithm: {', '.join(ALGOS)} (sb3); ppo only with rllib.")
     mode: str = option("shared", "shared: one policy for every producer (agent id in the "
                        "observation); independent: one model per producer.")
     steps: int = option(200_000, "Training budget in agent-steps (every producer's step "
                         "counts once).")
+    action_type: str = option("box", "What a producer posts: box (an embedding in [0, 1]^d, "
+                              "projected onto the strategy set) or vertex (a feature index j: "
+                              "the basis vector e_j; ppo only).")
+    box_policy: str | None = option(None, "PPO's policy for box actions: mixture (one "
+                                    "Gaussian per feature, mixed by learned weights, so "
+                                    "producers can jump between features; sb3 only) or "
+                                    "gaussian (a diagonal Gaussian). Default: mixture with "
+                                    "sb3, gaussian with rllib.")
     n_producers: int = option(5, "Number of producers n.")
     dim: int = option(5, "Embedding dimension d.")
     n_users: int = option(1000, "Number of synthetic uniform users K.")
@@ -66,7 +83,7 @@ class TrainConfig:
                              "required).")
     floor: float | None = option(None, "Exposure floor in [0, 1] (default 0).")
     horizon: int = option(16, "Steps per episode (the game is repeated; short is fine).")
-    n_envs: int = option(4, "Copies of the game stepped together (each has n producers).")
+    n_envs: int = option(16, "Copies of the game stepped together (each has n producers).")
     learning_rate: float | None = option(None, "Learning rate (default: 1e-3 for PPO, SB3's "
                                          "for SAC and TD3).")
     gamma: float = option(0.0, "Discount factor; 0 because a step's reward depends only on "
@@ -79,6 +96,11 @@ class TrainConfig:
                        "and their exploration.")
     logdir: str = option("runs", "Parent folder of the run directory (TensorBoard events, "
                          "config.json, models, evaluation.json).", metavar="DIR")
+    ray_address: str | None = option(None, "rllib: address of an existing Ray cluster "
+                                     "(host:port); default: start a local one.",
+                                     metavar="ADDRESS")
+    env_runners: int = option(0, "rllib: remote environment runners sampling in parallel "
+                              "(each steps --n-envs copies); 0 samples in this process.")
     device: str = option("cpu", "Torch device.")
     torch_threads: int = option(1, "Torch CPU threads for this process (1 is fastest for these "
                                 "small networks).")
@@ -86,12 +108,29 @@ class TrainConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "algo", check_algo(self.algo))
         object.__setattr__(self, "mode", check_mode(self.mode))
+        check_choice("--backend", self.backend, BACKENDS)
+        check_choice("--action-type", self.action_type, ACTION_TYPES)
+        if self.box_policy is None:
+            object.__setattr__(self, "box_policy", "mixture" if self.backend == "sb3"
+                               else "gaussian")
+        check_choice("--box-policy", self.box_policy, BOX_POLICIES)
+        if self.backend == "rllib" and self.box_policy == "mixture":
+            raise ValueError("--box-policy mixture is for --backend sb3; RLlib's PPO uses "
+                             "--box-policy gaussian (or --action-type vertex)")
+        if self.action_type == "vertex" and self.algo != "ppo":
+            raise ValueError(f"--algo {self.algo} needs --action-type box (its policies are "
+                             f"continuous); --action-type vertex works with --algo ppo")
+        if self.backend == "rllib" and self.algo != "ppo":
+            raise ValueError(f"--backend rllib trains --algo ppo only; got --algo {self.algo}")
+        if self.backend != "rllib" and (self.ray_address is not None or self.env_runners):
+            raise ValueError("--ray-address and --env-runners are for --backend rllib only")
         self.make_rule()  # validates --rule with --temperature, --k and --floor
         for flag, value, minimum in (("--steps", self.steps, 1),
                                      ("--n-producers", self.n_producers, 1),
                                      ("--dim", self.dim, 1), ("--n-users", self.n_users, 1),
                                      ("--horizon", self.horizon, 1), ("--n-envs", self.n_envs, 1),
                                      ("--eval-freq", self.eval_freq, 1),
+                                     ("--env-runners", self.env_runners, 0),
                                      ("--torch-threads", self.torch_threads, 1)):
             check_ints(flag, value, minimum)
         for flag, value in (("--users-seed", self.users_seed), ("--eval-seed", self.eval_seed),
@@ -113,26 +152,30 @@ class TrainConfig:
         """Arguments of ``recgym.parallel_env`` for this run (training reward per user)."""
         return {"rule": self.make_rule(), "n_producers": self.n_producers, "dim": self.dim,
                 "n_users": self.n_users, "users_seed": self.users_seed, "horizon": self.horizon,
-                "reward": "engagement", "reward_scale": "mean", "agent_ids": True}
+                "reward": "engagement", "reward_scale": "mean", "agent_ids": True,
+                "action_type": self.action_type}
 
     def algo_kwargs(self) -> dict[str, Any]:
-        """Constructor overrides for the SB3 models."""
-        kwargs: dict[str, Any] = {"gamma": self.gamma}
+        """Constructor overrides for the SB3 models (``agents.rl.algorithms.make_model``)."""
+        kwargs: dict[str, Any] = {"gamma": self.gamma, "box_policy": self.box_policy}
         if self.learning_rate is not None:
             kwargs["learning_rate"] = self.learning_rate
         return kwargs
 
     def run_name(self, when: float | None = None) -> str:
-        """``<rule>[-<param><value>...]_n<n>_d<d>_K<K>__<algo>-<mode>__seed<seed>__<stamp>``,
-        e.g. ``softmax-T1_n5_d5_K1000__ppo-shared__seed0__20260101-120000`` (``T`` is the
-        temperature; other parameters by name, a floor of 0 left out)."""
+        """``<rule>[-<param><value>...]_n<n>_d<d>_K<K>__[rllib-]<algo>-<mode>[-vertex]__seed<seed>
+        __<stamp>``, e.g. ``softmax-T1_n5_d5_K1000__ppo-shared__seed0__20260101-120000``
+        (``T`` is the temperature; other parameters by name, a floor of 0 left out; the
+        backend and action type only when not the defaults)."""
         rule_object = self.make_rule()
         rule = rule_object.NAME + "".join(
             f"-{'T' if name == 'temperature' else name}{value:g}"
             for name, value in rule_object.params().items() if not (name == "floor" and value == 0))
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
-        return (f"{rule}_n{self.n_producers}_d{self.dim}_K{self.n_users}__{self.algo}-"
-                f"{self.mode}__seed{self.seed}__{stamp}")
+        learner = (("rllib-" if self.backend == "rllib" else "") + f"{self.algo}-{self.mode}"
+                   + ("-vertex" if self.action_type == "vertex" else ""))
+        return (f"{rule}_n{self.n_producers}_d{self.dim}_K{self.n_users}__{learner}"
+                f"__seed{self.seed}__{stamp}")
 
     def to_dict(self) -> dict[str, Any]:
         """All settings as JSON-ready values."""

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from gymnasium.spaces import Discrete
 from pettingzoo import ParallelEnv
 
 from recgym._validation import check_int
@@ -55,7 +56,8 @@ from recgym.metrics import (
 )
 from recgym.solvers import EquilibriumSummary, ExactSolver, summarize_equilibrium
 
-#: ``policy(observations (m, obs_size)) -> actions (m, d)``: what ``evaluate`` plays.
+#: ``policy(observations (m, obs_size)) -> actions (m, d)``, or feature indices ``(m,)``
+#: for vertex actions: what ``evaluate`` plays.
 JointPolicy = Callable[[np.ndarray], np.ndarray]
 
 __all__ = ["EvaluationResult", "as_joint_policy", "evaluate", "evaluate_profile"]
@@ -241,15 +243,25 @@ def evaluate(policies: object, env: object, equilibrium: EquilibriumSummary | No
                         f"{type(equilibrium).__name__}")
     observations, _ = env.reset(seed=check_int("seed", seed, 0))
     blank = np.zeros(base.observation_space(base.possible_agents[0]).shape, dtype=np.float32)
+    space = env.action_space(base.possible_agents[0])
     for _ in range(steps):
         if not env.agents:  # every producer has left
             break
         # A producer that left sees zeros and its action is dropped (black death).
         obs = np.stack([observations.get(a, blank) for a in base.possible_agents])
-        actions = np.asarray(act(obs), dtype=np.float32).reshape(base.n_producers, -1)
+        actions = _as_actions(act(obs), space, base.n_producers)
         observations = env.step({a: actions[i] for i, a in enumerate(base.possible_agents)
                                  if a in env.agents})[0]
     return evaluate_profile(base.game, base.profile, equilibrium, base.active)
+
+
+def _as_actions(actions: object, space: object, n: int) -> np.ndarray:
+    """The joint policy's output as ``n`` actions of ``space``: embeddings ``(n, d)``
+    ``float32``, or ``(n,)`` feature indices for a ``Discrete`` space (kept as given,
+    so that the environment refuses anything but integers)."""
+    if isinstance(space, Discrete):
+        return np.asarray(actions).reshape(n)
+    return np.asarray(actions, dtype=np.float32).reshape(n, -1)
 
 
 def evaluate_profile(game: EngagementGame, profile: np.ndarray,

@@ -292,7 +292,7 @@ class IndependentLearners:
                     self._actions[i] = self.models[i].predict(self.observations[i::n],
                                                               deterministic=True)[0]
             joint = np.empty((self.venv.num_envs, *self.venv.action_space.shape),
-                             dtype=np.float32)
+                             dtype=self.venv.action_space.dtype)
             for i in range(n):
                 joint[i::n] = self._actions[i]
             obs, rewards, dones, infos = self.venv.step(joint)

@@ -7,32 +7,30 @@ in their observations (``recgym.parallel_env(agent_ids=True)``, the default).
 
 It is *not* plain ``PPO("MlpPolicy", ProducerVecEnv(envs), gamma=0.0, seed=0)``:
 the model gets the defaults of ``agents.rl.algorithms`` (for PPO: learning rate
-``PPO_LEARNING_RATE``, rollouts of ``PPO_N_STEPS`` steps, ``PPO_MINIBATCHES``
-minibatches, log standard deviation starting at ``PPO_LOG_STD_INIT``, PyTorch's
-default initialisation instead of SB3's orthogonal one, and the mean action
-started at the centre of the action box), and the vectorised environment is
-wrapped in ``VecMonitor`` for SB3's episode statistics. The plain SB3
-equivalent of ``shared_model(envs, seed=0)`` is
+``PPO_LEARNING_RATE``, rollouts of ``PPO_N_STEPS`` steps used ``PPO_N_EPOCHS``
+times, PyTorch's default initialisation instead of SB3's orthogonal one, and for
+Box actions the vertex-mixture policy ``VertexMixturePolicy``, or with
+``box_policy="gaussian"`` SB3's Gaussian with its mean action at the centre of the
+action box), and the vectorised environment is wrapped in ``VecMonitor`` for
+SB3's episode statistics. The plain SB3 equivalent of ``shared_model(envs,
+seed=0)`` is
 
 >>> import recgym, torch
 >>> from stable_baselines3 import PPO
 >>> from stable_baselines3.common.vec_env import VecMonitor
->>> from agents.rl import ProducerVecEnv, shared_model
+>>> from agents.rl import ProducerVecEnv, VertexMixturePolicy, shared_model
 >>> from agents.rl.algorithms import default_kwargs
 >>> def envs():
 ...     return [recgym.parallel_env(n_producers=2, dim=3, n_users=20)]
 >>> venv = VecMonitor(ProducerVecEnv(envs()))
->>> plain = PPO("MlpPolicy", venv, seed=0, **default_kwargs("ppo", venv))
->>> box = venv.action_space
->>> with torch.no_grad():  # centre the mean action
-...     _ = plain.policy.action_net.bias.copy_(torch.as_tensor((box.low + box.high) / 2))
+>>> plain = PPO(VertexMixturePolicy, venv, seed=0, **default_kwargs("ppo", venv))
 >>> ours = shared_model(envs(), seed=0)
 >>> all(torch.equal(a, b) for a, b in zip(ours.policy.state_dict().values(),
 ...                                       plain.policy.state_dict().values()))
 True
 >>> import inspect  # plain PPO's own learning rate differs
 >>> ours.learning_rate, inspect.signature(PPO).parameters["learning_rate"].default
-(0.001, 0.0003)
+(0.003, 0.0003)
 """
 
 from __future__ import annotations

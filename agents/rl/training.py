@@ -3,12 +3,17 @@
 The run directory ``<logdir>/<run name>`` receives
 
 * ``config.json``: every setting;
-* TensorBoard event files: SB3's logs and the ``eval/*`` tags of
-  ``EquilibriumEvalCallback`` (independent mode: the population's in the run
-  directory, each model's SB3 logs in ``producer_i/``);
-* ``model.zip`` (shared) or ``producer_i.zip`` (independent);
-* ``evaluation.json``: the final evaluation, the equilibrium and every
-  intermediate evaluation.
+* TensorBoard event files: the ``eval/*`` tags of ``EquilibriumEvalCallback``
+  with SB3's logs (independent mode: the population's in the run directory,
+  each model's SB3 logs in ``producer_i/``) or RLlib's (``agents.rl.rllib``);
+* ``model.zip`` (shared), ``producer_i.zip`` (independent) or ``rllib/`` (RLlib's
+  checkpoint);
+* ``evaluation.json``: the final evaluation at the top level (``nash_conv`` and
+  ``producer_utilities`` per user, ``nash_conv_relative`` as a fraction of the
+  total producer utility, ``tv_to_equilibrium``, ``user_welfare``, the profile,
+  the equilibrium's figures as ``equilibrium_*``; ``EvaluationResult.to_dict``),
+  ``agent_steps``, ``seconds`` and ``history``, every evaluation with its
+  agent-step count.
 """
 
 from __future__ import annotations
@@ -40,27 +45,25 @@ class TrainResult:
     ----------
     config : TrainConfig
     run_dir : Path
-    learner : BaseAlgorithm or IndependentLearners
-        The trained shared model or population.
+    learner : BaseAlgorithm, IndependentLearners or RLlib algorithm
+        The trained shared model, population or (stopped) RLlib algorithm.
     evaluation : EvaluationResult
         At the end of training.
     history : list of (int, EvaluationResult)
         Every evaluation with its agent-step count (the first at 0 steps).
     seconds : float
-        Wall-clock time of ``learn`` (evaluations included).
+        Wall-clock time of training (evaluations included).
+    agent_steps : int
+        Agent-steps actually taken (PPO rounds up to whole rollouts).
     """
 
     config: TrainConfig
     run_dir: Path
-    learner: BaseAlgorithm | IndependentLearners
+    learner: Any
     evaluation: EvaluationResult
     history: list[tuple[int, EvaluationResult]]
     seconds: float
-
-    @property
-    def agent_steps(self) -> int:
-        """Agent-steps actually taken (PPO rounds up to whole rollouts)."""
-        return int(self.learner.num_timesteps)
+    agent_steps: int
 
 
 def make_envs(config: TrainConfig) -> tuple[list[EngagementEnv], EngagementEnv]:
@@ -71,7 +74,7 @@ def make_envs(config: TrainConfig) -> tuple[list[EngagementEnv], EngagementEnv]:
 
 def build(config: TrainConfig, run_dir: Path | None
           ) -> tuple[BaseAlgorithm | IndependentLearners, EquilibriumEvalCallback]:
-    """The learner (shared model or population) and its evaluation callback."""
+    """The SB3 learner (shared model or population) and its evaluation callback."""
     envs, eval_env = make_envs(config)
     common: dict[str, Any] = {"algo": config.algo, "seed": config.seed, "logdir": run_dir,
                               "device": config.device, **config.algo_kwargs()}
@@ -86,7 +89,7 @@ def build(config: TrainConfig, run_dir: Path | None
 
 
 def train(config: TrainConfig, run_dir: str | Path | None = None) -> TrainResult:
-    """Train, evaluate and save one run.
+    """Train, evaluate and save one run (with ``config.backend``).
 
     Sets torch's number of CPU threads for the process to ``config.torch_threads``.
 
@@ -106,10 +109,25 @@ def train(config: TrainConfig, run_dir: str | Path | None = None) -> TrainResult
     run_dir = Path(run_dir) if run_dir is not None else Path(config.logdir) / config.run_name()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    learner, callback = build(config, run_dir)
     start = time.perf_counter()
+    if config.backend == "rllib":
+        from agents.rl.rllib import train_rllib  # Ray only when asked for
+
+        learner, history, agent_steps = train_rllib(config, run_dir)
+    else:
+        learner, history, agent_steps = _train_sb3(config, run_dir)
+    result = TrainResult(config, run_dir, learner, history[-1][1], history,
+                         time.perf_counter() - start, agent_steps)
+    _write_evaluations(result)
+    return result
+
+
+def _train_sb3(config: TrainConfig, run_dir: Path
+               ) -> tuple[BaseAlgorithm | IndependentLearners,
+                          list[tuple[int, EvaluationResult]], int]:
+    """Train with Stable-Baselines3 and save the model(s) in ``run_dir``."""
+    learner, callback = build(config, run_dir)
     learner.learn(config.steps, callback=callback)
-    seconds = time.perf_counter() - start
     if isinstance(learner, IndependentLearners):
         learner.save(run_dir)
         learner.close()
@@ -117,15 +135,12 @@ def train(config: TrainConfig, run_dir: str | Path | None = None) -> TrainResult
         learner.save(run_dir / "model.zip")
         learner.logger.close()
         learner.get_env().close()
-    result = TrainResult(config, run_dir, learner, callback.last, list(callback.history),
-                         seconds)
-    _write_evaluations(result)
-    return result
+    return learner, list(callback.history), int(learner.num_timesteps)
 
 
 def _write_evaluations(result: TrainResult) -> None:
-    data = {"agent_steps": result.agent_steps, "seconds": result.seconds,
-            "final": result.evaluation.to_dict(),
+    data = {**result.evaluation.to_dict(), "agent_steps": result.agent_steps,
+            "seconds": result.seconds,
             "history": [{"agent_steps": steps, "nash_conv": ev.nash_conv,
                          "nash_conv_relative": ev.nash_conv_relative,
                          "tv_to_equilibrium": ev.tv_to_equilibrium,
@@ -138,10 +153,11 @@ def format_summary(result: TrainResult) -> str:
     """The text the CLI prints at the end of a run."""
     config = result.config
     first = result.history[0][1]
+    learner = f"{config.algo.upper()} {config.mode}, {config.action_type} actions" + (
+        " (RLlib)" if config.backend == "rllib" else "")
     lines = [
-        f"{config.algo.upper()} {config.mode}: {result.agent_steps} agent-steps in "
-        f"{result.seconds:.1f} s ({result.agent_steps / result.seconds:.0f} agent-steps/s, "
-        f"evaluations included)",
+        f"{learner}: {result.agent_steps} agent-steps in {result.seconds:.1f} s "
+        f"({result.agent_steps / result.seconds:.0f} agent-steps/s, evaluations included)",
         f"NashConv relative to producer utility: {first.nash_conv_relative:.2%} at the start, "
         f"{result.evaluation.nash_conv_relative:.2%} at the end",
         "",
