@@ -240,6 +240,9 @@ class EngagementEnv(ParallelEnv):
                                                    floor=floor, payoff=reward,
                                                    outside_option=outside_option)
         self.patience: int = check_int("patience", patience, 1)
+        #: Some producer can fall below its outside option (an option > 0, or payoffs < 0).
+        self._may_leave: bool = bool(np.any(self.game.outside_option > 0)) or \
+            not self.game.payoff.nonnegative
         self.users: np.ndarray = self.game.users  # (K, d), read-only, ratings per feature
         self.n_producers: int = n_producers  # n
         self.dim: int = self.game.dim  # d
@@ -391,12 +394,17 @@ class EngagementEnv(ParallelEnv):
 
         # Decide the end: producers below their outside option for `patience` steps
         # leave; truncation at the horizon.
-        leaving = self._leaving()
         truncated = self.step_count >= self.horizon
+        observations, infos = self._observations(live), self._infos(live)
+        if not self._may_leave:  # nobody can fall below an option: the fast, common case
+            rewards = dict(zip(live, self.rewards_now.tolist(), strict=True))
+            terminations = dict.fromkeys(live, False)
+            self.agents = [] if truncated else live
+            return observations, rewards, terminations, dict.fromkeys(live, truncated), infos
+        leaving = self._leaving()
 
         # Return (for the agents that acted in this step).
         index = self._index
-        observations, infos = self._observations(live), self._infos(live)
         rewards = {a: float(self.rewards_now[index[a]]) for a in live}
         terminations = {a: bool(leaving[index[a]]) for a in live}
         truncations = dict.fromkeys(live, truncated)
