@@ -82,7 +82,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium
@@ -103,7 +103,7 @@ DEFAULT_CONTROLS: Mapping[str, tuple[float, float]] = {"temperature": (-2.0, 2.0
 WELFARE_CLIP = 1e3
 #: Most rules whose games and vertex tables are kept (each holds about ``4 V K`` floats),
 #: and the budget of ``K`` times cached rules that lowers it for many users.
-RULE_CACHE_SIZE = 256
+RULE_CACHE_SIZE = 64
 RULE_CACHE_USERS = 500_000
 #: Entries in each cached rule's memos before they are cleared.
 MEMO_SIZE = 4096
@@ -192,6 +192,9 @@ class PlatformEnv(gymnasium.Env):
         self._cache_size: int = min(RULE_CACHE_SIZE,
                                     max(8, RULE_CACHE_USERS // self.game.n_users))
         self._scratch_rng = np.random.RandomState(0)  # simulate's copy of the stream
+        # The permutations the stream will draw next (moves_per_epoch of them), peeked by
+        # simulate; None until then and after every reset and step.
+        self._upcoming: list[np.ndarray] | None = None
         # Episode state, set by reset.
         self.rng: np.random.RandomState | None = None
         self.directions: np.ndarray = np.zeros(n_producers, dtype=np.int64)
@@ -242,6 +245,7 @@ class PlatformEnv(gymnasium.Env):
         self.directions = start_directions(self.game, self.rng)
         self.active = np.ones(self.game.n_producers, dtype=bool)
         self.last_scf, self.step_count = 0.0, 0
+        self._upcoming = None
         return self._observation(), self._info(None, 0, False)
 
     def step(self, action: object) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -249,8 +253,10 @@ class PlatformEnv(gymnasium.Env):
         if self.rng is None:
             raise RuntimeError("step() called before reset()")
         rule = self.rule_for(action)
-        value, iterations, converged = self._respond(rule, self.rng, self.directions,
-                                                     self.active)
+        n, rng = self.game.n_producers, self.rng
+        value, iterations, converged = self._respond(rule, lambda: rng.permutation(n),
+                                                     self.directions, self.active)
+        self._upcoming = None
         self.last_scf = value
         self.step_count += 1
         terminated = not self.active.any()
@@ -263,16 +269,20 @@ class PlatformEnv(gymnasium.Env):
         state (producers, random stream) as it is (for look-ahead policies)."""
         if self.rng is None:
             raise RuntimeError("simulate() called before reset()")
-        self._scratch_rng.set_state(self.rng.get_state())
-        value, _, _ = self._respond(self.rule_for(action), self._scratch_rng,
+        if self._upcoming is None:  # the stream's next permutations, peeked once per state
+            self._scratch_rng.set_state(self.rng.get_state())
+            self._upcoming = [self._scratch_rng.permutation(self.game.n_producers)
+                              for _ in range(self.moves_per_epoch)]
+        value, _, _ = self._respond(self.rule_for(action), iter(self._upcoming).__next__,
                                     self.directions.copy(), self.active.copy())
         return value
 
-    def _respond(self, rule: ServingRule, rng: np.random.RandomState, directions: np.ndarray,
-                 active: np.ndarray) -> tuple[float, int, bool]:
-        """Run the producers' response in place; ``(scf, iterations run, converged)``."""
+    def _respond(self, rule: ServingRule, next_order: Callable[[], np.ndarray],
+                 directions: np.ndarray, active: np.ndarray) -> tuple[float, int, bool]:
+        """Run the producers' response in place, drawing each iteration's visiting order
+        from ``next_order()``; ``(scf, iterations run, converged)``."""
         responder = self._responder(rule)
-        iterations, converged = responder.respond(rng, directions, active,
+        iterations, converged = responder.respond(next_order, directions, active,
                                                   self.moves_per_epoch)
         value = responder.scf_value(directions, active)
         return float(np.clip(value, -WELFARE_CLIP, WELFARE_CLIP)), iterations, converged
@@ -308,9 +318,10 @@ class PlatformEnv(gymnasium.Env):
 
 class _Responder:
     """One rule's side of the producers' response: its game, one dynamics state reloaded
-    for every response, and memos of the two costly pure functions of a profile, the
-    vertex table and the SCF (so that revisited profiles, e.g. an equilibrium under a
-    repeated action, cost a dictionary look-up; results are the same numbers).
+    for every response, and memos of what is a pure function of the profile: the vertex
+    tables, the SCF, and whether it is an equilibrium (no producer moves or leaves,
+    whatever the visiting order), so that revisited profiles, e.g. an equilibrium under
+    a repeated action, cost dictionary look-ups; results are the same numbers.
 
     Parameters
     ----------
@@ -324,15 +335,25 @@ class _Responder:
         self.game = game
         self.scf = scf
         self.state = DynamicsState(game, np.zeros(game.n_producers, dtype=np.int64))
-        self.state.table = _MemoTable(self.state.table)
+        # Vertex tables are remembered from the rule's second response on: a rule used
+        # once (a learner's continuous action) would only pay for the bookkeeping.
+        self._memo_table = _MemoTable(self.state.table)
+        self._responses = 0
         self._scf_memo: dict[tuple[bytes, bytes], float] = {}
+        self._equilibria: set[tuple[bytes, bytes]] = set()
 
-    def respond(self, rng: np.random.RandomState, directions: np.ndarray, active: np.ndarray,
-                moves: int) -> tuple[int, bool]:
+    def respond(self, next_order: Callable[[], np.ndarray], directions: np.ndarray,
+                active: np.ndarray, moves: int) -> tuple[int, bool]:
         """Up to ``moves`` iterations of the dynamics from ``directions``/``active``
-        ``(n,)`` (updated in place), one ``rng.permutation(n)`` each; returns
-        ``(iterations, converged)``."""
+        ``(n,)`` (updated in place), each visiting the producers in the order
+        ``next_order()``; returns ``(iterations, converged)``."""
+        if (directions.tobytes(), active.tobytes()) in self._equilibria:
+            next_order()  # the scan would find nothing, but the stream moves on
+            return 0, True
+        self._responses += 1
         state = self.state
+        if self._responses == 2:
+            state.table = self._memo_table
         state.directions[:], state.active[:] = directions, active
         state.counts = np.bincount(directions[active], minlength=self.game.n_vertices)
         state.moves.clear()
@@ -341,9 +362,12 @@ class _Responder:
         for _ in range(moves):
             if not state.active.any():
                 break
-            event = state.first_event(rng.permutation(self.game.n_producers), iterations)
+            event = state.first_event(next_order(), iterations)
             if event is None:
                 converged = True
+                if len(self._equilibria) >= MEMO_SIZE:
+                    self._equilibria.clear()
+                self._equilibria.add((state.directions.tobytes(), state.active.tobytes()))
                 break
             state.apply(event)
             iterations += 1

@@ -25,8 +25,9 @@ import agents
 import recgym
 import recgym.cli
 import recgym.platform
+from recgym import welfare
 from recgym.game import EngagementGame
-from recgym.solvers import best_response_dynamics
+from recgym.solvers import DynamicsState, best_response_dynamics, start_directions
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(n_users=40, dim=3, n_producers=4, users_seed=3, horizon=6)
@@ -78,10 +79,12 @@ def test_constant_action_reaches_the_dynamics_end_point(moves, outside_option):
         expected = best_response_dynamics(game, seed)
         assert expected.converged
         env.reset(seed=seed)
-        info = {"converged": False}
-        while not info["converged"]:
+        for _ in range(500):
             _, _, terminated, _, info = env.step(action)
             assert not terminated
+            if info["converged"]:
+                break
+        assert info["converged"]
         np.testing.assert_array_equal(env.directions, expected.directions, err_msg=f"seed {seed}")
         np.testing.assert_array_equal(env.active, expected.active, err_msg=f"seed {seed}")
 
@@ -119,6 +122,45 @@ def test_each_rules_game_is_the_base_game_with_that_rule():
         else:
             assert getattr(shared, name) == value, name
     assert env.game.rule == recgym.make_rule("softmax")  # the base game is left as it was
+
+
+@pytest.mark.parametrize("settings", [dict(rule="softmax"), dict(rule="topk:k=2"),
+                                      dict(rule="linear", controls={"floor": (0.0, 0.5)},
+                                           payoff="exposure", scf="user_min")], ids=str)
+def test_cached_responses_equal_a_fresh_computation_bit_for_bit(settings):
+    """The per-rule caches and memos against a new game and dynamics state every step."""
+    env = recgym.platform_env(n_users=50, dim=3, n_producers=5, outside_option=0.1,
+                              moves_per_epoch=2, horizon=30, **settings)
+    grid = agents.action_grid(env, 3)
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        env.reset(seed=seed)
+        stream = np.random.RandomState(seed)
+        directions = start_directions(env.game, stream)
+        active = np.ones(5, dtype=bool)
+        for t in range(30):
+            for action in grid[:4]:
+                env.simulate(action)  # look-ahead fills the caches, changes nothing
+            action = grid[t % 2] if t % 3 else rng.uniform(env.action_space.low,
+                                                          env.action_space.high)
+            game = EngagementGame(env.game.users, 5, env.rule_for(action),
+                                  payoff=env.game.payoff, outside_option=0.1)
+            state = DynamicsState(game, directions, active)
+            for iteration in range(2):
+                event = state.first_event(stream.permutation(5), iteration) \
+                    if state.active.any() else None
+                if event is None:
+                    break
+                state.apply(event)
+            directions, active = state.directions, state.active
+            expected = welfare.value(env.scf, game.utilities(game.vertex_profile(directions),
+                                                            active))
+            _, reward, terminated, _, _ = env.step(action)
+            assert reward == np.clip(expected, -1e3, 1e3), f"seed {seed} step {t}"
+            np.testing.assert_array_equal(env.directions, directions, f"seed {seed} step {t}")
+            np.testing.assert_array_equal(env.active, active, f"seed {seed} step {t}")
+            if terminated:
+                break
 
 
 # ---------------------------------------------------------------------- actions
