@@ -1,0 +1,214 @@
+"""Speed benchmark of the platform's environment, and how fast PPO learns the long run.
+
+1. **Environment steps per second** at ``K = 1,000`` and ``10,000`` users, ``n = 10``
+   producers, ``d = 5`` features, ``moves_per_epoch = 5``, against a straightforward
+   baseline in the same process that rebuilds the game under every action's rule and
+   runs the dynamics from scratch (``recgym.solvers.DynamicsState``, as
+   ``best_response_dynamics`` does), then evaluates the SCF on the whole profile. Both
+   are checked to give identical rewards on the same actions and seeds. Two loads:
+
+   * ``random``: a fresh continuous action every step (what a learner sends: every
+     step is a new rule, so no cache can help);
+   * ``static``: one action of a 5 x 5 grid per episode, the next one each episode
+     (what ``best_static`` and evaluations do);
+   * ``myopic``: the myopic policy's look-ahead, every action of the grid simulated
+     from the current state, then one step (counted as 26 steps).
+
+2. **Agent-steps to learn the long run**: PPO on the scenario of
+   ``examples/platform_long_run.py`` (``agents.platform_training.LONG_RUN_SETTINGS``),
+   evaluated every ``--eval-every`` steps on the evaluation seeds until its mean
+   cumulative SCF is within 2% of the best static action's (or ``--max-steps``).
+
+Wall time and the process's CPU time are both reported (BLAS is limited to one
+thread below, so CPU time is the one-core figure even on a busy machine).
+
+Examples
+--------
+``python benchmarks/bench_platform.py``                 (about 3 minutes)
+``python benchmarks/bench_platform.py --skip-training --users 1000``
+"""
+
+from __future__ import annotations
+
+import os
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")  # one core: must precede the NumPy import
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from agents.platform import action_grid, best_static  # noqa: E402
+from agents.platform_training import (  # noqa: E402
+    LONG_RUN_SETTINGS,
+    PlatformTrainConfig,
+    build_model,
+    evaluation_callback,
+)
+from recgym import welfare  # noqa: E402
+from recgym.game import EngagementGame  # noqa: E402
+from recgym.platform import WELFARE_CLIP, PlatformEnv  # noqa: E402
+from recgym.solvers import DynamicsState, start_directions  # noqa: E402
+
+SETTINGS = dict(n_producers=10, dim=5, moves_per_epoch=5, outside_option=0.02, horizon=20)
+WITHIN = 0.02  # the learning target: within 2% of the best static action
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--users", type=int, nargs="+", default=[1_000, 10_000],
+                        help="K, synthetic users")
+    parser.add_argument("--seconds", type=float, default=4.0,
+                        help="time budget of each measurement (at least one episode)")
+    parser.add_argument("--skip-training", action="store_true", help="speed only")
+    parser.add_argument("--max-steps", type=int, default=200_000, help="PPO budget")
+    parser.add_argument("--eval-every", type=int, default=5_000, help="PPO evaluation period")
+    parser.add_argument("--seed", type=int, default=0, help="PPO seed")
+    args = parser.parse_args(argv)
+    for name in ("seconds", "max_steps", "eval_every"):
+        if not getattr(args, name) > 0:
+            parser.error(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+    if min(args.users) < 1:
+        parser.error(f"--users must be >= 1, got {args.users}")
+    return args
+
+
+# ---------------------------------------------------------------------- the baseline
+class NaivePlatform:
+    """The platform's step done the obvious way: a new game and a new dynamics state
+    per step, the SCF from ``game.utilities`` on the whole profile."""
+
+    def __init__(self, env: PlatformEnv) -> None:
+        self.env = env  # for its users, settings and action -> rule map only
+        self.rng = np.random.RandomState(0)
+        self.directions = np.zeros(env.game.n_producers, dtype=np.int64)
+        self.active = np.ones(env.game.n_producers, dtype=bool)
+
+    def reset(self, seed: int) -> None:
+        self.rng = np.random.RandomState(seed)
+        self.directions = start_directions(self.env.game, self.rng)
+        self.active[:] = True
+
+    def step(self, action: np.ndarray) -> float:
+        value, self.directions, self.active = self._respond(action, self.rng)
+        return value
+
+    def simulate(self, action: np.ndarray) -> float:
+        rng = np.random.RandomState()
+        rng.set_state(self.rng.get_state())
+        return self._respond(action, rng)[0]
+
+    def _respond(self, action: np.ndarray, rng: np.random.RandomState
+                 ) -> tuple[float, np.ndarray, np.ndarray]:
+        env, base = self.env, self.env.game
+        game = EngagementGame(base.users, base.n_producers, env.rule_for(action),
+                              payoff=base.payoff, outside_option=base.outside_option)
+        state = DynamicsState(game, self.directions, self.active)
+        for iteration in range(env.moves_per_epoch):
+            if not state.active.any():
+                break
+            event = state.first_event(rng.permutation(game.n_producers), iteration)
+            if event is None:
+                break
+            state.apply(event)
+        utilities = game.utilities(game.vertex_profile(state.directions), state.active)
+        value = float(np.clip(welfare.value(env.scf, utilities), -WELFARE_CLIP, WELFARE_CLIP))
+        return value, state.directions.copy(), state.active.copy()
+
+
+# ---------------------------------------------------------------------- the loads
+def run_load(load: str, platform: PlatformEnv | NaivePlatform, grid: np.ndarray,
+             actions: np.ndarray, seconds: float) -> tuple[list[float], int, float, float]:
+    """Play episodes of 20 epochs (seeds 0, 1, ...) for ``seconds``; returns the rewards,
+    the steps counted, wall and CPU seconds."""
+    reset: Callable[[int], object] = (lambda s: platform.reset(seed=s)) \
+        if isinstance(platform, PlatformEnv) else platform.reset
+    step: Callable[[np.ndarray], float] = (lambda a: platform.step(a)[1]) \
+        if isinstance(platform, PlatformEnv) else platform.step
+    rewards, steps, episode = [], 0, 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    while episode == 0 or time.perf_counter() - wall < seconds:
+        reset(episode)
+        for t in range(SETTINGS["horizon"]):
+            if load == "random":
+                rewards.append(step(actions[(episode * SETTINGS["horizon"] + t) % len(actions)]))
+                steps += 1
+            elif load == "static":
+                rewards.append(step(grid[episode % len(grid)]))
+                steps += 1
+            else:  # myopic: look at every grid action, take the best
+                values = [platform.simulate(action) for action in grid]
+                rewards.append(step(grid[int(np.argmax(values))]))
+                steps += len(grid) + 1
+        episode += 1
+    return rewards, steps, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def bench_speed(n_users: int, seconds: float) -> None:
+    """Steps per second of the environment and of the baseline at ``n_users`` users."""
+    env = PlatformEnv(n_users=n_users, **SETTINGS)
+    grid = action_grid(env, 5)
+    actions = np.random.default_rng(0).uniform(env.action_space.low, env.action_space.high,
+                                               (4096, 2)).astype(np.float32)
+    for load in ("random", "static", "myopic"):
+        fast = run_load(load, PlatformEnv(n_users=n_users, **SETTINGS), grid, actions, seconds)
+        naive = run_load(load, NaivePlatform(env), grid, actions, seconds)
+        common = min(len(fast[0]), len(naive[0]))
+        if fast[0][:common] != naive[0][:common]:
+            raise AssertionError(f"K={n_users} {load}: the environment and the baseline "
+                                 f"disagree on the rewards")
+        rates = [steps / wall for _, steps, wall, _ in (fast, naive)]
+        cpu_rates = [steps / cpu for _, steps, _, cpu in (fast, naive)]
+        print(f"K={n_users:>6,} {load:<7} env {rates[0]:9,.0f} steps/s ({cpu_rates[0]:9,.0f} "
+              f"per CPU-s)   baseline {rates[1]:8,.0f} ({cpu_rates[1]:8,.0f})   ratio "
+              f"{rates[0] / rates[1]:5.1f}x ({cpu_rates[0] / cpu_rates[1]:.1f}x CPU)   "
+              f"{common} rewards identical", flush=True)
+
+
+# ---------------------------------------------------------------------- learning
+def bench_learning(max_steps: int, every: int, seed: int) -> None:
+    """Agent-steps until PPO's deterministic policy is within 2% of the best static."""
+    config = PlatformTrainConfig(**LONG_RUN_SETTINGS, steps=max_steps, eval_episodes=5,
+                                 seed=seed, progress=False)
+    env = config.make_env()
+    static, table = best_static(env, action_grid(env, config.grid), config.eval_episodes,
+                                config.eval_seed)
+    best = float(table["cumulative_scf"].max())
+    target = (1 - WITHIN) * best
+    print(f"\nlong-run scenario: best static action {np.round(static.action, 2)} (log10 T, "
+          f"floor), cumulative SCF {best:.4f}; target {target:.4f}; PPO seed {seed}, "
+          f"evaluated every {every:,} steps on {config.eval_episodes} seeds", flush=True)
+    model = build_model(config)
+    callback = evaluation_callback(env, every, config.eval_episodes, config.eval_seed,
+                                   target=target, verbose=True)
+    wall = time.perf_counter()
+    model.learn(max_steps, callback=callback)
+    seconds = time.perf_counter() - wall
+    if callback.reached_at is None:
+        final = callback.history[-1][1] if callback.history else math.nan
+        print(f"not within {WITHIN:.0%} after {model.num_timesteps:,} agent-steps "
+              f"({seconds:.0f} s; last evaluation {final:.4f})")
+    else:
+        print(f"within {WITHIN:.0%} of the best static action after {callback.reached_at:,} "
+              f"agent-steps ({seconds:.0f} s of training and evaluation)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    print(f"platform steps: n={SETTINGS['n_producers']}, d={SETTINGS['dim']}, "
+          f"moves_per_epoch={SETTINGS['moves_per_epoch']}, outside option "
+          f"{SETTINGS['outside_option']}, about {args.seconds:g} s per measurement", flush=True)
+    for n_users in args.users:
+        bench_speed(n_users, args.seconds)
+    if not args.skip_training:
+        bench_learning(args.max_steps, args.eval_every, args.seed)
+
+
+if __name__ == "__main__":
+    main()
