@@ -61,10 +61,14 @@ horizon=20, dim=None, n_users=None, users_seed=0, users_path=None)``; see
 ## Speed
 
 Each rule the actions set keeps its game and vertex table (an LRU cache of
-``RULE_CACHE_SIZE`` rules, fewer for many users), and the vertex tables and SCF
-values of the profiles it has seen: a repeated action from a revisited profile
-(an equilibrium, or a look-ahead policy trying the same grid every epoch) costs
-dictionary look-ups. The numbers are those of a fresh computation, bit for bit.
+``RULE_CACHE_SIZE`` rules, fewer for many users), and what it found about the
+profiles it has seen: their vertex tables (from the rule's second use on), SCF
+values, and which are equilibria (no producer moves or leaves, whatever the
+order). A repeated action from a revisited profile (a static policy at its
+equilibrium, a look-ahead policy trying the same grid every epoch) costs dictionary
+look-ups; ``simulate`` peeks the stream's next permutations once per state. A new
+action every step (a learner's) costs what a fresh game and dynamics would. The
+numbers are those of a fresh computation, bit for bit.
 
 ## Example
 
