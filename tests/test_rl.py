@@ -29,7 +29,9 @@ import torch
 from gymnasium.spaces import Box, Discrete, MultiDiscrete
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 from pettingzoo.utils.wrappers import BaseParallelWrapper
+from stable_baselines3 import PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
 import agents
 import agents.rl
@@ -41,9 +43,13 @@ from agents.monitoring import DynamicsLogger
 from agents.rl import (
     EquilibriumEvalCallback,
     IndependentLearners,
+    PerProducerPolicy,
     ProducerVecEnv,
     TrainConfig,
+    VertexMixtureDistribution,
+    VertexMixturePolicy,
     evaluate,
+    independent_model,
     make_model,
     shared_model,
     train,
@@ -363,20 +369,104 @@ def test_independent_training_improves_nash_conv_and_logs(tmp_path):
     config = TrainConfig(mode="independent", steps=6000, n_producers=3, dim=3, n_users=200,
                          horizon=8, eval_freq=2000, n_envs=4, logdir=str(tmp_path), seed=0)
     result = train(config)
+    assert isinstance(result.learner.policy, PerProducerPolicy)  # PPO: one batched model
     start, end = result.history[0][1], result.evaluation
     assert end.nash_conv < start.nash_conv, [ev.nash_conv for _, ev in result.history]
-    check_eval_tags(scalars(result.run_dir), n_producers=3)
+    logged = scalars(result.run_dir)
+    check_eval_tags(logged, n_producers=3)
+    assert "train/policy_gradient_loss" in logged
     accumulator = EventAccumulator(str(result.run_dir))
     accumulator.Reload()
     assert "eval/content_weights" in accumulator.Tags()["histograms"]
     assert "eval/distribution" in accumulator.Tags()["images"]
-    for i in range(3):  # each model's SB3 logs, and its saved weights
-        assert "train/policy_gradient_loss" in scalars(result.run_dir / f"producer_{i}")
-        assert (result.run_dir / f"producer_{i}.zip").is_file()
+    reloaded = PPO.load(result.run_dir / "model.zip")
+    eval_env = recgym.parallel_env(**config.env_kwargs())
+    np.testing.assert_array_equal(evaluate(reloaded, eval_env, end.equilibrium).profile,
+                                  end.profile)
+
+
+def test_vertex_actions_train_from_the_cli(tmp_path, capsys):
+    recgym.cli.main(["train", "--action-type", "vertex", "--mode", "independent", "--steps",
+                     "3000", "--n-producers", "3", "--dim", "3", "--n-users", "200",
+                     "--horizon", "8", "--n-envs", "4", "--eval-freq", "1000", "--logdir",
+                     str(tmp_path), "--seed", "1"])
+    assert "PPO independent, vertex actions" in capsys.readouterr().out
+    (run_dir,) = tmp_path.iterdir()
+    assert "__ppo-independent-vertex__seed1__" in run_dir.name
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    history = [entry["nash_conv"] for entry in evaluation["history"]]
+    assert history[-1] < history[0], history
+    profile = np.array(evaluation["profile"])  # producers post basis vectors
+    np.testing.assert_array_equal(profile, np.eye(3)[profile.argmax(axis=1)])
+    assert evaluation["concentrated_share"] == 1.0
+    check_eval_tags(scalars(run_dir), n_producers=3)
+
+
+def test_per_producer_policy_keeps_producers_apart():
+    env = recgym.parallel_env(**SMALL, action_type="vertex")
+    model = independent_model([env], seed=0)
+    policy = model.policy
+    nets = policy.mlp_extractor
+    obs, _ = env.reset(seed=0)
+    batch = np.stack([obs[a] for a in env.possible_agents] * 2)[[4, 0, 2, 1, 5, 3]]
+    producers = [1, 0, 2, 1, 2, 0]  # the one-hot ids of the rows
+    x = torch.as_tensor(batch)
+    logits, values = nets(x)
+    for row, i in enumerate(producers):  # row i goes through producer i's networks only
+        hidden = x[row]
+        for k in range(len(nets.pi.weights)):
+            hidden = hidden @ nets.pi.weights[k][i] + nets.pi.biases[k][i, 0]
+            hidden = torch.tanh(hidden) if k < len(nets.pi.weights) - 1 else hidden
+        torch.testing.assert_close(logits[row], hidden)
+    # Producer 0's loss moves producer 0's parameters only.
+    _, log_prob, _ = policy.evaluate_actions(x, torch.as_tensor([0, 1, 2, 0, 1, 2]))
+    log_prob[[row for row, i in enumerate(producers) if i == 0]].sum().backward()
+    for weight in nets.pi.weights:
+        assert weight.grad[0].abs().sum() > 0
+        assert not weight.grad[1:].any()
+    assert model.normalize_advantage is False and model.max_grad_norm == math.inf
+    with pytest.raises(ValueError, match="agent_ids=True"):
+        independent_model(recgym.parallel_env(**SMALL, agent_ids=False))
+    with pytest.raises(ValueError, match="use IndependentLearners for sac and td3"):
+        independent_model(recgym.parallel_env(**SMALL), algo="sac")
+
+
+def test_vertex_mixture_policy():
+    torch.manual_seed(0)
+    d = 4
+    mixture = VertexMixtureDistribution(d)
+    layer, log_std = mixture.proba_distribution_net(latent_dim=8, log_std_init=-1.0)
+    # Components start at the basis vectors with equal weights.
+    start = layer(torch.zeros(1, 8))
+    torch.testing.assert_close(start[0, :d], torch.zeros(d))
+    torch.testing.assert_close(start[0, d:].reshape(d, d), torch.eye(d))
+    inputs, std = torch.randn(64, d + d * d), torch.randn(d) * 0.3
+    mixture.proba_distribution(inputs, std)
+    reference = MixtureSameFamily(Categorical(logits=inputs[:, :d]), Independent(
+        Normal(inputs[:, d:].reshape(-1, d, d), std.exp().expand(64, d, d)), 1))
+    actions = mixture.sample()
+    torch.testing.assert_close(mixture.log_prob(actions), reference.log_prob(actions))
+    heaviest = inputs[:, :d].argmax(dim=1)
+    torch.testing.assert_close(mixture.mode(), inputs[:, d:].reshape(-1, d, d)[
+        torch.arange(64), heaviest])
+    # Samples follow the weights: one row, many draws, near-deterministic components.
+    logits = torch.tensor([2.0, 0.0, -1.0, 1.0])
+    row = torch.cat([logits, torch.eye(d).reshape(-1)]).expand(20_000, -1)
+    mixture.proba_distribution(row, torch.full((d,), -6.0))
+    counts = torch.bincount(mixture.sample().argmax(dim=1), minlength=d) / 20_000
+    torch.testing.assert_close(counts, torch.softmax(logits, 0), atol=0.015, rtol=0)
+    # The default PPO policy for box actions, and the Gaussian on request.
+    box = ProducerVecEnv(recgym.parallel_env(**SMALL))
+    assert isinstance(make_model("ppo", box).policy, VertexMixturePolicy)
+    gaussian = make_model("ppo", box, box_policy="gaussian").policy
+    assert not isinstance(gaussian, VertexMixturePolicy)
+    np.testing.assert_array_equal(gaussian.action_net.bias.detach(), np.full(3, 0.5))
+    with pytest.raises(ValueError, match="box_policy must be one of mixture, gaussian"):
+        make_model("ppo", box, box_policy="beta")
 
 
 @pytest.mark.parametrize("algo", ["sac", "td3"])
-def test_off_policy_learners_in_both_modes(algo):
+def test_off_policy_learners_in_both_modes(algo, tmp_path):
     eval_env = recgym.parallel_env(**SMALL)
     for learner in (shared_model(recgym.parallel_env(**SMALL), algo=algo, seed=0,
                                  learning_starts=30, batch_size=32),
@@ -386,6 +476,8 @@ def test_off_policy_learners_in_both_modes(algo):
         learner.learn(120, callback=callback)
         assert learner.num_timesteps == 120
         assert [steps for steps, _ in callback.history] == [0, 60, 120]
+    assert learner.save(tmp_path) == [tmp_path / f"producer_{i}.zip" for i in range(3)]
+    assert all(path.is_file() for path in tmp_path.iterdir())
 
 
 def test_independent_learners_are_deterministic_for_a_seed():

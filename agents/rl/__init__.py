@@ -4,7 +4,10 @@
   (each producer of each copy of the game is one sub-environment; the producer's
   id is in its observation). Actions are embeddings (``action_type="box"``, PPO's
   ``VertexMixturePolicy`` by default) or feature indices (``"vertex"``, PPO).
-* ``IndependentLearners``: one SB3 model per producer, all learning at once.
+* ``independent_model``: one PPO model with a separate network per producer
+  (``PerProducerPolicy``), all producers' passes batched.
+* ``IndependentLearners``: one SB3 model per producer (PPO, SAC or TD3), all
+  learning at once in turns.
 * ``evaluate``: NashConv, TV distance to the equilibrium, utilities and
   specialisation of the profile the deterministic policies play.
 * ``EquilibriumEvalCallback``: those figures in TensorBoard during training.
@@ -28,6 +31,7 @@ _EXPORTS = {
     "MODES": "config", "TrainConfig": "config",
     "EvaluationResult": "evaluation", "evaluate": "evaluation",
     "IndependentLearners": "independent",
+    "PerProducerPolicy": "per_producer", "independent_model": "per_producer",
     "shared_model": "shared",
     "TrainResult": "training", "train": "training",
 }

@@ -76,8 +76,10 @@ def check_box_policy(box_policy: object) -> str:
     return str(box_policy)
 
 
-def default_kwargs(algo: str, env: VecEnv, gamma: float = 0.0) -> dict[str, Any]:
-    """Constructor arguments of ``algo`` for RL producers on ``env`` (module docstring)."""
+def default_kwargs(algo: str, env: VecEnv, gamma: float = 0.0, n_steps: int = PPO_N_STEPS
+                   ) -> dict[str, Any]:
+    """Constructor arguments of ``algo`` for RL producers on ``env`` (module docstring);
+    PPO's minibatches split rollouts of ``n_steps`` steps."""
     algo = check_algo(algo)
     policy_kwargs: dict[str, Any] = {"net_arch": list(NET_ARCH)}
     if algo == "ppo":
@@ -85,8 +87,8 @@ def default_kwargs(algo: str, env: VecEnv, gamma: float = 0.0) -> dict[str, Any]
             policy_kwargs.update(log_std_init=PPO_LOG_STD_INIT, ortho_init=False)
         else:
             policy_kwargs.update(ortho_init=False)
-        batch = max(PPO_N_STEPS * env.num_envs // PPO_MINIBATCHES, 2)
-        return {"n_steps": PPO_N_STEPS, "batch_size": batch, "n_epochs": PPO_N_EPOCHS,
+        batch = max(n_steps * env.num_envs // PPO_MINIBATCHES, 2)
+        return {"n_steps": n_steps, "batch_size": batch, "n_epochs": PPO_N_EPOCHS,
                 "gamma": gamma, "learning_rate": PPO_LEARNING_RATE,
                 "policy_kwargs": policy_kwargs}
     kwargs: dict[str, Any] = {"buffer_size": OFF_POLICY_BUFFER, "batch_size": OFF_POLICY_BATCH,
@@ -108,7 +110,8 @@ def policy_class(algo: str, env: VecEnv, box_policy: str = "mixture") -> type | 
 
 
 def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu",
-               verbose: int = 0, box_policy: str = "mixture", **overrides: Any) -> BaseAlgorithm:
+               verbose: int = 0, box_policy: str = "mixture", policy: type | None = None,
+               **overrides: Any) -> BaseAlgorithm:
     """An SB3 model of ``algo`` on ``env`` with ``default_kwargs``, updated by ``overrides``.
 
     Parameters
@@ -123,6 +126,8 @@ def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu"
     verbose : int
     box_policy : {"mixture", "gaussian"}
         PPO's policy for Box actions (module docstring); ignored otherwise.
+    policy : SB3 policy class, optional
+        Instead of ``policy_class(algo, env, box_policy)``.
     **overrides
         Any constructor argument of the SB3 class (``learning_rate``, ``gamma``, ...).
 
@@ -134,8 +139,9 @@ def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu"
     """
     algo = check_algo(algo)
     check_spaces(algo, env)
-    policy = policy_class(algo, env, box_policy)
-    kwargs = default_kwargs(algo, env, overrides.pop("gamma", 0.0))
+    policy = policy_class(algo, env, box_policy) if policy is None else policy
+    kwargs = default_kwargs(algo, env, overrides.pop("gamma", 0.0),
+                            overrides.get("n_steps", PPO_N_STEPS))
     policy_kwargs = {**kwargs.pop("policy_kwargs"), **overrides.pop("policy_kwargs", {})}
     kwargs.update(overrides)
     model = ALGORITHMS[algo](policy, env, seed=seed, device=device, verbose=verbose,

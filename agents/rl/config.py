@@ -59,7 +59,8 @@ class TrainConfig:
                           "'recgym[rllib]').")
     algo: str = option("ppo", f"Algorithm: {', '.join(ALGOS)} (sb3); ppo only with rllib.")
     mode: str = option("shared", "shared: one policy for every producer (agent id in the "
-                       "observation); independent: one model per producer.")
+                       "observation); independent: one network per producer (PPO: all in one "
+                       "batched model; SAC/TD3: one SB3 model each).")
     steps: int = option(200_000, "Training budget in agent-steps (every producer's step "
                         "counts once).")
     action_type: str = option("box", "What a producer posts: box (an embedding in [0, 1]^d, "

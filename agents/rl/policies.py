@@ -71,17 +71,19 @@ class VertexMixtureDistribution(DiagGaussianDistribution):
 
     def proba_distribution(self, mean_actions: torch.Tensor, log_std: torch.Tensor
                            ) -> VertexMixtureDistribution:
-        """``mean_actions`` ``(batch, d + d^2)`` from the action net; ``log_std`` ``(d,)``."""
+        """``mean_actions`` ``(batch, d + d^2)`` from the action net; ``log_std`` ``(d,)``,
+        or ``(batch, d)`` for one per row (``agents.rl.per_producer``)."""
         d = self.action_dim
         self.log_weights = torch.log_softmax(mean_actions[:, :d], dim=-1)  # (batch, d)
         self.means = mean_actions[:, d:].reshape(-1, d, d)  # (batch, component, d)
-        self.log_std = log_std
+        self.log_std = log_std.expand(mean_actions.shape[0], d)  # (batch, d)
         return self
 
     def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
         """``log pi(a)`` ``(batch,)`` of actions ``(batch, d)``."""
-        z = (actions.unsqueeze(1) - self.means) / self.log_std.exp()  # (batch, component, d)
-        log_normal = -0.5 * (z * z).sum(-1) - self.log_std.sum() - 0.5 * self.action_dim * LOG_2PI
+        z = (actions.unsqueeze(1) - self.means) / self.log_std.exp().unsqueeze(1)
+        log_normal = (-0.5 * (z * z).sum(-1) - self.log_std.sum(-1, keepdim=True)
+                      - 0.5 * self.action_dim * LOG_2PI)  # (batch, component)
         return torch.logsumexp(self.log_weights + log_normal, dim=-1)
 
     def entropy(self) -> None:

@@ -4,10 +4,11 @@ The run directory ``<logdir>/<run name>`` receives
 
 * ``config.json``: every setting;
 * TensorBoard event files: the ``eval/*`` tags of ``EquilibriumEvalCallback``
-  with SB3's logs (independent mode: the population's in the run directory,
+  with SB3's logs (independent SAC/TD3: the population's in the run directory,
   each model's SB3 logs in ``producer_i/``) or RLlib's (``agents.rl.rllib``);
-* ``model.zip`` (shared), ``producer_i.zip`` (independent) or ``rllib/`` (RLlib's
-  checkpoint);
+* ``model.zip`` (shared, and independent PPO: ``independent_model``),
+  ``producer_i.zip`` (independent SAC/TD3: ``IndependentLearners``) or ``rllib/``
+  (RLlib's checkpoint);
 * ``evaluation.json``: the final evaluation at the top level (``nash_conv`` and
   ``producer_utilities`` per user, ``nash_conv_relative`` as a fraction of the
   total producer utility, ``tv_to_equilibrium``, ``user_welfare``, the profile,
@@ -31,6 +32,7 @@ from agents.rl.callbacks import EquilibriumEvalCallback
 from agents.rl.config import TrainConfig
 from agents.rl.evaluation import EvaluationResult
 from agents.rl.independent import IndependentLearners
+from agents.rl.per_producer import independent_model
 from agents.rl.shared import shared_model
 from recgym.environment import EngagementEnv, parallel_env
 
@@ -80,6 +82,8 @@ def build(config: TrainConfig, run_dir: Path | None
                               "device": config.device, **config.algo_kwargs()}
     if config.mode == "shared":
         learner: BaseAlgorithm | IndependentLearners = shared_model(envs, **common)
+    elif config.algo == "ppo":
+        learner = independent_model(envs, **common)
     else:
         learner = IndependentLearners(envs, **common)
     callback = EquilibriumEvalCallback(eval_env, config.eval_freq,

@@ -1,0 +1,217 @@
+r"""``recgym train --backend rllib``: RLlib's multi-agent PPO on a local or existing Ray cluster.
+
+The same game as the Stable-Baselines3 path (``TrainConfig.env_kwargs``), wrapped
+by RLlib's ParallelPettingZooEnv and registered as ``ENV_NAME``; producers map
+to one RLlib module ``"shared"`` (``--mode shared``; ids in the observations) or
+each to its own module named after it (``--mode independent``). PPO's settings
+follow ``agents.rl.algorithms``: rollouts of ``PPO_N_STEPS`` steps of each of
+``--n-envs`` copies per environment runner (counted in agent-steps), used whole
+for ``PPO_N_EPOCHS`` epochs, learning rate ``PPO_LEARNING_RATE``, ``gamma`` from
+``--gamma``, MLPs of ``NET_ARCH`` with separate value networks, the clipped
+objective without RLlib's extra KL penalty. Box actions use RLlib's diagonal
+Gaussian over ``[-1, 1]`` rescaled to the action box (RLlib's
+``normalize_actions``: the mean starts at the box's centre, as SB3's Gaussian does
+here); ``--action-type vertex`` a categorical policy. The vertex-mixture policy
+is SB3-only.
+
+Ray: with ``--ray-address`` RLlib joins that cluster (checked first, as
+``recgym reproduce --backend ray`` does), otherwise it joins the cluster named by
+``RAY_ADDRESS`` or starts a local one, shut down at the end. ``--env-runners N``
+samples in ``N`` remote actors, each stepping ``--n-envs`` copies; 0 samples in
+this process.
+
+Evaluation and logging are the SB3 path's: ``agents.rl.evaluate`` of the
+deterministic policies (``rllib_policy``) every ``--eval-freq`` agent-steps, its
+``eval/*`` tags (``record_evaluation``) in the run directory's TensorBoard
+events next to RLlib's own ``rllib/episode_return_mean`` and
+``rllib/agent_steps``, and RLlib's checkpoint in ``<run dir>/rllib``.
+
+Install with ``pip install "recgym[rllib]"`` (RLlib pins its own Gymnasium).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from agents.rl.algorithms import NET_ARCH, PPO_LEARNING_RATE, PPO_N_EPOCHS, PPO_N_STEPS
+from agents.rl.callbacks import record_evaluation
+from agents.rl.config import TrainConfig
+from agents.rl.evaluation import EvaluationResult, evaluate
+from agents.rl.shared import tensorboard_logger
+from recgym.environment import EngagementEnv, parallel_env
+from recgym.experiments.backends import RayBackend
+from recgym.solvers import summarize_equilibrium
+
+#: Name of the environment in Ray's registry.
+ENV_NAME = "recgym_engagement_v0"
+#: Module of every producer in shared mode.
+SHARED_MODULE = "shared"
+RLLIB_MISSING = ('--backend rllib needs Ray RLlib: pip install "recgym[rllib]" '
+                 '(or use --backend sb3)')
+
+__all__ = ["ENV_NAME", "make_env", "ppo_config", "rllib_policy", "train_rllib"]
+
+
+def make_env(env_config: dict[str, Any]) -> Any:
+    """RLlib's view of one copy of the game (``parallel_env(**env_config)``, wrapped)."""
+    from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+
+    return ParallelPettingZooEnv(parallel_env(**env_config))
+
+
+def _env_config(config: TrainConfig) -> dict[str, Any]:
+    """``config.env_kwargs()`` with the rule as its spec string (sent to Ray's workers)."""
+    kwargs = config.env_kwargs()
+    kwargs["rule"] = kwargs["rule"].spec
+    return kwargs
+
+
+def _module_ids(config: TrainConfig) -> list[str]:
+    """RLlib module of each producer, in agent order."""
+    agents = [f"producer_{i}" for i in range(config.n_producers)]
+    return [SHARED_MODULE] * len(agents) if config.mode == "shared" else agents
+
+
+def ppo_config(config: TrainConfig) -> Any:
+    """RLlib's PPOConfig for ``config`` (module docstring); registers ``ENV_NAME``.
+
+    Raises
+    ------
+    ImportError
+        If RLlib is not installed, naming the extra to install.
+    """
+    try:
+        from ray.rllib.algorithms.ppo import PPOConfig
+        from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+        from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+        from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+        from ray.tune.registry import register_env
+    except ImportError as exc:
+        raise ImportError(RLLIB_MISSING) from exc
+    register_env(ENV_NAME, make_env)
+    modules = sorted(set(_module_ids(config)))
+    model = DefaultModelConfig(fcnet_hiddens=list(NET_ARCH), fcnet_activation="tanh",
+                               vf_share_layers=False)
+    batch = PPO_N_STEPS * config.n_envs * config.n_producers * max(config.env_runners, 1)
+    return (
+        PPOConfig()
+        .environment(ENV_NAME, env_config=_env_config(config))
+        .env_runners(num_env_runners=config.env_runners, num_envs_per_env_runner=config.n_envs,
+                     rollout_fragment_length=PPO_N_STEPS)
+        .multi_agent(policies=set(modules), policy_mapping_fn=_policy_mapping(config.mode),
+                     count_steps_by="agent_steps")
+        .rl_module(rl_module_spec=MultiRLModuleSpec(
+            rl_module_specs={m: RLModuleSpec(model_config=model) for m in modules}))
+        .training(train_batch_size_per_learner=batch, minibatch_size=batch,
+                  num_epochs=PPO_N_EPOCHS, gamma=config.gamma, use_kl_loss=False,
+                  lr=config.learning_rate or PPO_LEARNING_RATE)
+        .debugging(seed=config.seed)
+    )
+
+
+def _policy_mapping(mode: str) -> Callable[..., str]:
+    if mode == "shared":
+        return _to_shared
+    return _to_own
+
+
+def _to_shared(agent_id: str, *args: Any, **kwargs: Any) -> str:
+    return SHARED_MODULE
+
+
+def _to_own(agent_id: str, *args: Any, **kwargs: Any) -> str:
+    return agent_id
+
+
+def rllib_policy(algo: Any, module_ids: list[str], action_space: spaces.Space
+                 ) -> Callable[[np.ndarray], np.ndarray]:
+    """The deterministic joint policy of a trained RLlib PPO, for ``agents.rl.evaluate``.
+
+    ``policy(obs (n, obs_size))`` runs producer ``i``'s observation through module
+    ``module_ids[i]`` and returns actions ``(n, d)`` in the action box (the
+    Gaussian's mean, rescaled as RLlib's env runners rescale samples) or feature
+    indices ``(n,)``.
+    """
+    from ray.rllib.utils.spaces.space_utils import unsquash_action
+
+    modules = {m: algo.get_module(m) for m in set(module_ids)}
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        actions = []
+        with torch.no_grad():
+            for i, module_id in enumerate(module_ids):
+                module = modules[module_id]
+                out = module.forward_inference({"obs": torch.as_tensor(obs[i:i + 1])})
+                dist = module.get_inference_action_dist_cls().from_logits(
+                    out["action_dist_inputs"])
+                actions.append(dist.to_deterministic().sample()[0].numpy())
+        joint = np.stack(actions)
+        if isinstance(action_space, spaces.Box):
+            return np.stack([unsquash_action(a, action_space) for a in joint])
+        return joint
+
+    return policy
+
+
+def _agent_steps(results: dict[str, Any]) -> int:
+    """Agent-steps sampled so far, from an RLlib result dict."""
+    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_AGENT_STEPS_SAMPLED_LIFETIME
+
+    value = results[ENV_RUNNER_RESULTS][NUM_AGENT_STEPS_SAMPLED_LIFETIME]
+    return int(sum(value.values()) if isinstance(value, dict) else value)
+
+
+def train_rllib(config: TrainConfig, run_dir: Path
+                ) -> tuple[Any, list[tuple[int, EvaluationResult]], int]:
+    """Train with RLlib, evaluating every ``config.eval_freq`` agent-steps (module docstring).
+
+    Returns
+    -------
+    algo : RLlib algorithm (stopped), history : list of (agent-steps, EvaluationResult),
+    agent_steps : int
+    """
+    with RayBackend(config.ray_address):
+        algo = ppo_config(config).build_algo()
+        try:
+            return _learn(algo, config, Path(run_dir))
+        finally:
+            algo.stop()
+
+
+def _learn(algo: Any, config: TrainConfig, run_dir: Path
+           ) -> tuple[Any, list[tuple[int, EvaluationResult]], int]:
+    eval_env: EngagementEnv = parallel_env(**config.env_kwargs())
+    equilibrium = summarize_equilibrium(eval_env.game, config.equilibrium_seed)
+    policy = rllib_policy(algo, _module_ids(config),
+                          eval_env.action_space(eval_env.possible_agents[0]))
+    logger = tensorboard_logger(run_dir)
+    history: list[tuple[int, EvaluationResult]] = []
+
+    def evaluate_at(steps: int) -> None:
+        result = evaluate(policy, eval_env, equilibrium, seed=config.eval_seed)
+        history.append((steps, result))
+        record_evaluation(logger, result)
+        logger.dump(steps)
+
+    steps = 0
+    evaluate_at(steps)
+    while steps < config.steps:
+        results = algo.train()
+        steps = _agent_steps(results)
+        episode_return = results.get("env_runners", {}).get("episode_return_mean")
+        if episode_return is not None and np.isfinite(episode_return):
+            logger.record("rllib/episode_return_mean", float(episode_return))
+        logger.record("rllib/agent_steps", steps)
+        if steps - history[-1][0] >= config.eval_freq or steps >= config.steps:
+            evaluate_at(steps)
+        else:
+            logger.dump(steps)
+    algo.save_to_path(str((run_dir / "rllib").resolve()))
+    logger.close()
+    return algo, history, steps
