@@ -7,6 +7,7 @@ import argparse
 import builtins
 import doctest
 import importlib
+import importlib.util
 import json
 import math
 import re
@@ -564,6 +565,35 @@ def test_topk_without_k_is_a_usage_error_of_recgym_train(capsys):
     assert "recgym train: error: --rule: rule 'topk' needs k" in err and "usage:" in err
     assert TrainConfig(rule="topk", k=2).env_kwargs()["rule"].k == 2
     assert TrainConfig(rule="topk:k=3").env_kwargs()["rule"].k == 3
+
+
+def test_new_train_options_are_checked(tmp_path, capsys):
+    for kwargs, message in (
+            ({"action_type": "discrete"}, "--action-type must be one of box, vertex"),
+            ({"algo": "sac", "action_type": "vertex"}, "--algo sac needs --action-type box"),
+            ({"backend": "ray"}, "--backend must be one of sb3, rllib"),
+            ({"backend": "rllib", "algo": "td3"}, "--backend rllib trains --algo ppo only"),
+            ({"backend": "rllib", "box_policy": "mixture"}, "mixture is for --backend sb3"),
+            ({"box_policy": "beta"}, "--box-policy must be one of mixture, gaussian"),
+            ({"ray_address": "127.0.0.1:1"}, "--ray-address and --env-runners are for "
+                                             "--backend rllib only"),
+            ({"backend": "rllib", "env_runners": -1}, "--env-runners must be an integer >= 0")):
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(**kwargs)
+    assert TrainConfig().box_policy == "mixture"
+    assert TrainConfig(backend="rllib").box_policy == "gaussian"
+    # An unreachable cluster (and, without RLlib, the missing extra) is a usage error, and
+    # nothing is written.
+    with pytest.raises(SystemExit) as exit_info:
+        recgym.cli.main(["train", "--backend", "rllib", "--ray-address", "127.0.0.1:1",
+                         "--logdir", str(tmp_path / "runs")])
+    assert exit_info.value.code == 2
+    assert "--ray-address 127.0.0.1:1: cannot connect" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    if importlib.util.find_spec("tree") is None:  # RLlib's own dependency: RLlib is absent
+        with pytest.raises(ImportError, match=r'pip install "recgym\[rllib\]"'):
+            train(TrainConfig(backend="rllib", logdir=str(tmp_path / "runs")))
+        assert not (tmp_path / "runs").exists()
 
 
 def test_cli_reports_bad_choices_as_usage_errors(capsys):

@@ -35,12 +35,17 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Handler of ``recgym train``: bad settings are usage errors (exit status 2)."""
+    """Handler of ``recgym train``: bad settings, a missing RLlib and an unreachable Ray
+    address are usage errors (exit status 2)."""
     try:
         config = from_namespace(TrainConfig, args)
     except ValueError as exc:
         args.parser.error(str(exc))
-    from agents.rl.training import format_summary, train  # heavy imports only when training
+    from agents.rl.training import check_backend, format_summary, train  # heavy imports
 
+    try:
+        check_backend(config)
+    except (ImportError, ValueError) as exc:
+        args.parser.error(str(exc))
     print(format_summary(train(config)))
     return 0

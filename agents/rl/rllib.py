@@ -45,7 +45,7 @@ from agents.rl.config import TrainConfig
 from agents.rl.evaluation import EvaluationResult, evaluate
 from agents.rl.shared import tensorboard_logger
 from recgym.environment import EngagementEnv, parallel_env
-from recgym.experiments.backends import RayBackend
+from recgym.experiments.backends import RayBackend, check_ray_address
 from recgym.solvers import summarize_equilibrium
 
 #: Name of the environment in Ray's registry.
@@ -55,7 +55,7 @@ SHARED_MODULE = "shared"
 RLLIB_MISSING = ('--backend rllib needs Ray RLlib: pip install "recgym[rllib]" '
                  '(or use --backend sb3)')
 
-__all__ = ["ENV_NAME", "make_env", "ppo_config", "rllib_policy", "train_rllib"]
+__all__ = ["ENV_NAME", "check_rllib", "make_env", "ppo_config", "rllib_policy", "train_rllib"]
 
 
 def make_env(env_config: dict[str, Any]) -> Any:
@@ -78,22 +78,32 @@ def _module_ids(config: TrainConfig) -> list[str]:
     return [SHARED_MODULE] * len(agents) if config.mode == "shared" else agents
 
 
-def ppo_config(config: TrainConfig) -> Any:
-    """RLlib's PPOConfig for ``config`` (module docstring); registers ``ENV_NAME``.
+def check_rllib(config: TrainConfig) -> None:
+    """Check, before anything is written, that ``config`` can start: RLlib is installed
+    and ``--ray-address`` (if given) accepts a connection.
 
     Raises
     ------
     ImportError
         If RLlib is not installed, naming the extra to install.
+    ValueError
+        Naming ``--ray-address``, if it is malformed or unreachable.
     """
+    check_ray_address(config.ray_address)
     try:
-        from ray.rllib.algorithms.ppo import PPOConfig
-        from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
-        from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
-        from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-        from ray.tune.registry import register_env
+        import ray.rllib  # noqa: F401
     except ImportError as exc:
         raise ImportError(RLLIB_MISSING) from exc
+
+
+def ppo_config(config: TrainConfig) -> Any:
+    """RLlib's PPOConfig for ``config`` (module docstring); registers ``ENV_NAME``."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+    from ray.tune.registry import register_env
+
     register_env(ENV_NAME, make_env)
     modules = sorted(set(_module_ids(config)))
     model = DefaultModelConfig(fcnet_hiddens=list(NET_ARCH), fcnet_activation="tanh",

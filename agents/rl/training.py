@@ -36,7 +36,7 @@ from agents.rl.per_producer import independent_model
 from agents.rl.shared import shared_model
 from recgym.environment import EngagementEnv, parallel_env
 
-__all__ = ["TrainResult", "build", "format_summary", "train"]
+__all__ = ["TrainResult", "build", "check_backend", "format_summary", "train"]
 
 
 @dataclass(frozen=True)
@@ -109,13 +109,14 @@ def train(config: TrainConfig, run_dir: str | Path | None = None) -> TrainResult
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    check_backend(config)
     torch.set_num_threads(config.torch_threads)
     run_dir = Path(run_dir) if run_dir is not None else Path(config.logdir) / config.run_name()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     start = time.perf_counter()
     if config.backend == "rllib":
-        from agents.rl.rllib import train_rllib  # Ray only when asked for
+        from agents.rl.rllib import train_rllib
 
         learner, history, agent_steps = train_rllib(config, run_dir)
     else:
@@ -124,6 +125,15 @@ def train(config: TrainConfig, run_dir: str | Path | None = None) -> TrainResult
                          time.perf_counter() - start, agent_steps)
     _write_evaluations(result)
     return result
+
+
+def check_backend(config: TrainConfig) -> None:
+    """Check that ``config.backend`` can start (RLlib installed, Ray address reachable)
+    before anything is written; ``ImportError`` or ``ValueError`` naming the fix."""
+    if config.backend == "rllib":
+        from agents.rl.rllib import check_rllib  # Ray only when asked for
+
+        check_rllib(config)
 
 
 def _train_sb3(config: TrainConfig, run_dir: Path
