@@ -1,4 +1,5 @@
-"""Shared fixtures: where ../shared lives, and small reusable games."""
+"""Shared fixtures: the paper's published results (shipped with recgym) and the rating
+files of the development workspace (``../shared/data``, for tests only)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from recgym.published import published_path
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PAPER = SHARED / "paper"
+DATA = SHARED / "data"
 
 
 @pytest.fixture(scope="session")
 def paper_dir() -> Path:
-    """The published per-run results (../shared/paper), or skip if this checkout lacks them."""
-    if not (PAPER / "exp1_iterations.csv.gz").exists():
-        pytest.skip(f"published results not found at {PAPER} (they ship in ../shared)")
-    return PAPER
+    """The folder of the paper's published per-run results (``recgym.published``)."""
+    return published_path("exp1").parent
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The rating files of the development workspace, or skip where this checkout lacks
+    them (they are never shipped: ``recgym download`` fetches them)."""
+    if not (DATA / "ml-100k" / "u.data").exists():
+        pytest.skip(f"rating files not found at {DATA} (the development workspace's test data)")
+    return DATA

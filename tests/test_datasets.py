@@ -1,6 +1,6 @@
 """Tests for recgym.datasets: the paper's real-data embeddings, files, cache, registry.
 
-Published values come from ../shared/paper/exp1_iterations.csv.gz (the paper's
+Published values come from the paper's exp1_iterations.csv.gz (``recgym.published``) (the paper's
 per-run results of experiment 1); the MovieLens and RentTheRunway files from
 ../shared/data. Tests that need them skip when they are absent.
 
@@ -23,12 +23,13 @@ import recgym
 from recgym import datasets
 from recgym.datasets import nmf, real
 from recgym.datasets.files import DATA_ENV
+from recgym.published import published_path
 from recgym.solvers import best_response_dynamics
 from recgym.users import synthetic_skewed, synthetic_uniform
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATA = SHARED / "data"
-EXP1 = SHARED / "paper" / "exp1_iterations.csv.gz"
+EXP1 = published_path("exp1")
 ML_FILE = DATA / "ml-100k" / "u.data"
 RTR_FILE = DATA / "rentrunway" / "rentrunway_preproc.csv"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,11 +12,11 @@ from hypothesis import strategies as st
 
 import recgym
 from agents import BestResponse, best_response_dynamics
+from recgym.published import published_path
 from recgym.solvers import VertexTable
 
 DIMS = (5, 10, 15, 20)
 PRODUCERS = (2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GENERATORS = {"synth-uniform": recgym.users.synthetic_uniform,
               "synth-skewed": recgym.users.synthetic_skewed}
 
@@ -29,7 +28,7 @@ def paper_users(dataset: str, dim: int, seed: int) -> np.ndarray:
 
 @cache
 def published(name: str) -> pd.DataFrame:
-    return pd.read_csv(SHARED / "paper" / name)
+    return pd.read_csv(published_path("exp1" if name.startswith("exp1") else "exp2"))
 
 
 def _check_chain(rows: pd.DataFrame, dataset: str, seed: int, rule: str,

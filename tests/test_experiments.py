@@ -1,7 +1,7 @@
 """The experiment sweeps: exact reproduction of published runs, resumption, parallel
 backends, comparison with the published files, figures and config validation.
 
-Expected values come from the paper's published per-run files in ../shared/paper
+Expected values come from the paper's published per-run files (``recgym.published``)
 (read, never typed in). A sweep reproduces a published run only if it contains every
 (d, n) that precedes it in the paper's loop order (the chain's RandomState is shared),
 so the subsets below are prefixes of the paper's loops.
@@ -95,11 +95,11 @@ def test_exp2_skewed_matches_published(tmp_path: Path, exp2_published: pd.DataFr
     assert comparison.ok and comparison.n_runs == 3 * 12, format_comparison(comparison)
 
 
-def test_movielens_exp1_matches_published(tmp_path: Path, paper_dir: Path,
+def test_movielens_exp1_matches_published(tmp_path: Path, data_dir: Path,
                                           exp1_published: pd.DataFrame) -> None:
     # Published: exp1_iterations.csv.gz, movielens-100k, run 1, d = 5, both rules; the
     # users are the paper's NMF embedding of ../shared/data/ml-100k/u.data.
-    data = paper_dir.parent / "data"
+    data = data_dir
     if not (data / "ml-100k" / "u.data").exists():
         pytest.skip(f"MovieLens-100k ratings not found at {data / 'ml-100k'}")
     config = Exp1Config(out=str(tmp_path), dataset="movielens-100k", data=str(data), runs=(1,),
@@ -110,14 +110,14 @@ def test_movielens_exp1_matches_published(tmp_path: Path, paper_dir: Path,
 
 
 @pytest.fixture(scope="module")
-def rentrunway_sweep(tmp_path_factory: pytest.TempPathFactory, paper_dir: Path
+def rentrunway_sweep(tmp_path_factory: pytest.TempPathFactory, data_dir: Path
                      ) -> tuple[Path, Path, subprocess.CompletedProcess]:
     """``recgym reproduce exp1 --dataset rentrunway --runs 1 --dims 5 --no-progress``, once.
 
     The embedding (dim 5, seed 17) is fitted inside the sweep (about 30 s) into an
     empty cache folder. Returns the output folder, the cache folder and the process.
     """
-    data = paper_dir.parent / "data"
+    data = data_dir
     if not (data / "rentrunway" / "rentrunway_preproc.csv").is_file():
         pytest.skip(f"RentTheRunway ratings not found at {data / 'rentrunway'}")
     root = tmp_path_factory.mktemp("rentrunway")
@@ -158,12 +158,12 @@ def test_no_progress_hides_the_embedding_fit(
     assert "NMF" not in done.stderr and "fold" not in done.stderr, done.stderr
 
 
-def test_parallel_fits_show_one_bar_not_the_workers(tmp_path: Path, paper_dir: Path,
+def test_parallel_fits_show_one_bar_not_the_workers(tmp_path: Path, data_dir: Path,
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    capfd: pytest.CaptureFixture) -> None:
     """Two workers fit one embedding each; their fold bars would interleave, so they are
     off and the sweep counts the fitted matrices instead."""
-    data = paper_dir.parent / "data"
+    data = data_dir
     if not (data / "ml-100k" / "u.data").exists():
         pytest.skip(f"MovieLens-100k ratings not found at {data / 'ml-100k'}")
     monkeypatch.setenv("RECGYM_CACHE", str(tmp_path / "cache"))  # empty: both are fitted
