@@ -206,3 +206,17 @@ def test_unit_weights_are_bit_identical_and_weight_two_is_duplication():
                                duplicated.utilities(profile).payoff, rtol=1e-12)
     a, b = best_response_dynamics(weighted, 1), best_response_dynamics(duplicated, 1)
     assert np.array_equal(a.counts, b.counts)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"weights": -np.ones(60)}, "weights must be non-negative"),
+    ({"weights": np.ones(59)}, r"weights must be a number or an array of shape \(60,\)"),
+    ({"weights": np.zeros(60)}, "weights must not all be 0"),
+    ({"weights": np.full(60, np.nan)}, "weights must contain only finite values"),
+    ({"outside_option": [0.1, 0.2]}, r"outside_option must be a number or an array of shape"),
+    ({"outside_option": -0.5}, "outside_option must be non-negative"),
+    ({"payoff": "revenue"}, "payoff must be one of engagement, exposure, marginal"),
+])
+def test_bad_game_settings_name_the_parameter(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _game(**kwargs)
