@@ -32,10 +32,15 @@ def project_to_simplex(x: np.ndarray) -> np.ndarray:
     array, shape (..., d), float64
     """
     x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore"):  # x - max may overflow to -inf: clamped to -2
+        return _simplex(x)
+
+
+def _simplex(x: np.ndarray) -> np.ndarray:
+    """``project_to_simplex`` of float64 ``x`` (the caller sees to overflow warnings)."""
     shape, d = x.shape, x.shape[-1]
     x = x.reshape(-1, d)
-    with np.errstate(over="ignore"):  # x - max may overflow to -inf: clamped below
-        y = np.maximum(x - x.max(axis=1, keepdims=True), -2.0)
+    y = np.maximum(x - x.max(axis=1, keepdims=True), -2.0)
     u = np.sort(y, axis=1)[:, ::-1]  # descending
     css = np.cumsum(u, axis=1) - 1.0
     # rho: the last index where u - css / (index + 1) > 0 (it holds on a prefix).
@@ -70,8 +75,9 @@ def project_to_strategy_set(x: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError("x must contain only finite values (no NaN or inf) to be projected")
     clipped = np.maximum(x, 0.0)
-    with np.errstate(over="ignore"):  # a sum that overflows is > 1 all the same
-        over = clipped.sum(axis=-1, keepdims=True) > 1.0
+    # Entries capped at 2 sum to more than 1 exactly when the entries do, and never
+    # overflow; the clipped rows are non-negative, so the projection cannot overflow.
+    over = np.minimum(clipped, 2.0).sum(axis=-1, keepdims=True) > 1.0
     if not over.any():
         return clipped
-    return np.where(over, project_to_simplex(clipped), clipped)
+    return np.where(over, _simplex(clipped), clipped)
