@@ -5,7 +5,8 @@
    baseline in the same process that rebuilds the game under every action's rule and
    runs the dynamics from scratch (``recgym.solvers.DynamicsState``, as
    ``best_response_dynamics`` does), then evaluates the SCF on the whole profile. Both
-   are checked to give identical rewards on the same actions and seeds. Two loads:
+   are checked to give identical rewards and observations on the same actions and
+   seeds, played episode by episode in turn. Three loads:
 
    * ``random``: a fresh continuous action every step (what a learner sends: every
      step is a new rule, so no cache can help);
@@ -52,6 +53,7 @@ from agents.platform_training import (  # noqa: E402
 from recgym import welfare  # noqa: E402
 from recgym.game import EngagementGame  # noqa: E402
 from recgym.platform import WELFARE_CLIP, PlatformEnv  # noqa: E402
+from recgym.rules import make_rule  # noqa: E402
 from recgym.solvers import DynamicsState, start_directions  # noqa: E402
 
 SETTINGS = dict(n_producers=10, dim=5, moves_per_epoch=5, outside_option=0.02, horizon=20)
@@ -65,7 +67,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, nargs="+", default=[1_000, 10_000],
                         help="K, synthetic users")
     parser.add_argument("--seconds", type=float, default=4.0,
-                        help="time budget of each measurement (at least one episode)")
+                        help="time per implementation and load (at least two episodes)")
     parser.add_argument("--skip-training", action="store_true", help="speed only")
     parser.add_argument("--max-steps", type=int, default=200_000, help="PPO budget")
     parser.add_argument("--eval-every", type=int, default=5_000, help="PPO evaluation period")
@@ -81,11 +83,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 # ---------------------------------------------------------------------- the baseline
 class NaivePlatform:
-    """The platform's step done the obvious way: a new game and a new dynamics state
-    per step, the SCF from ``game.utilities`` on the whole profile."""
+    """The platform's step done the obvious way: the rule from the action by
+    ``make_rule``, a new game and a new dynamics state per step, the SCF from
+    ``game.utilities`` on the whole profile, the observation from the counts."""
 
     def __init__(self, env: PlatformEnv) -> None:
-        self.env = env  # for its users, settings and action -> rule map only
+        self.env = env  # for its users and settings only
         self.rng = np.random.RandomState(0)
         self.directions = np.zeros(env.game.n_producers, dtype=np.int64)
         self.active = np.ones(env.game.n_producers, dtype=bool)
@@ -95,9 +98,15 @@ class NaivePlatform:
         self.directions = start_directions(self.env.game, self.rng)
         self.active[:] = True
 
-    def step(self, action: np.ndarray) -> float:
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float]:
+        """``(observation, reward)``."""
         value, self.directions, self.active = self._respond(action, self.rng)
-        return value
+        d, n = self.env.game.dim, self.env.game.n_producers
+        counts = np.bincount(self.directions[self.active], minlength=d)
+        alive = int(self.active.sum())
+        share = counts / alive if alive else np.zeros(d)
+        return np.concatenate([share, self.env.user_distribution, [alive / n, value]]
+                              ).astype(np.float32), value
 
     def simulate(self, action: np.ndarray) -> float:
         rng = np.random.RandomState()
@@ -107,8 +116,11 @@ class NaivePlatform:
     def _respond(self, action: np.ndarray, rng: np.random.RandomState
                  ) -> tuple[float, np.ndarray, np.ndarray]:
         env, base = self.env, self.env.game
-        game = EngagementGame(base.users, base.n_producers, env.rule_for(action),
-                              payoff=base.payoff, outside_option=base.outside_option)
+        log_t, floor = np.clip(np.asarray(action, dtype=np.float64), env.action_space.low,
+                               env.action_space.high)
+        rule = make_rule("softmax", temperature=10.0 ** float(log_t), floor=float(floor))
+        game = EngagementGame(base.users, base.n_producers, rule, payoff=base.payoff,
+                              outside_option=base.outside_option)
         state = DynamicsState(game, self.directions, self.active)
         for iteration in range(env.moves_per_epoch):
             if not state.active.any():
@@ -123,52 +135,59 @@ class NaivePlatform:
 
 
 # ---------------------------------------------------------------------- the loads
-def run_load(load: str, platform: PlatformEnv | NaivePlatform, grid: np.ndarray,
-             actions: np.ndarray, seconds: float) -> tuple[list[float], int, float, float]:
-    """Play episodes of 20 epochs (seeds 0, 1, ...) for ``seconds``; returns the rewards,
-    the steps counted, wall and CPU seconds."""
-    reset: Callable[[int], object] = (lambda s: platform.reset(seed=s)) \
-        if isinstance(platform, PlatformEnv) else platform.reset
-    step: Callable[[np.ndarray], float] = (lambda a: platform.step(a)[1]) \
-        if isinstance(platform, PlatformEnv) else platform.step
-    rewards, steps, episode = [], 0, 0
-    wall, cpu = time.perf_counter(), time.process_time()
-    while episode == 0 or time.perf_counter() - wall < seconds:
-        reset(episode)
-        for t in range(SETTINGS["horizon"]):
-            if load == "random":
-                rewards.append(step(actions[(episode * SETTINGS["horizon"] + t) % len(actions)]))
-                steps += 1
-            elif load == "static":
-                rewards.append(step(grid[episode % len(grid)]))
-                steps += 1
-            else:  # myopic: look at every grid action, take the best
-                values = [platform.simulate(action) for action in grid]
-                rewards.append(step(grid[int(np.argmax(values))]))
-                steps += len(grid) + 1
-        episode += 1
-    return rewards, steps, time.perf_counter() - wall, time.process_time() - cpu
+def play_episode(load: str, platform: PlatformEnv | NaivePlatform, episode: int,
+                 grid: np.ndarray, actions: np.ndarray) -> tuple[list[float], int]:
+    """One episode of 20 epochs with seed ``episode`` under ``load``; returns its
+    observations and rewards, and the steps it counts."""
+    if isinstance(platform, PlatformEnv):
+        platform.reset(seed=episode)
+        step: Callable[[np.ndarray], tuple] = lambda a: platform.step(a)[:2]  # noqa: E731
+    else:
+        platform.reset(episode)
+        step = platform.step
+    played, steps, horizon = [], 0, SETTINGS["horizon"]
+    for t in range(horizon):
+        if load == "random":
+            observation, reward = step(actions[(episode * horizon + t) % len(actions)])
+            steps += 1
+        elif load == "static":
+            observation, reward = step(grid[episode % len(grid)])
+            steps += 1
+        else:  # myopic: look at every grid action, take the best
+            values = [platform.simulate(action) for action in grid]
+            observation, reward = step(grid[int(np.argmax(values))])
+            steps += len(grid) + 1
+        played.append((observation.tobytes(), reward))
+    return played, steps
 
 
 def bench_speed(n_users: int, seconds: float) -> None:
-    """Steps per second of the environment and of the baseline at ``n_users`` users."""
+    """Steps per second of the environment and of the baseline at ``n_users`` users,
+    episode by episode in turn (so both see the same machine load)."""
     env = PlatformEnv(n_users=n_users, **SETTINGS)
     grid = action_grid(env, 5)
     actions = np.random.default_rng(0).uniform(env.action_space.low, env.action_space.high,
                                                (4096, 2)).astype(np.float32)
     for load in ("random", "static", "myopic"):
-        fast = run_load(load, PlatformEnv(n_users=n_users, **SETTINGS), grid, actions, seconds)
-        naive = run_load(load, NaivePlatform(env), grid, actions, seconds)
-        common = min(len(fast[0]), len(naive[0]))
-        if fast[0][:common] != naive[0][:common]:
-            raise AssertionError(f"K={n_users} {load}: the environment and the baseline "
-                                 f"disagree on the rewards")
-        rates = [steps / wall for _, steps, wall, _ in (fast, naive)]
-        cpu_rates = [steps / cpu for _, steps, _, cpu in (fast, naive)]
+        platforms = (PlatformEnv(n_users=n_users, **SETTINGS), NaivePlatform(env))
+        clocks = np.zeros((2, 3))  # (env, baseline) x (steps, wall s, CPU s)
+        episode, start = 0, time.perf_counter()
+        while episode < 2 or time.perf_counter() - start < 2 * seconds:
+            played = []
+            for row, platform in enumerate(platforms):
+                wall, cpu = time.perf_counter(), time.process_time()
+                steps_played, steps = play_episode(load, platform, episode, grid, actions)
+                clocks[row] += (steps, time.perf_counter() - wall, time.process_time() - cpu)
+                played.append(steps_played)
+            if played[0] != played[1]:
+                raise AssertionError(f"K={n_users} {load} episode {episode}: the environment "
+                                     f"and the baseline disagree")
+            episode += 1
+        rates, cpu_rates = clocks[:, 0] / clocks[:, 1], clocks[:, 0] / clocks[:, 2]
         print(f"K={n_users:>6,} {load:<7} env {rates[0]:9,.0f} steps/s ({cpu_rates[0]:9,.0f} "
               f"per CPU-s)   baseline {rates[1]:8,.0f} ({cpu_rates[1]:8,.0f})   ratio "
               f"{rates[0] / rates[1]:5.1f}x ({cpu_rates[0] / cpu_rates[1]:.1f}x CPU)   "
-              f"{common} rewards identical", flush=True)
+              f"{episode} episodes, identical", flush=True)
 
 
 # ---------------------------------------------------------------------- learning
@@ -203,7 +222,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     print(f"platform steps: n={SETTINGS['n_producers']}, d={SETTINGS['dim']}, "
           f"moves_per_epoch={SETTINGS['moves_per_epoch']}, outside option "
-          f"{SETTINGS['outside_option']}, about {args.seconds:g} s per measurement", flush=True)
+          f"{SETTINGS['outside_option']}, about {args.seconds:g} s per implementation and load",
+          flush=True)
     for n_users in args.users:
         bench_speed(n_users, args.seconds)
     if not args.skip_training:

@@ -60,15 +60,15 @@ horizon=20, dim=None, n_users=None, users_seed=0, users_path=None)``; see
 
 ## Speed
 
-Each rule the actions set keeps its game and vertex table (an LRU cache of
+Each rule used more than once keeps its game and vertex table (an LRU cache of
 ``RULE_CACHE_SIZE`` rules, fewer for many users), and what it found about the
-profiles it has seen: their vertex tables (from the rule's second use on), SCF
-values, and which are equilibria (no producer moves or leaves, whatever the
-order). A repeated action from a revisited profile (a static policy at its
-equilibrium, a look-ahead policy trying the same grid every epoch) costs dictionary
-look-ups; ``simulate`` peeks the stream's next permutations once per state. A new
-action every step (a learner's) costs what a fresh game and dynamics would. The
-numbers are those of a fresh computation, bit for bit.
+profiles it has seen: their vertex tables, SCF values, and which are equilibria (no
+producer moves or leaves, whatever the order). A repeated action from a revisited
+profile (a static policy at its equilibrium, a look-ahead policy trying the same
+grid every epoch) costs dictionary look-ups; ``simulate`` peeks the stream's next
+permutations once per state. A new action every step (a learner's) costs what a
+fresh game and dynamics would. The numbers are those of a fresh computation, bit
+for bit.
 
 ## Example
 
@@ -85,6 +85,7 @@ numbers are those of a fresh computation, bit for bit.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -191,8 +192,10 @@ class PlatformEnv(gymnasium.Env):
         obs_high = np.ones(2 * d + 2, dtype=np.float32)
         obs_low[-1], obs_high[-1] = -WELFARE_CLIP, WELFARE_CLIP
         self.observation_space = spaces.Box(obs_low, obs_high, dtype=np.float32)
-        # Rule parameters -> that rule's game, dynamics state and memos (an LRU cache).
+        # Rule parameters -> that rule's game, dynamics state and memos (an LRU cache of
+        # the rules used more than once), and the parameters of the rules met so far.
         self._responders: dict[tuple[Any, ...], _Responder] = {}
+        self._seen: set[tuple[Any, ...]] = set()
         self._cache_size: int = min(RULE_CACHE_SIZE,
                                     max(8, RULE_CACHE_USERS // self.game.n_users))
         self._scratch_rng = np.random.RandomState(0)  # simulate's copy of the stream
@@ -225,17 +228,24 @@ class PlatformEnv(gymnasium.Env):
         return np.clip(arr, self.action_space.low, self.action_space.high)
 
     def _responder(self, rule: ServingRule) -> _Responder:
-        """The cached response machinery of ``rule`` (least recently used dropped)."""
+        """The response machinery of ``rule``: cached from the rule's second use on (least
+        recently used dropped); a rule met once (a learner's continuous action) is
+        built, used and let go, as a fresh computation would."""
         key = tuple(rule.params().values())
         responder = self._responders.pop(key, None)
         if responder is None:
-            if len(self._responders) >= self._cache_size:
-                del self._responders[next(iter(self._responders))]
             # The game differs from self.game only in its rule: share the validated,
             # read-only users, weights and vertices instead of copying them.
             game = copy.copy(self.game)
             game.rule = rule
-            responder = _Responder(game, self.scf)
+            if key not in self._seen:
+                if len(self._seen) >= MEMO_SIZE:
+                    self._seen.clear()
+                self._seen.add(key)
+                return _Responder(game, self.scf, memo=False)
+            if len(self._responders) >= self._cache_size:
+                del self._responders[next(iter(self._responders))]
+            responder = _Responder(game, self.scf, memo=True)
         self._responders[key] = responder  # most recently used last
         return responder
 
@@ -257,9 +267,8 @@ class PlatformEnv(gymnasium.Env):
         if self.rng is None:
             raise RuntimeError("step() called before reset()")
         rule = self.rule_for(action)
-        n, rng = self.game.n_producers, self.rng
-        value, iterations, converged = self._respond(rule, lambda: rng.permutation(n),
-                                                     self.directions, self.active)
+        draw = functools.partial(self.rng.permutation, self.game.n_producers)
+        value, iterations, converged = self._respond(rule, draw, self.directions, self.active)
         self._upcoming = None
         self.last_scf = value
         self.step_count += 1
@@ -333,16 +342,16 @@ class _Responder:
         The game under this rule.
     scf : callable
         The platform's social choice function.
+    memo : bool
+        Remember vertex tables (for a rule that is used again).
     """
 
-    def __init__(self, game: EngagementGame, scf: welfare.SocialChoice) -> None:
+    def __init__(self, game: EngagementGame, scf: welfare.SocialChoice, memo: bool) -> None:
         self.game = game
         self.scf = scf
         self.state = DynamicsState(game, np.zeros(game.n_producers, dtype=np.int64))
-        # Vertex tables are remembered from the rule's second response on: a rule used
-        # once (a learner's continuous action) would only pay for the bookkeeping.
-        self._memo_table = _MemoTable(self.state.table)
-        self._responses = 0
+        if memo:
+            self.state.table = _MemoTable(self.state.table)
         self._scf_memo: dict[tuple[bytes, bytes], float] = {}
         self._equilibria: set[tuple[bytes, bytes]] = set()
 
@@ -354,10 +363,7 @@ class _Responder:
         if (directions.tobytes(), active.tobytes()) in self._equilibria:
             next_order()  # the scan would find nothing, but the stream moves on
             return 0, True
-        self._responses += 1
         state = self.state
-        if self._responses == 2:
-            state.table = self._memo_table
         state.directions[:], state.active[:] = directions, active
         state.counts = np.bincount(directions[active], minlength=self.game.n_vertices)
         state.moves.clear()
