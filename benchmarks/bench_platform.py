@@ -6,7 +6,7 @@
    runs the dynamics from scratch (``recgym.solvers.DynamicsState``, as
    ``best_response_dynamics`` does), then evaluates the SCF on the whole profile. Both
    are checked to give identical rewards and observations on the same actions and
-   seeds, played episode by episode in turn. Three loads:
+   seeds, played epoch by epoch in turn. Three loads:
 
    * ``random``: a fresh continuous action every step (what a learner sends: every
      step is a new rule, so no cache can help);
@@ -39,7 +39,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -135,53 +135,46 @@ class NaivePlatform:
 
 
 # ---------------------------------------------------------------------- the loads
-def play_episode(load: str, platform: PlatformEnv | NaivePlatform, episode: int,
-                 grid: np.ndarray, actions: np.ndarray) -> tuple[list[float], int]:
-    """One episode of 20 epochs with seed ``episode`` under ``load``; returns its
-    observations and rewards, and the steps it counts."""
-    if isinstance(platform, PlatformEnv):
-        platform.reset(seed=episode)
-        step: Callable[[np.ndarray], tuple] = lambda a: platform.step(a)[:2]  # noqa: E731
-    else:
-        platform.reset(episode)
-        step = platform.step
-    played, steps, horizon = [], 0, SETTINGS["horizon"]
-    for t in range(horizon):
-        if load == "random":
-            observation, reward = step(actions[(episode * horizon + t) % len(actions)])
-            steps += 1
-        elif load == "static":
-            observation, reward = step(grid[episode % len(grid)])
-            steps += 1
-        else:  # myopic: look at every grid action, take the best
-            values = [platform.simulate(action) for action in grid]
-            observation, reward = step(grid[int(np.argmax(values))])
-            steps += len(grid) + 1
-        played.append((observation.tobytes(), reward))
-    return played, steps
+def play_epoch(load: str, platform: PlatformEnv | NaivePlatform, action: np.ndarray,
+               grid: np.ndarray) -> tuple[bytes, float, int]:
+    """One epoch under ``load`` (``action`` is the random or static one); returns the
+    observation's bytes, the reward and the steps it counts."""
+    steps = 1
+    if load == "myopic":  # look at every grid action, take the best
+        action = grid[int(np.argmax([platform.simulate(a) for a in grid]))]
+        steps += len(grid)
+    observation, reward = platform.step(action)[:2]
+    return observation.tobytes(), reward, steps
 
 
 def bench_speed(n_users: int, seconds: float) -> None:
     """Steps per second of the environment and of the baseline at ``n_users`` users,
-    episode by episode in turn (so both see the same machine load)."""
+    epoch by epoch in turn on the same actions (so both see the same machine load)."""
     env = PlatformEnv(n_users=n_users, **SETTINGS)
     grid = action_grid(env, 5)
     actions = np.random.default_rng(0).uniform(env.action_space.low, env.action_space.high,
                                                (4096, 2)).astype(np.float32)
+    horizon = SETTINGS["horizon"]
     for load in ("random", "static", "myopic"):
-        platforms = (PlatformEnv(n_users=n_users, **SETTINGS), NaivePlatform(env))
+        fast, naive = PlatformEnv(n_users=n_users, **SETTINGS), NaivePlatform(env)
         clocks = np.zeros((2, 3))  # (env, baseline) x (steps, wall s, CPU s)
         episode, start = 0, time.perf_counter()
         while episode < 2 or time.perf_counter() - start < 2 * seconds:
-            played = []
-            for row, platform in enumerate(platforms):
-                wall, cpu = time.perf_counter(), time.process_time()
-                steps_played, steps = play_episode(load, platform, episode, grid, actions)
-                clocks[row] += (steps, time.perf_counter() - wall, time.process_time() - cpu)
-                played.append(steps_played)
-            if played[0] != played[1]:
-                raise AssertionError(f"K={n_users} {load} episode {episode}: the environment "
-                                     f"and the baseline disagree")
+            fast.reset(seed=episode)
+            naive.reset(episode)
+            for t in range(horizon):
+                action = actions[(episode * horizon + t) % len(actions)] if load == "random" \
+                    else grid[episode % len(grid)]
+                played = []
+                for row, platform in enumerate((fast, naive)):
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    *outcome, steps = play_epoch(load, platform, action, grid)
+                    clocks[row] += (steps, time.perf_counter() - wall,
+                                    time.process_time() - cpu)
+                    played.append(outcome)
+                if played[0] != played[1]:
+                    raise AssertionError(f"K={n_users} {load} episode {episode} step {t}: the "
+                                         f"environment and the baseline disagree")
             episode += 1
         rates, cpu_rates = clocks[:, 0] / clocks[:, 1], clocks[:, 0] / clocks[:, 2]
         print(f"K={n_users:>6,} {load:<7} env {rates[0]:9,.0f} steps/s ({cpu_rates[0]:9,.0f} "
