@@ -34,11 +34,6 @@ def check_int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
-def check_positive_float(name: str, value: object) -> float:
-    """Return ``value`` as a finite ``float > 0``."""
-    return check_float(name, value, low=0.0, low_open=True)
-
-
 def check_float(name: str, value: object, low: float = -np.inf, high: float = np.inf, *,
                 low_open: bool = False, high_open: bool = False,
                 allow_inf: bool = False) -> float:

@@ -14,7 +14,6 @@ The folder's settings, lock and SIGTERM handling are ``recgym.experiments.folder
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -169,7 +168,3 @@ def run_tasks(out: str | Path, settings: dict[str, Any], non_result: Sequence[st
     return TaskSweepResult(result.reset_index(drop=True), store.path, len(rows),
                            time.perf_counter() - start)
 
-
-def number_or_missing(value: object) -> float:
-    """A rule parameter for a row: the float, or NaN where the rule lacks it."""
-    return math.nan if value is None else float(value)
