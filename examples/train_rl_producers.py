@@ -3,10 +3,12 @@
 Both ways of training, each in about ten lines:
 
 * ``shared``: one PPO policy acts for every producer (their ids are in the
-  observations), through the vectorised multi-agent adapter;
-* ``independent``: one model per producer, all learning at once against each other.
+  observations), through the vectorised multi-agent adapter; producers post
+  embeddings (``action_type="box"``, the vertex-mixture policy);
+* ``independent``: a network per producer, all batched in one PPO model; here
+  producers choose a feature (``action_type="vertex"``: they post basis vectors).
 
-Run ``python examples/train_rl_producers.py --steps 50000`` and then
+Run ``python examples/train_rl_producers.py --steps 100000`` and then
 ``tensorboard --logdir runs/example`` to watch ``eval/nash_conv_relative``,
 ``eval/tv_to_equilibrium`` and the producer vs user distribution figure.
 """
@@ -18,12 +20,12 @@ import argparse
 import torch
 
 import recgym
-from agents.rl import EquilibriumEvalCallback, IndependentLearners, evaluate, shared_model
+from agents.rl import EquilibriumEvalCallback, evaluate, independent_model, shared_model
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=50_000, help="agent-steps per mode")
+    parser.add_argument("--steps", type=int, default=100_000, help="agent-steps per mode")
     parser.add_argument("--logdir", default="runs/example", help="TensorBoard folder")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -32,19 +34,20 @@ def main() -> None:
     settings = dict(n_producers=5, dim=5, n_users=1000, rule="softmax", temperature=1.0,
                     horizon=16)
 
-    # (a) One shared policy for every producer.
-    model = shared_model([recgym.parallel_env(**settings) for _ in range(4)], algo="ppo",
+    # (a) One shared policy for every producer, embeddings as actions.
+    model = shared_model([recgym.parallel_env(**settings) for _ in range(32)], algo="ppo",
                          seed=args.seed, logdir=f"{args.logdir}/shared")
     eval_env = recgym.parallel_env(**settings)
     model.learn(args.steps, callback=EquilibriumEvalCallback(eval_env, eval_freq=10_000))
-    print("shared PPO\n" + evaluate(model, eval_env).summary() + "\n")
+    print("shared PPO, embeddings\n" + evaluate(model, eval_env).summary() + "\n")
 
-    # (b) Independent learners: one model per producer, trained at once.
-    learners = IndependentLearners([recgym.parallel_env(**settings) for _ in range(4)],
-                                   algo="ppo", seed=args.seed,
-                                   logdir=f"{args.logdir}/independent")
+    # (b) A network per producer, trained at once; each producer picks a feature.
+    vertex = dict(settings, action_type="vertex")
+    learners = independent_model([recgym.parallel_env(**vertex) for _ in range(32)],
+                                 seed=args.seed, logdir=f"{args.logdir}/independent")
+    eval_env = recgym.parallel_env(**vertex)
     learners.learn(args.steps, callback=EquilibriumEvalCallback(eval_env, eval_freq=10_000))
-    print("independent PPO\n" + evaluate(learners, eval_env).summary())
+    print("independent PPO, features\n" + evaluate(learners, eval_env).summary())
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from torch.distributions import Categorical, Independent, MixtureSameFamily, Nor
 
 import agents
 import agents.rl
+import agents.rl.heuristic
 import recgym
 import recgym.cli
 import recgym.solvers
@@ -56,6 +57,13 @@ from agents.rl import (
     train,
 )
 from agents.rl.cli import add_train_parser
+from agents.rl.heuristic import (
+    INSTANCES,
+    best_vertex_and_best_response,
+    continuous_dynamics,
+    format_outcomes,
+    vertex_dynamics,
+)
 from recgym.metrics import concentrated_share, features_used, producer_distribution
 from recgym.solvers import summarize_equilibrium
 
@@ -608,7 +616,8 @@ def test_cli_reports_bad_choices_as_usage_errors(capsys):
 
 # ---------------------------------------------------------------------- documentation
 def test_class_names_in_rl_docstrings_exist():
-    namespaces = (builtins, agents.rl, agents, recgym, recgym.solvers, gymnasium.spaces,
+    namespaces = (builtins, agents.rl, agents.rl.heuristic, agents, recgym, recgym.solvers,
+                  gymnasium.spaces,
                   stable_baselines3, stable_baselines3.common.vec_env,
                   stable_baselines3.common.logger, stable_baselines3.common.policies,
                   stable_baselines3.ppo, pettingzoo, pettingzoo.utils.wrappers, np.random)
@@ -634,3 +643,37 @@ def test_example_script_runs_with_a_tiny_budget(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.count("NashConv / producer utility") == 2
     assert any((tmp_path / "shared").iterdir()) and any((tmp_path / "independent").iterdir())
+
+
+def test_heuristic_failure_instances():
+    small, larger = INSTANCES["small"].game(), INSTANCES["larger"].game()
+    # The brief's numbers: against a rival on feature 0, a mix beats every basis vector.
+    vertex, best, strategy = best_vertex_and_best_response(small, rival_feature=0)
+    assert vertex == pytest.approx(2.394, abs=1e-3) and best == pytest.approx(2.578, abs=1e-3)
+    assert np.count_nonzero(strategy > 1e-6) == 2
+    # On the larger instance the dynamics stop where a producer gains by mixing, and
+    # continuous best responses reach an interior profile that no search improves.
+    at_vertices = vertex_dynamics(larger, seed=0)
+    assert "converged" in at_vertices.note and at_vertices.nash_conv_relative > 0.01
+    assert not at_vertices.certified
+    interior = continuous_dynamics(larger, at_vertices.profile)
+    assert interior.note.startswith("converged") and interior.nash_conv == pytest.approx(0)
+    assert np.count_nonzero(interior.profile > 1e-6) == 3  # one producer mixes two features
+    exact = BestResponse(larger).nash_conv(interior.profile)
+    assert exact.value == pytest.approx(interior.nash_conv, abs=1e-9)
+    assert "continuous best responses (NashConv 0.0000)" in format_outcomes(
+        [at_vertices, interior])
+
+
+def test_heuristic_example_runs_with_a_tiny_budget():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "heuristic_fails.py"), "--steps", "1000"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert "the best basis vector earns 2.394, the best strategy 2.578" in out
+    assert out.count("closest to a Nash equilibrium over the strategy set") == 2
+    for method in ("vertex dynamics", "continuous best responses",
+                   "PPO independent, mixture policy"):
+        assert out.count(method) >= 2, method
+

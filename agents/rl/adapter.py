@@ -21,9 +21,12 @@ With ``C`` copies of a game of ``n`` producers, ``num_envs = C n`` and sub-env
   learning signal, and its actions are ignored.
 * When a copy's episode ends it is reset at once (SB3's auto-reset): the
   returned observations are the new episode's first ones, and each of its
-  producers' ``infos`` holds the last observation of the finished episode under
-  ``"terminal_observation"`` and ``"TimeLimit.truncated": True`` when the end was
-  a truncation, so that on-policy algorithms bootstrap the value there.
+  producers' ``infos`` holds ``"TimeLimit.truncated": True`` when the end was a
+  truncation and the last observation of the finished episode under
+  ``"terminal_observation"``, so that SB3 bootstraps the value there. With
+  ``terminal_observations=False`` that observation is left out: with ``gamma = 0``
+  (``shared_model``'s default) SB3 would compute one value per finished copy only
+  to multiply it by 0.
 * Seeding: ``seed(s)`` (which SB3 models call with their ``seed``) makes the next
   ``reset`` reset copy ``c`` with seed ``s + c``; later auto-resets continue each
   copy's own generator.
@@ -102,6 +105,8 @@ class ProducerVecEnv(VecEnv):
         The copies of the game (e.g. ``[recgym.parallel_env(**kw) for _ in
         range(4)]``); all with the same agents and spaces. They are owned by the
         adapter from now on (stepped and reset by it).
+    terminal_observations : bool
+        Put each finished episode's last observations in ``infos`` (module docstring).
 
     Raises
     ------
@@ -110,8 +115,10 @@ class ProducerVecEnv(VecEnv):
         different agents (see ``check_parallel_env``).
     """
 
-    def __init__(self, envs: ParallelEnv | Sequence[ParallelEnv]) -> None:
+    def __init__(self, envs: ParallelEnv | Sequence[ParallelEnv],
+                 terminal_observations: bool = True) -> None:
         self.envs: list[ParallelEnv] = list(envs) if isinstance(envs, Sequence) else [envs]
+        self.terminal_observations = bool(terminal_observations)
         if not self.envs:
             raise ValueError("envs must hold at least one parallel environment, got none")
         observation_space, action_space = check_parallel_env(self.envs[0])
@@ -188,7 +195,8 @@ class ProducerVecEnv(VecEnv):
         """
         for i in range(self.n_agents):
             k = c * self.n_agents + i
-            infos[k]["terminal_observation"] = self._obs[k].copy()
+            if self.terminal_observations:
+                infos[k]["terminal_observation"] = self._obs[k].copy()
             infos[k]["TimeLimit.truncated"] = truncated
         obs, reset_infos = self.envs[c].reset()
         self._store(c, obs)

@@ -84,7 +84,7 @@ class TrainConfig:
                              "required).")
     floor: float | None = option(None, "Exposure floor in [0, 1] (default 0).")
     horizon: int = option(16, "Steps per episode (the game is repeated; short is fine).")
-    n_envs: int = option(16, "Copies of the game stepped together (each has n producers).")
+    n_envs: int = option(32, "Copies of the game stepped together (each has n producers).")
     learning_rate: float | None = option(None, "Learning rate (default: 1e-3 for PPO, SB3's "
                                          "for SAC and TD3).")
     gamma: float = option(0.0, "Discount factor; 0 because a step's reward depends only on "

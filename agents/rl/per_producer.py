@@ -248,7 +248,7 @@ def independent_model(envs: ParallelEnv | Sequence[ParallelEnv], algo: str = "pp
         raise ValueError(f"algo must be ppo for independent_model (one network per producer "
                          f"in one PPO model); got {algo!r}: use IndependentLearners for "
                          f"sac and td3")
-    venv = ProducerVecEnv(envs)
+    venv = ProducerVecEnv(envs, terminal_observations=algo_kwargs.get("gamma", 0.0) > 0)
     layout = getattr(venv.envs[0].unwrapped, "observation_layout", None)
     if layout is None or not layout.agent_ids:
         raise ValueError("independent_model needs the producer's id in its observations: "

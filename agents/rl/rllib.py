@@ -7,7 +7,7 @@ each to its own module named after it (``--mode independent``). PPO's settings
 follow ``agents.rl.algorithms``: rollouts of ``PPO_N_STEPS`` steps of each of
 ``--n-envs`` copies per environment runner (counted in agent-steps), used whole
 for ``PPO_N_EPOCHS`` epochs, learning rate ``PPO_LEARNING_RATE``, ``gamma`` from
-``--gamma``, MLPs of ``NET_ARCH`` with separate value networks, the clipped
+``--gamma``, MLPs of ``net_arch`` with separate value networks, the clipped
 objective without RLlib's extra KL penalty. Box actions use RLlib's diagonal
 Gaussian over ``[-1, 1]`` rescaled to the action box (RLlib's
 ``normalize_actions``: the mean starts at the box's centre, as SB3's Gaussian does
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from agents.rl.algorithms import NET_ARCH, PPO_LEARNING_RATE, PPO_N_EPOCHS, PPO_N_STEPS
+from agents.rl.algorithms import PPO_LEARNING_RATE, PPO_N_EPOCHS, PPO_N_STEPS, net_arch
 from agents.rl.callbacks import record_evaluation
 from agents.rl.config import TrainConfig
 from agents.rl.evaluation import EvaluationResult, evaluate
@@ -106,7 +106,8 @@ def ppo_config(config: TrainConfig) -> Any:
 
     register_env(ENV_NAME, make_env)
     modules = sorted(set(_module_ids(config)))
-    model = DefaultModelConfig(fcnet_hiddens=list(NET_ARCH), fcnet_activation="tanh",
+    space = parallel_env(**config.env_kwargs()).action_space("producer_0")
+    model = DefaultModelConfig(fcnet_hiddens=net_arch(space), fcnet_activation="tanh",
                                vf_share_layers=False)
     batch = PPO_N_STEPS * config.n_envs * config.n_producers * max(config.env_runners, 1)
     return (

@@ -11,9 +11,9 @@ the model gets the defaults of ``agents.rl.algorithms`` (for PPO: learning rate
 times, PyTorch's default initialisation instead of SB3's orthogonal one, and for
 Box actions the vertex-mixture policy ``VertexMixturePolicy``, or with
 ``box_policy="gaussian"`` SB3's Gaussian with its mean action at the centre of the
-action box), and the vectorised environment is wrapped in ``VecMonitor`` for
-SB3's episode statistics. The plain SB3 equivalent of ``shared_model(envs,
-seed=0)`` is
+action box), and the vectorised environment (which with ``gamma = 0`` leaves the
+horizon's last observations out) is wrapped in ``VecMonitor`` for SB3's episode
+statistics. The plain SB3 equivalent of ``shared_model(envs, seed=0)`` is
 
 >>> import recgym, torch
 >>> from stable_baselines3 import PPO
@@ -22,7 +22,7 @@ seed=0)`` is
 >>> from agents.rl.algorithms import default_kwargs
 >>> def envs():
 ...     return [recgym.parallel_env(n_producers=2, dim=3, n_users=20)]
->>> venv = VecMonitor(ProducerVecEnv(envs()))
+>>> venv = VecMonitor(ProducerVecEnv(envs(), terminal_observations=False))
 >>> plain = PPO(VertexMixturePolicy, venv, seed=0, **default_kwargs("ppo", venv))
 >>> ours = shared_model(envs(), seed=0)
 >>> all(torch.equal(a, b) for a, b in zip(ours.policy.state_dict().values(),
@@ -86,7 +86,7 @@ def shared_model(envs: ParallelEnv | Sequence[ParallelEnv], algo: str = "ppo", s
     >>> model.learn(32).num_timesteps
     32
     """
-    venv = ProducerVecEnv(envs)
+    venv = ProducerVecEnv(envs, terminal_observations=algo_kwargs.get("gamma", 0.0) > 0)
     check_agent_ids(venv, "shared")
     model = make_model(algo, VecMonitor(venv), seed=seed, device=device, verbose=verbose,
                        **algo_kwargs)
