@@ -191,6 +191,18 @@ def test_adapter_maps_every_producer_of_every_copy_to_the_parallel_env():
             assert venv.observation_space.contains(obs[c * n]), t
 
 
+def test_terminal_observations_only_where_a_value_is_bootstrapped():
+    venv = ProducerVecEnv(recgym.parallel_env(**SMALL), terminal_observations=False)
+    venv.reset()
+    for _ in range(SMALL["horizon"]):
+        _, _, dones, infos = venv.step(np.full((3, 3), 0.5, np.float32))
+    assert dones.all() and all(info["TimeLimit.truncated"] for info in infos)
+    assert not any("terminal_observation" in info for info in infos)
+    for gamma, kept in ((0.0, False), (0.5, True)):  # gamma 0 multiplies the value by 0
+        model = shared_model(recgym.parallel_env(**SMALL), gamma=gamma)
+        assert model.get_env().venv.terminal_observations is kept
+
+
 def test_sb3_seed_seeds_the_copies():
     model = make_model("ppo", ProducerVecEnv([recgym.parallel_env(**SMALL) for _ in range(2)]),
                        seed=11)
