@@ -24,7 +24,8 @@ count, shorter groups padded with zeros that no output reads), passed through
 The policy head of producer ``i`` starts exactly as a shared policy's head would
 (the action distribution's own layer: PyTorch's default initialisation, the
 mixture's means at the basis vectors, the Gaussian's mean at the centre of the
-box) and its log standard deviation (Box actions) is producer ``i``'s own ``(d,)``.
+box; SB3's orthogonal initialisation is not applied) and its log standard
+deviation (Box actions) is producer ``i``'s own ``(d,)``.
 """
 
 from __future__ import annotations
