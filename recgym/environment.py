@@ -143,7 +143,7 @@ from recgym.game import EngagementGame
 from recgym.observations import ObservationLayout
 from recgym.payoffs import PAYOFFS
 from recgym.rules import ServingRule
-from recgym.strategy import project_to_strategy_set
+from recgym.strategy import project_finite, project_to_strategy_set
 
 REWARD_SCALES = ("mean", "sum")
 RENDER_MODES = ("ansi", "rgb_array")
@@ -381,7 +381,7 @@ class EngagementEnv(ParallelEnv):
         live = self.agents
         stacked = self._stack_actions(actions)
         if self.action_type == "box":
-            stacked = project_to_strategy_set(stacked)
+            stacked = project_finite(stacked)  # _stack_actions checked the values
         if len(live) == self.n_producers:
             self.profile = stacked
         else:

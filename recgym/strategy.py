@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Arrays whose entries stay within this size (actions of the unit box, say) are
+#: projected without the shift by their maximum: at this scale the sums lose nothing.
+UNSHIFTED = 4.0
+
 
 def project_to_simplex(x: np.ndarray) -> np.ndarray:
     """Euclidean projection of each row of ``x`` onto ``{s >= 0, sum(s) = 1}``.
@@ -40,7 +44,10 @@ def _simplex(x: np.ndarray) -> np.ndarray:
     """``project_to_simplex`` of float64 ``x`` (the caller sees to overflow warnings)."""
     shape, d = x.shape, x.shape[-1]
     x = x.reshape(-1, d)
-    y = np.maximum(x - x.max(axis=1, keepdims=True), -2.0)
+    top = x.max(axis=1, keepdims=True)
+    # Shifting by the maximum keeps huge rows exact; rows of ordinary size need no shift.
+    y = x if top.max() <= UNSHIFTED and x.min() >= -UNSHIFTED else \
+        np.maximum(x - top, -2.0)
     u = np.sort(y, axis=1)[:, ::-1]  # descending
     css = np.cumsum(u, axis=1) - 1.0
     # rho: the last index where u - css / (index + 1) > 0 (it holds on a prefix).
@@ -74,6 +81,11 @@ def project_to_strategy_set(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
         raise ValueError("x must contain only finite values (no NaN or inf) to be projected")
+    return project_finite(x)
+
+
+def project_finite(x: np.ndarray) -> np.ndarray:
+    """``project_to_strategy_set`` of a float64 array the caller has checked is finite."""
     clipped = np.maximum(x, 0.0)
     # Entries capped at 2 sum to more than 1 exactly when the entries do, and never
     # overflow; the clipped rows are non-negative, so the projection cannot overflow.

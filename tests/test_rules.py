@@ -67,6 +67,24 @@ def test_topk_ties_go_to_the_lower_index():
     np.testing.assert_allclose(probs, [[0.5, 0.5, 0.0]])
 
 
+@given(ratings=ratings_arrays, k=st.integers(1, 7), grid=st.sampled_from([0, 2, 4]))
+@settings(max_examples=200, deadline=None)
+def test_topk_served_mask_is_the_k_best_by_rating_then_index(ratings, k, grid):
+    """Both layouts and both ways of finding the k-th rating serve each user's k best
+    producers, ties to the lower index (grid > 0 snaps ratings so that ties occur)."""
+    if grid:
+        ratings = np.round(ratings * grid) / grid
+    n_users, n = ratings.shape
+    expected = np.zeros(ratings.shape, dtype=bool)
+    for user in range(n_users):  # reference: sort by (-rating, index), one user at a time
+        best = sorted(range(n), key=lambda j: (-ratings[user, j], j))[:k]
+        expected[user, best] = True
+    rule = TopK(k, 1.0)
+    np.testing.assert_array_equal(rule.served_mask(ratings, axis=1), expected)
+    np.testing.assert_array_equal(rule.served_mask(np.ascontiguousarray(ratings.T), axis=0),
+                                  expected.T)
+
+
 def test_topk_with_k_at_least_n_is_softmax():
     ratings = np.random.default_rng(1).uniform(size=(20, 3))
     np.testing.assert_allclose(TopK(3, 0.2).probabilities(ratings),
