@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from agents.platform_training import PlatformTrainConfig
-from recgym.options import add_arguments, from_namespace
+from recgym.options import add_command, config_from_args
 
 __all__ = ["add_train_platform_parser", "run_train_platform"]
 
@@ -23,20 +23,14 @@ DESCRIPTION = ("Train the platform (its serving rule's parameters, epoch by epoc
 
 def add_train_platform_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``train-platform`` sub-command to ``subparsers``; returns its parser."""
-    parser = subparsers.add_parser("train-platform", help="Train a learning platform and "
-                                   "compare it with static and myopic policies.",
-                                   description=DESCRIPTION)
-    add_arguments(parser, PlatformTrainConfig)
-    parser.set_defaults(handler=run_train_platform, parser=parser)
-    return parser
+    return add_command(subparsers, "train-platform", run_train_platform,
+                       "Train a learning platform and compare it with static and myopic "
+                       "policies.", DESCRIPTION, PlatformTrainConfig)
 
 
 def run_train_platform(args: argparse.Namespace) -> int:
     """Handler of ``recgym train-platform``: bad settings are usage errors (exit 2)."""
-    try:
-        config = from_namespace(PlatformTrainConfig, args)
-    except ValueError as exc:
-        args.parser.error(str(exc))
+    config = config_from_args(PlatformTrainConfig, args)
     from agents.platform_training import format_comparison, train_platform
 
     print(format_comparison(train_platform(config)))

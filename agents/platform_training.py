@@ -49,7 +49,7 @@ from agents.platform import (
     compare_platforms,
     evaluate_platform,
 )
-from recgym._validation import check_choice, check_float, check_ints
+from recgym._validation import check_choice, check_float, check_folder, check_ints
 from recgym.datasets.catalog import DATASET_NAMES
 from recgym.options import MAX_SEED, option
 from recgym.platform import DEFAULT_CONTROLS, PlatformEnv
@@ -265,9 +265,10 @@ def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
     from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.logger import configure
 
+    from agents.progress import ProgressCallback
+
     run_dir = Path(config.logdir) / config.run_name()
-    if Path(config.logdir).exists() and not Path(config.logdir).is_dir():
-        raise ValueError(f"--logdir {config.logdir} is a file, not a folder")
+    check_folder("--logdir", config.logdir)
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
     model = build_model(config)
@@ -277,7 +278,9 @@ def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
     if config.eval_every:
         callbacks.insert(0, evaluation_callback(config.make_env(), config.eval_every,
                                                 config.eval_episodes, config.eval_seed))
-    model.learn(config.steps, callback=CallbackList(callbacks), progress_bar=config.progress)
+    if config.progress:
+        callbacks.insert(0, ProgressCallback(unit="step"))
+    model.learn(config.steps, callback=CallbackList(callbacks))
     seconds = time.perf_counter() - start
     model.save(run_dir / "model.zip")
     env = config.make_env()

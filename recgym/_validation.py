@@ -7,6 +7,7 @@ Each ``check_*`` helper returns the validated value and raises ``ValueError`` or
 from __future__ import annotations
 
 import numbers
+from pathlib import Path
 
 import numpy as np
 
@@ -170,3 +171,15 @@ def check_profile(profile: object, n_producers: int, dim: int,
 
 def _fmt(shape: tuple[int | None, int | None]) -> str:
     return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+
+
+def check_folder(name: str, path: str | Path) -> Path:
+    """``Path(path)`` if it is, or can become, a folder: ``ValueError`` naming ``name``
+    when it, or a folder above it, is a file."""
+    path = Path(path)
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker == path:
+        raise ValueError(f"{name} {path} is a file, not a folder")
+    if blocker is not None:
+        raise ValueError(f"{name} {path} is inside {blocker}, which is a file, not a folder")
+    return path

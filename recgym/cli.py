@@ -41,10 +41,11 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from recgym._validation import check_folder
 from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
 from recgym.datasets.download import sources_help
 from recgym.experiments.config import EXPERIMENTS, EquilibriumConfig
-from recgym.options import add_arguments, from_namespace
+from recgym.options import add_arguments, add_command, config_from_args
 
 #: Errors reported as one line ``recgym: error: ...`` with exit status 1 (bad data,
 #: missing extras, files that cannot be read or written).
@@ -58,7 +59,7 @@ DOWNLOADABLE = tuple(name for name in DATASET_NAMES if name not in SYNTHETIC)
 def _equilibrium(args: argparse.Namespace) -> int:
     from recgym.experiments.equilibrium import format_report, run_equilibrium
 
-    config = _config(args, EquilibriumConfig)
+    config = config_from_args(EquilibriumConfig, args)
     print(format_report(run_equilibrium(config), config))
     return 0
 
@@ -66,7 +67,7 @@ def _equilibrium(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from recgym.experiments.sweep import run_sweep
 
-    config = _config(args, EXPERIMENTS[args.experiment])
+    config = config_from_args(EXPERIMENTS[args.experiment], args)
 
     def work() -> None:
         summary = run_sweep(config)
@@ -80,7 +81,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _design(args: argparse.Namespace) -> int:
     from recgym.experiments.design_sweep import DesignConfig, format_summary, run_design
 
-    config = _config(args, DesignConfig)
+    config = config_from_args(DesignConfig, args)
     return _interruptible(config.out, lambda: print(format_summary(run_design(config), config)))
 
 
@@ -91,7 +92,7 @@ def _information(args: argparse.Namespace) -> int:
         run_information,
     )
 
-    config = _config(args, InformationConfig)
+    config = config_from_args(InformationConfig, args)
     return _interruptible(config.out, lambda: print(format_summary(run_information(config))))
 
 
@@ -139,8 +140,7 @@ def _plot(args: argparse.Namespace) -> int:
         fig_dir = source / "figures"
     else:
         raise ValueError(f"DIR {source} is a file: pass --fig-dir to say where the figures go")
-    if fig_dir.exists() and not fig_dir.is_dir():
-        raise ValueError(f"--fig-dir {fig_dir} is a file, not a folder")
+    check_folder("--fig-dir", fig_dir)
     if settings.get("experiment") in ("design", "information"):
         from recgym.experiments.design_plots import save_design_figures, save_information_figures
 
@@ -211,14 +211,6 @@ def _check_rtol(args: argparse.Namespace) -> None:
             args.parser.error(f"{flag} must be a number >= 0, got {value!r}")
 
 
-def _config(args: argparse.Namespace, config_class: type) -> object:
-    """Build the config, turning its validation errors into usage errors (exit 2)."""
-    try:
-        return from_namespace(config_class, args)
-    except ValueError as exc:
-        args.parser.error(str(exc))
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``recgym`` argument parser with its sub-commands (plug-ins included)."""
     parser = argparse.ArgumentParser(
@@ -229,9 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], text: str,
                 parent: argparse._SubParsersAction = commands) -> argparse.ArgumentParser:
-        sub = parent.add_parser(name, help=text, description=text)
-        sub.set_defaults(handler=handler, parser=sub)
-        return sub
+        return add_command(parent, name, handler, text)
 
     add_arguments(command("equilibrium", _equilibrium,
                           "Run the paper's best-response dynamics once and report the "

@@ -435,15 +435,7 @@ class EngagementEnv(ParallelEnv):
         self.agent_index(agent)
         if self.action_type == "vertex":
             return self._basis[self._check_vertex(agent, action)]
-        if np.iscomplexobj(action):
-            raise TypeError(f"action of {agent} must be real, got complex values {action!r}")
-        try:
-            arr = np.asarray(action)
-        except (TypeError, ValueError):
-            arr = None
-        if arr is None or arr.dtype.kind not in "biuf":  # None, strings, objects
-            raise TypeError(f"action of {agent} must be a numeric array of shape ({self.dim},), "
-                            f"got {action!r}")
+        arr = _real_array(agent, action, f"a numeric array of shape ({self.dim},)")
         arr = arr.astype(np.float64)
         if arr.shape != (self.dim,):
             raise ValueError(f"action of {agent} must have shape ({self.dim},), "
@@ -454,18 +446,10 @@ class EngagementEnv(ParallelEnv):
 
     def _check_vertex(self, agent: str, action: object) -> int:
         """The feature index of one vertex action (see ``check_action``)."""
-        if np.iscomplexobj(action):
-            raise TypeError(f"action of {agent} must be real, got complex values {action!r}")
-        try:
-            arr = np.asarray(action)
-        except (TypeError, ValueError):
-            arr = None
-        if arr is None or arr.dtype.kind not in "biuf":
-            raise TypeError(f"action of {agent} must be a feature index, an integer in "
-                            f"0..{self.dim - 1} (action_type='vertex'), got {action!r}")
+        expected = f"a feature index, an integer in 0..{self.dim - 1} (action_type='vertex')"
+        arr = _real_array(agent, action, expected)
         if arr.shape != () or arr.dtype.kind not in "iu" or not 0 <= arr < self.dim:
-            raise ValueError(f"action of {agent} must be a feature index, an integer in "
-                             f"0..{self.dim - 1} (action_type='vertex'), got {action!r}")
+            raise ValueError(f"action of {agent} must be {expected}, got {action!r}")
         return int(arr)
 
     def _stack_actions(self, actions: Mapping[str, object]) -> np.ndarray:
@@ -584,6 +568,20 @@ class CheckActionWrapper(BaseWrapper):
         if not (self.terminations[agent] or self.truncations[agent]):
             self.unwrapped.check_action(agent, action)
         super().step(action)
+
+
+def _real_array(agent: str, action: object, expected: str) -> np.ndarray:
+    """``np.asarray(action)`` if it is real and numeric; ``TypeError`` naming ``agent`` and
+    what is ``expected`` otherwise (complex values, strings, objects, None)."""
+    if np.iscomplexobj(action):
+        raise TypeError(f"action of {agent} must be real, got complex values {action!r}")
+    try:
+        arr = np.asarray(action)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise TypeError(f"action of {agent} must be {expected}, got {action!r}")
+    return arr
 
 
 def unwrap(env: object) -> EngagementEnv:

@@ -122,3 +122,24 @@ def from_namespace(config_class: type, namespace: argparse.Namespace) -> Any:
         value = getattr(namespace, f.name)
         values[f.name] = tuple(value) if isinstance(value, list) else value
     return config_class(**values)
+
+
+def add_command(subparsers: argparse._SubParsersAction, name: str,
+                handler: Callable[[argparse.Namespace], int], help: str,
+                description: str | None = None, config_class: type | None = None
+                ) -> argparse.ArgumentParser:
+    """Add sub-command ``name`` (options from ``config_class``, if given); its parsed
+    arguments carry ``handler`` and ``parser`` (for usage errors)."""
+    parser = subparsers.add_parser(name, help=help, description=description or help)
+    if config_class is not None:
+        add_arguments(parser, config_class)
+    parser.set_defaults(handler=handler, parser=parser)
+    return parser
+
+
+def config_from_args(config_class: type, args: argparse.Namespace) -> Any:
+    """``from_namespace``, with the config's validation errors as usage errors (exit 2)."""
+    try:
+        return from_namespace(config_class, args)
+    except ValueError as exc:
+        args.parser.error(str(exc))

@@ -51,6 +51,12 @@ def _cases(sweep: Path, tmp: Path) -> list[tuple[list[str], str]]:
         (["equilibrium", "--dataset", "movielens-100k", "--data", str(tmp / "nodata")],
          "--data"),
         (["download", "netflix"], "NAME"),
+        (["train", "--device", "bogus", "--logdir", str(tmp / "runs")], "--device"),
+        (["train", "--logdir", str(a_file)], "--logdir"),
+        (["train", "--logdir", str(a_file / "under")], "--logdir"),
+        (["train-platform", "--logdir", str(a_file)], "--logdir"),
+        (["train-platform", "--logdir", str(a_file / "under")], "--logdir"),
+        (["plot", str(sweep), "--fig-dir", str(a_file / "under")], "--fig-dir"),
     ]
 
 
@@ -71,3 +77,10 @@ def test_a_failed_start_writes_nothing(tmp_path):
                    str(tmp_path / "nodata"), *TINY, "--out", str(out), cwd=tmp_path)
     assert done.returncode == 1 and "not found" in done.stderr
     assert not out.exists()
+
+
+def test_a_failed_training_start_writes_nothing(tmp_path):
+    runs = tmp_path / "runs"
+    done = _recgym("train", "--device", "no-such-device", "--logdir", str(runs), cwd=tmp_path)
+    assert done.returncode == 2 and "--device" in done.stderr
+    assert not runs.exists()

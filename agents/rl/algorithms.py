@@ -43,8 +43,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.rl.config import ALGOS, BOX_POLICIES, check_algo
+from agents.rl.config import ALGOS, BOX_POLICIES, PPO_LEARNING_RATE, check_algo
 from agents.rl.policies import VertexMixturePolicy
+from recgym._validation import check_int
 
 #: Algorithm name -> SB3 class (names: ``agents.rl.config.ALGOS``).
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = dict(zip(ALGOS, (PPO, SAC, TD3), strict=True))
@@ -58,18 +59,19 @@ PPO_MINIBATCHES = 1
 PPO_N_EPOCHS = 5
 #: PPO: initial log standard deviation of the Box policies (actions live in [0, 1]).
 PPO_LOG_STD_INIT = -1.0
-#: PPO: learning rate (ten times SB3's 3e-4: with five gradient steps per update, 3e-4
-#: and 1e-3 leave the mixture policy short of equilibrium on some benchmark seeds).
-PPO_LEARNING_RATE = 3e-3
 #: SAC/TD3: replay buffer size, minibatch size, random steps (per model) before learning.
 OFF_POLICY_BUFFER = 100_000
 OFF_POLICY_BATCH = 256
 OFF_POLICY_LEARNING_STARTS = 1_000
 #: TD3: standard deviation of the Gaussian exploration noise (actions live in [0, 1]).
 TD3_NOISE_STD = 0.2
+#: Torch CPU threads set by ``make_model`` (as ``recgym train``): these networks are small,
+#: and one thread is faster than torch's default of one per core.
+DEFAULT_TORCH_THREADS = 1
 
-__all__ = ["ALGORITHMS", "ALGOS", "BOX_POLICIES", "check_algo", "check_box_policy",
-           "check_spaces", "default_kwargs", "make_model", "net_arch", "policy_class"]
+__all__ = ["ALGORITHMS", "ALGOS", "BOX_POLICIES", "DEFAULT_TORCH_THREADS", "check_algo",
+           "check_box_policy", "check_spaces", "default_kwargs", "make_model", "net_arch",
+           "policy_class"]
 
 
 def check_box_policy(box_policy: object) -> str:
@@ -121,7 +123,8 @@ def policy_class(algo: str, env: VecEnv, box_policy: str = "mixture") -> type | 
 
 def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu",
                verbose: int = 0, box_policy: str = "mixture", policy: type | None = None,
-               **overrides: Any) -> BaseAlgorithm:
+               torch_threads: int | None = DEFAULT_TORCH_THREADS, **overrides: Any
+               ) -> BaseAlgorithm:
     """An SB3 model of ``algo`` on ``env`` with ``default_kwargs``, updated by ``overrides``.
 
     Parameters
@@ -138,6 +141,9 @@ def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu"
         PPO's policy for Box actions (module docstring); ignored otherwise.
     policy : SB3 policy class, optional
         Instead of ``policy_class(algo, env, box_policy)``.
+    torch_threads : int >= 1 or None
+        Sets torch's CPU threads for the process (``torch.set_num_threads``); default
+        ``DEFAULT_TORCH_THREADS``, as ``recgym train``; ``None`` leaves torch's setting.
     **overrides
         Any constructor argument of the SB3 class (``learning_rate``, ``gamma``, ...).
 
@@ -149,6 +155,8 @@ def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu"
     """
     algo = check_algo(algo)
     check_spaces(algo, env)
+    if torch_threads is not None:
+        torch.set_num_threads(check_int("torch_threads", torch_threads, 1))
     policy = policy_class(algo, env, box_policy) if policy is None else policy
     kwargs = default_kwargs(algo, env, overrides.pop("gamma", 0.0),
                             overrides.get("n_steps", PPO_N_STEPS))

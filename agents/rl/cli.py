@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from agents.rl.config import TrainConfig
-from recgym.options import add_arguments, from_namespace
+from recgym.options import add_command, config_from_args
 
 __all__ = ["add_train_parser", "run_train"]
 
@@ -22,29 +22,19 @@ DESCRIPTION = ("Train RL producers with Stable-Baselines3 or Ray RLlib (one shar
 
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``train`` sub-command to ``subparsers``; returns its parser.
-
-    The parser's defaults carry ``handler=run_train`` and ``parser`` (for usage
-    errors), as the other ``recgym`` sub-commands do.
-    """
-    parser = subparsers.add_parser("train", help="Train RL producers and compare them with "
-                                   "the exact equilibrium.", description=DESCRIPTION)
-    add_arguments(parser, TrainConfig)
-    parser.set_defaults(handler=run_train, parser=parser)
-    return parser
+    """Add the ``train`` sub-command to ``subparsers``; returns its parser."""
+    return add_command(subparsers, "train", run_train, "Train RL producers and compare them "
+                       "with the exact equilibrium.", DESCRIPTION, TrainConfig)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Handler of ``recgym train``: bad settings, a missing RLlib and an unreachable Ray
-    address are usage errors (exit status 2)."""
-    try:
-        config = from_namespace(TrainConfig, args)
-    except ValueError as exc:
-        args.parser.error(str(exc))
-    from agents.rl.training import check_backend, format_summary, train  # heavy imports
+    """Handler of ``recgym train``: bad settings, an unusable device or --logdir, a missing
+    RLlib and an unreachable Ray address are usage errors (exit status 2)."""
+    config = config_from_args(TrainConfig, args)
+    from agents.rl.training import check_start, format_summary, train  # heavy imports
 
     try:
-        check_backend(config)
+        check_start(config)
     except (ImportError, ValueError) as exc:
         args.parser.error(str(exc))
     print(format_summary(train(config)))

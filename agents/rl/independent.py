@@ -47,6 +47,7 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
+from agents.progress import ProgressCallback
 from agents.rl.adapter import ProducerVecEnv
 from agents.rl.algorithms import check_algo, make_model
 from agents.rl.shared import check_agent_ids, tensorboard_logger
@@ -155,7 +156,8 @@ class IndependentLearners:
     verbose : int
         SB3 verbosity of every model.
     **algo_kwargs
-        Constructor arguments of every model (``agents.rl.algorithms.make_model``).
+        Arguments of every model's ``agents.rl.algorithms.make_model``: SB3 constructor
+        arguments and ``torch_threads`` (default 1, as in ``recgym train``).
 
     Attributes
     ----------
@@ -212,8 +214,10 @@ class IndependentLearners:
 
     # ------------------------------------------------------------------ training
     def learn(self, total_timesteps: int, callback: BaseCallback | list | None = None,
-              log_interval: int | None = None) -> IndependentLearners:
-        """Train every model for ``total_timesteps`` agent-steps in all (about ``/ n`` each).
+              log_interval: int | None = None, progress_bar: bool = False
+              ) -> IndependentLearners:
+        """Train every model for ``total_timesteps`` agent-steps in all (about ``/ n`` each),
+        counting ``num_timesteps`` from 0 (as SB3's ``learn`` does by default).
 
         Parameters
         ----------
@@ -224,6 +228,8 @@ class IndependentLearners:
             called once per joint step; returning False stops every model.
         log_interval : int, optional
             Passed to every model's ``learn`` (default: the algorithm's own).
+        progress_bar : bool
+            Show a bar of the agent-steps on stderr (``agents.progress.ProgressCallback``).
 
         Returns
         -------
@@ -232,6 +238,10 @@ class IndependentLearners:
         total = check_int("total_timesteps", total_timesteps, 1)
         per_model = -(-total // self.n_producers)
         callback = _as_callback(callback)
+        if progress_bar:
+            others = [] if callback is None else [callback]
+            callback = CallbackList([ProgressCallback(), *others])
+        self.num_timesteps = 0
         self.observations = self.venv.reset()
         if callback is not None:
             callback.init_callback(self)

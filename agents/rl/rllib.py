@@ -31,6 +31,7 @@ Install with ``pip install "recgym[rllib]"`` (RLlib pins its own Gymnasium).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,11 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from tqdm import tqdm
 
-from agents.rl.algorithms import PPO_LEARNING_RATE, PPO_N_EPOCHS, PPO_N_STEPS, net_arch
+from agents.rl.algorithms import PPO_N_EPOCHS, PPO_N_STEPS, net_arch
 from agents.rl.callbacks import record_evaluation
-from agents.rl.config import TrainConfig
+from agents.rl.config import PPO_LEARNING_RATE, TrainConfig
 from agents.rl.evaluation import EvaluationResult, evaluate
 from agents.rl.shared import tensorboard_logger
 from recgym.environment import EngagementEnv, parallel_env
@@ -212,9 +214,12 @@ def _learn(algo: Any, config: TrainConfig, run_dir: Path
 
     steps = 0
     evaluate_at(steps)
+    bar = tqdm(total=config.steps, unit=" agent-steps", unit_scale=True, file=sys.stderr,
+               disable=not config.progress)
     while steps < config.steps:
         results = algo.train()
         steps = _agent_steps(results)
+        bar.update(min(steps, config.steps) - bar.n)
         episode_return = results.get("env_runners", {}).get("episode_return_mean")
         if episode_return is not None and np.isfinite(episode_return):
             logger.record("rllib/episode_return_mean", float(episode_return))
@@ -223,6 +228,7 @@ def _learn(algo: Any, config: TrainConfig, run_dir: Path
             evaluate_at(steps)
         else:
             logger.dump(steps)
+    bar.close()
     algo.save_to_path(str((run_dir / "rllib").resolve()))
     logger.close()
     return algo, history, steps

@@ -69,7 +69,9 @@ def shared_model(envs: ParallelEnv | Sequence[ParallelEnv], algo: str = "ppo", s
     device : str
     verbose : int
     **algo_kwargs
-        Constructor arguments (``agents.rl.algorithms.make_model``).
+        Arguments of ``agents.rl.algorithms.make_model``: SB3 constructor arguments and
+        ``torch_threads`` (torch's CPU threads for the process, default 1 as in
+        ``recgym train``; ``None`` leaves torch's own setting).
 
     Returns
     -------

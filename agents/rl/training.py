@@ -27,16 +27,19 @@ from typing import Any
 
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import CallbackList
 
+from agents.progress import ProgressCallback
 from agents.rl.callbacks import EquilibriumEvalCallback
 from agents.rl.config import TrainConfig
 from agents.rl.evaluation import EvaluationResult
 from agents.rl.independent import IndependentLearners
 from agents.rl.per_producer import independent_model
 from agents.rl.shared import shared_model
+from recgym._validation import check_folder
 from recgym.environment import EngagementEnv, parallel_env
 
-__all__ = ["TrainResult", "build", "check_backend", "format_summary", "train"]
+__all__ = ["TrainResult", "build", "check_start", "format_summary", "train"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def build(config: TrainConfig, run_dir: Path | None
     """The SB3 learner (shared model or population) and its evaluation callback."""
     envs, eval_env = make_envs(config)
     common: dict[str, Any] = {"algo": config.algo, "seed": config.seed, "logdir": run_dir,
-                              "device": config.device, **config.algo_kwargs()}
+                              "device": config.device, "torch_threads": config.torch_threads,
+                              **config.algo_kwargs()}
     if config.mode == "shared":
         learner: BaseAlgorithm | IndependentLearners = shared_model(envs, **common)
     elif config.algo == "ppo":
@@ -109,7 +113,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None) -> TrainResult
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    check_backend(config)
+    check_start(config, run_dir)
     torch.set_num_threads(config.torch_threads)
     run_dir = Path(run_dir) if run_dir is not None else Path(config.logdir) / config.run_name()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -127,9 +131,28 @@ def train(config: TrainConfig, run_dir: str | Path | None = None) -> TrainResult
     return result
 
 
-def check_backend(config: TrainConfig) -> None:
-    """Check that ``config.backend`` can start (RLlib installed, Ray address reachable)
-    before anything is written; ``ImportError`` or ``ValueError`` naming the fix."""
+def check_start(config: TrainConfig, run_dir: str | Path | None = None) -> None:
+    """Check, before anything is written, that the run can start: the torch device
+    exists here, the run directory's parent is not a file, and ``config.backend`` can
+    start (RLlib installed, Ray address reachable).
+
+    Raises
+    ------
+    ValueError or ImportError
+        Naming the option (``--device``, ``--logdir``, ``--backend``) and the fix.
+    """
+    try:
+        device = torch.device(config.device)
+    except RuntimeError:
+        raise ValueError(f"--device must be a torch device such as cpu, cuda or cuda:0; "
+                         f"got {config.device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {config.device}: no CUDA device is available here "
+                         f"(torch.cuda.is_available() is False); use --device cpu")
+    if run_dir is None:
+        check_folder("--logdir", config.logdir)
+    else:
+        check_folder("run_dir", run_dir)
     if config.backend == "rllib":
         from agents.rl.rllib import check_rllib  # Ray only when asked for
 
@@ -141,7 +164,8 @@ def _train_sb3(config: TrainConfig, run_dir: Path
                           list[tuple[int, EvaluationResult]], int]:
     """Train with Stable-Baselines3 and save the model(s) in ``run_dir``."""
     learner, callback = build(config, run_dir)
-    learner.learn(config.steps, callback=callback)
+    progress = [ProgressCallback()] if config.progress else []
+    learner.learn(config.steps, callback=CallbackList([*progress, callback]))
     if isinstance(learner, IndependentLearners):
         learner.save(run_dir)
         learner.close()

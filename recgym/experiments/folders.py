@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from recgym._validation import check_folder
 from recgym.experiments.results import Problems, check_regular_file, replace_file
 
 CONFIG_FILE = "config.json"
@@ -77,15 +78,10 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def make_folder(out: Path) -> None:
     """Create ``out`` (and its parents); a ``ValueError`` naming ``--out`` if it cannot be."""
+    check_folder("--out", out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
-        if blocker == out:
-            raise ValueError(f"--out {out} is a file, not a folder") from exc
-        if blocker is not None:
-            raise ValueError(f"--out {out} is inside {blocker}, which is a file, not a "
-                             "folder") from exc
         raise ValueError(f"--out {out}: cannot create the folder ({exc.strerror})") from exc
 
 
