@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from agents.rl.heuristic import (
     INSTANCES,
     best_vertex_and_best_response,
@@ -39,7 +37,6 @@ def main() -> None:
     parser.add_argument("--instances", nargs="+", default=list(INSTANCES),
                         choices=list(INSTANCES))
     args = parser.parse_args()
-    torch.set_num_threads(1)  # small networks: one thread is fastest
 
     for name in args.instances:
         instance = INSTANCES[name]
@@ -55,7 +52,7 @@ def main() -> None:
               f"({best / vertex - 1:+.1%})")
         at_vertices = vertex_dynamics(game, seed=0)
         outcomes = [at_vertices, continuous_dynamics(game, at_vertices.profile),
-                    learned(instance, args.steps, seed=args.seed)]
+                    learned(instance, args.steps, seed=args.seed, progress=True)]
         print(format_outcomes(outcomes))
         print()
 

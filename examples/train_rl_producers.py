@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 import recgym
+from agents.progress import ProgressCallback
 from agents.rl import EquilibriumEvalCallback, evaluate, independent_model, shared_model
 
 
@@ -29,7 +28,6 @@ def main() -> None:
     parser.add_argument("--logdir", default="runs/example", help="TensorBoard folder")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    torch.set_num_threads(1)  # small networks: one thread is fastest
 
     settings = dict(n_producers=5, dim=5, n_users=1000, rule="softmax", temperature=1.0,
                     horizon=16)
@@ -38,7 +36,8 @@ def main() -> None:
     model = shared_model([recgym.parallel_env(**settings) for _ in range(32)], algo="ppo",
                          seed=args.seed, logdir=f"{args.logdir}/shared")
     eval_env = recgym.parallel_env(**settings)
-    model.learn(args.steps, callback=EquilibriumEvalCallback(eval_env, eval_freq=10_000))
+    model.learn(args.steps, callback=[ProgressCallback(), EquilibriumEvalCallback(eval_env,
+                                                                                  10_000)])
     print("shared PPO, embeddings\n" + evaluate(model, eval_env).summary() + "\n")
 
     # (b) A network per producer, trained at once; each producer picks a feature.
@@ -46,7 +45,8 @@ def main() -> None:
     learners = independent_model([recgym.parallel_env(**vertex) for _ in range(32)],
                                  seed=args.seed, logdir=f"{args.logdir}/independent")
     eval_env = recgym.parallel_env(**vertex)
-    learners.learn(args.steps, callback=EquilibriumEvalCallback(eval_env, eval_freq=10_000))
+    learners.learn(args.steps, callback=[ProgressCallback(), EquilibriumEvalCallback(eval_env,
+                                                                                     10_000)])
     print("independent PPO, features\n" + evaluate(learners, eval_env).summary())
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.progress import ProgressCallback
 from agents.rl.evaluation import evaluate
 from agents.rl.per_producer import independent_model
 from agents.rl.shared import shared_model
@@ -162,15 +163,16 @@ def continuous_dynamics(game: EngagementGame, start: np.ndarray, max_rounds: int
 
 
 def learned(instance: Instance, steps: int, seed: int = 0, mode: str = "independent",
-            box_policy: str = "mixture", copies: int = 32, **algo_kwargs: Any) -> Outcome:
+            box_policy: str = "mixture", copies: int = 32, progress: bool = False,
+            **algo_kwargs: Any) -> Outcome:
     """Train PPO producers with embedding actions on ``instance`` for ``steps``
-    agent-steps and evaluate their deterministic profile."""
+    agent-steps (``progress``: a bar on stderr) and evaluate their deterministic profile."""
     check_choice("mode", mode, ("independent", "shared"))
     kwargs = instance.env_kwargs()
     envs = [parallel_env(**kwargs) for _ in range(check_int("copies", copies, 1))]
     make = independent_model if mode == "independent" else shared_model
     model = make(envs, seed=seed, box_policy=box_policy, **algo_kwargs)
-    model.learn(check_int("steps", steps, 1))
+    model.learn(check_int("steps", steps, 1), callback=ProgressCallback() if progress else None)
     eval_env = parallel_env(**kwargs)
     result = evaluate(model, eval_env, summarize_equilibrium(eval_env.game, 0))
     return _outcome(eval_env.game, f"PPO {mode}, {box_policy} policy", result.profile,
