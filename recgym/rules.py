@@ -66,8 +66,6 @@ K_SERVED = Param("k", int, None, low=1, doc="producers served per user")
 
 #: The paper's payoff (``recgym.payoffs``), the one the softmax certificate is about.
 ENGAGEMENT = "engagement"
-#: Top-k finds the k-th rating by k passes of max up to this k (faster than a partition).
-SMALL_K = 4
 
 
 class Others(ABC):
@@ -519,17 +517,6 @@ class TopK(ServingRule):
         n = ratings.shape[axis]
         if self.k >= n:
             return np.ones(ratings.shape, dtype=bool)
-        served_total = self.k * ratings.shape[1 - axis]
-        if self.k <= SMALL_K:
-            # The k-th largest distinct rating by k passes of max: with no ties among
-            # the top k it is the k-th largest rating and exactly k are served per user.
-            level = ratings.max(axis=axis, keepdims=True)
-            for _ in range(self.k - 1):
-                level = np.where(ratings < level, ratings, -np.inf).max(axis=axis,
-                                                                         keepdims=True)
-            mask = ratings >= level
-            if np.count_nonzero(mask) == served_total:
-                return mask
         # The k-th largest rating; every producer at or above it is served unless more
         # than k tie there, and then the lower indices among the tied ones go first.
         # Partitioning runs along contiguous rows: (K, n) is partitioned as it is.
@@ -537,7 +524,7 @@ class TopK(ServingRule):
         kth = np.partition(rows, n - self.k, axis=1)[:, n - self.k]
         kth = kth[:, None] if axis == 1 else kth[None, :]
         mask = ratings >= kth
-        if np.count_nonzero(mask) == served_total:
+        if np.count_nonzero(mask) == self.k * ratings.shape[1 - axis]:
             return mask  # no ties at the k-th rating: exactly k served per user
         crowded = np.flatnonzero(np.count_nonzero(mask, axis=axis) > self.k)
         if crowded.size:

@@ -16,6 +16,8 @@ the inputs are ``1e-300`` or ``1e300``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: Arrays whose entries stay within this size (actions of the unit box, say) are
@@ -43,17 +45,27 @@ def project_to_simplex(x: np.ndarray) -> np.ndarray:
 def _simplex(x: np.ndarray) -> np.ndarray:
     """``project_to_simplex`` of float64 ``x`` (the caller sees to overflow warnings)."""
     shape, d = x.shape, x.shape[-1]
-    x = x.reshape(-1, d)
-    top = x.max(axis=1, keepdims=True)
-    # Shifting by the maximum keeps huge rows exact; rows of ordinary size need no shift.
-    y = x if top.max() <= UNSHIFTED and x.min() >= -UNSHIFTED else \
-        np.maximum(x - top, -2.0)
+    y = x.reshape(-1, d)
+    # Shifting each row by its maximum keeps huge rows exact; rows of ordinary size
+    # need no shift (the projection is invariant to adding a constant to a row).
+    if y.size and (y.max() > UNSHIFTED or y.min() < -UNSHIFTED):
+        y = np.maximum(y - y.max(axis=1, keepdims=True), -2.0)
     u = np.sort(y, axis=1)[:, ::-1]  # descending
-    css = np.cumsum(u, axis=1) - 1.0
-    # rho: the last index where u - css / (index + 1) > 0 (it holds on a prefix).
-    rho = np.count_nonzero(u * np.arange(1.0, d + 1.0) > css, axis=1) - 1
-    theta = css[np.arange(len(x)), rho] / (rho + 1.0)
-    return np.maximum(y - theta[:, None], 0.0).reshape(shape)
+    css = np.cumsum(u, axis=1)
+    css -= 1.0
+    # rho + 1: the number of leading indices where u - css / (index + 1) > 0 (a prefix).
+    count = np.count_nonzero(u * _ranks(d) > css, axis=1)
+    theta = np.take_along_axis(css, (count - 1)[:, None], axis=1)
+    theta /= count[:, None]
+    return np.maximum(y - theta, 0.0).reshape(shape)
+
+
+@functools.cache
+def _ranks(d: int) -> np.ndarray:
+    """``[1, 2, ..., d]`` as floats (read-only, shared)."""
+    ranks = np.arange(1.0, d + 1.0)
+    ranks.flags.writeable = False
+    return ranks
 
 
 def project_to_strategy_set(x: np.ndarray) -> np.ndarray:
@@ -89,7 +101,8 @@ def project_finite(x: np.ndarray) -> np.ndarray:
     clipped = np.maximum(x, 0.0)
     # Entries capped at 2 sum to more than 1 exactly when the entries do, and never
     # overflow; the clipped rows are non-negative, so the projection cannot overflow.
-    over = np.minimum(clipped, 2.0).sum(axis=-1, keepdims=True) > 1.0
+    over = np.minimum(clipped, 2.0).sum(axis=-1) > 1.0
     if not over.any():
         return clipped
-    return np.where(over, _simplex(clipped), clipped)
+    projected = _simplex(clipped)
+    return projected if over.all() else np.where(over[..., None], projected, clipped)
