@@ -3,6 +3,8 @@ files of the development workspace (``../shared/data``, for tests only)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,26 @@ def data_dir() -> Path:
     if not (DATA / "ml-100k" / "u.data").exists():
         pytest.skip(f"rating files not found at {DATA} (the development workspace's test data)")
     return DATA
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.fixture
+def processes_end() -> Callable[[Iterable[int], float], bool]:
+    """``processes_end(pids, seconds)``: whether every process ends within ``seconds``
+    (reads ``/proc``, Linux)."""
+    def wait(pids: Iterable[int], seconds: float) -> bool:
+        pids = list(pids)
+        deadline = time.monotonic() + seconds
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not any(_alive(pid) for pid in pids)
+
+    return wait

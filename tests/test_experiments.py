@@ -253,27 +253,15 @@ def _pid_after(seconds: float) -> int:
     return os.getpid()
 
 
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
-def test_workers_are_terminated_when_the_sweep_stops() -> None:
+def test_workers_are_terminated_when_the_sweep_stops(processes_end) -> None:
     """On an exception inside the block, busy workers are killed, not waited for."""
     with pytest.raises(RuntimeError, match="stop"):
         with LocalBackend(2) as backend:
             pids = {pid for _, pid in backend.map_unordered(_pid_after, [0.3, 0.3])}
             for _ in backend.map_unordered(_pid_after, [0, 60, 60]):
                 raise RuntimeError("stop")  # while the other tasks sleep a minute
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+    assert len(pids) == 2 and processes_end(pids, 10)
 
 
 class ReversedBackend(LocalBackend):

@@ -300,17 +300,8 @@ def test_sigterm_saves_rows_releases_the_lock_and_exits_143(tmp_path: Path,
     assert (tmp_path / "runs.csv").read_bytes() == (tiny_sweep / "runs.csv").read_bytes()
 
 
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 @needs_proc
-def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, processes_end) -> None:
     """Case 8: after ``kill -9`` of the sweep's process its busy workers end too."""
     script = tmp_path / "parent.py"
     script.write_text(textwrap.dedent("""
@@ -336,10 +327,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
         parent.kill()
         parent.wait()
         parent.stdout.close()
-    deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert pids and not any(_alive(pid) for pid in pids)
+    assert pids and processes_end(pids, 5)
 
 
 # --- tamper-evident embedding cache (case 4) --------------------------------------------
