@@ -486,6 +486,17 @@ def test_vertex_mixture_policy():
         make_model("ppo", box, box_policy="beta")
 
 
+def test_the_final_evaluation_is_of_the_saved_policy():
+    """An evaluation due on the last rollout's last step would see the policy before PPO's
+    last update: the end evaluates the final policy instead."""
+    eval_env = recgym.parallel_env(**SMALL)
+    model = shared_model([recgym.parallel_env(**SMALL) for _ in range(2)], seed=0, n_steps=8)
+    callback = EquilibriumEvalCallback(eval_env, eval_freq=48, log_figure=False)
+    model.learn(96, callback=callback)
+    assert [steps for steps, _ in callback.history] == [0, 48, 96]
+    np.testing.assert_array_equal(callback.last.profile, evaluate(model, eval_env).profile)
+
+
 @pytest.mark.parametrize("algo", ["sac", "td3"])
 def test_off_policy_learners_in_both_modes(algo, tmp_path):
     eval_env = recgym.parallel_env(**SMALL)

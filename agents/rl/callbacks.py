@@ -84,6 +84,7 @@ class EquilibriumEvalCallback(BaseCallback):
         self.log_figure = bool(log_figure)
         self.history: list[tuple[int, EvaluationResult]] = []
         self._last_eval: int | None = None
+        self._total: int | None = None
 
     def _init_callback(self) -> None:
         if self.equilibrium is None:
@@ -91,10 +92,13 @@ class EquilibriumEvalCallback(BaseCallback):
                                                      self.equilibrium_seed)
 
     def _on_training_start(self) -> None:
+        self._total = self.locals.get("total_timesteps")
         if self._last_eval != self.num_timesteps:
             self.evaluate_now()
 
     def _on_step(self) -> bool:
+        if self._total is not None and self.num_timesteps >= self._total:
+            return True  # the last rollout: the model updates once more, then the end evaluates
         if self._last_eval is None or self.num_timesteps - self._last_eval >= self.eval_freq:
             self.evaluate_now()
         return True
