@@ -40,7 +40,7 @@ from recgym.game import EngagementGame
 from recgym.payoffs import Payoff, make_payoff
 from recgym.registry import declared_params, parse_spec
 from recgym.rules import RULES, ServingRule, make_rule
-from recgym.solvers import ExactSolver, best_response_dynamics
+from recgym.solvers import DynamicsResult, ExactSolver, best_response_dynamics
 
 #: Rounds of continuous moves (every producer once per round) refining the planner's profile.
 REFINE_ROUNDS = 5
@@ -432,8 +432,11 @@ class PriceOfAnarchy:
 
 def price_of_anarchy(users: object, n_producers: int, candidate: Candidate | str,
                      scf: object = "user_welfare", runs: Iterable[int] = range(1, 11), *,
-                     starts: int = 8, seed: int = 0) -> PriceOfAnarchy:
-    """The price of anarchy and of stability of ``candidate`` for ``scf`` (E3).
+                     outside_option: object = 0.0, weights: object | None = None,
+                     max_iter: int = 500, starts: int = 8, seed: int = 0) -> PriceOfAnarchy:
+    """The price of anarchy and of stability of ``candidate`` for ``scf`` (E3), over the
+    equilibria of the same game and dynamics as ``evaluate`` (``outside_option``,
+    ``weights``, ``max_iter``); an equilibrium's value counts its active producers only.
 
     Raises
     ------
@@ -444,18 +447,21 @@ def price_of_anarchy(users: object, n_producers: int, candidate: Candidate | str
     parsed = _scfs([scf])[0]
     name = welfare.name_of(parsed)
     game = EngagementGame(users, check_int("n_producers", n_producers, 1), candidate.serving,
-                          payoff=candidate.reward)
-    equilibria: dict[str, np.ndarray] = {}
+                          payoff=candidate.reward, weights=weights,
+                          outside_option=outside_option)
+    equilibria: dict[str, DynamicsResult] = {}
     for run in _runs(runs):
-        result = best_response_dynamics(game, np.random.RandomState(run))
+        result = best_response_dynamics(game, np.random.RandomState(run), max_iter)
         if result.converged:
-            equilibria.setdefault(" ".join(map(str, result.counts)), result.directions)
+            key = " ".join(map(str, result.counts)) + " / " + " ".join(
+                map(str, result.active.astype(int)))
+            equilibria.setdefault(key, result)
     if not equilibria:
         raise ValueError(f"no run of {candidate.label} converged: no equilibrium to compare")
-    values = [welfare.value(parsed, game.utilities(game.vertex_profile(d)))
-              for d in equilibria.values()]
+    values = [welfare.value(parsed, game.utilities(r.profile, r.active))
+              for r in equilibria.values()]
     rng = np.random.RandomState(check_int("seed", seed, 0))
-    begin = [*equilibria.values(),
+    begin = [*(r.directions for r in equilibria.values()),
              *(rng.choice(game.dim, game.n_producers) for _ in range(check_int("starts", starts,
                                                                                 0)))]
     opt, opt_profile = max((_planner_search(game, parsed, d) for d in begin),

@@ -154,3 +154,16 @@ def test_sb3_adapter_black_death_and_evaluation_with_producers_that_leave():
     result = evaluate(model, recgym.parallel_env(**LEAVING, horizon=6))
     assert result.to_dict()["producers_retained"] == int(result.active.sum()) == 3
     assert result.producer_utilities[3] == 0.0 and np.isfinite(result.nash_conv)
+
+
+def test_price_of_anarchy_compares_the_equilibria_of_the_game_with_exits(users):
+    from recgym import design
+
+    candidate = design.Candidate("softmax:temperature=0.1")
+    frame = design.evaluate(users, 10, [candidate], ["user_welfare"], [1, 2, 3],
+                            outside_option=0.06, nash_conv=False)
+    assert (frame["producers_retained"] < 10).all() and frame["converged"].all()
+    result = design.price_of_anarchy(users, 10, candidate, "user_welfare", [1, 2, 3],
+                                     outside_option=0.06, starts=0)
+    assert result.worst == frame["user_welfare"].min()
+    assert result.best == frame["user_welfare"].max()

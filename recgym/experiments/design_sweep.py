@@ -161,7 +161,8 @@ def run_design_task(task: DesignTask) -> list[dict]:
     opt = math.nan
     if task.price_of_anarchy and any(r["converged"] for r in rows):
         opt = design.price_of_anarchy(users, task.n_producers, task.candidate, scfs[0],
-                                      task.runs).opt
+                                      task.runs, outside_option=task.outside_option,
+                                      max_iter=task.max_iter).opt
     head = {"dataset": published_name(task.dataset), "embedding_seed": task.embedding_seed,
             "dim": task.dim, "n_producers": task.n_producers}
     for row in rows:
