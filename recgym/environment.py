@@ -500,14 +500,21 @@ class EngagementEnv(ParallelEnv):
         that need more (the marginal payoff) from the game's own utilities.
         """
         game = self.game
-        if game.payoff.needs_welfare_loss or not self.active.all():
+        if game.payoff.needs_welfare_loss:
             utilities = game.utilities(self.profile, self.active)
             self.engagement, self.exposure = utilities.engagement, utilities.exposure
             payoff = utilities.payoff
-        else:
+        elif self.active.all():
             ratings = self.profile @ self._users_t  # (n, K)
             self.engagement, self.exposure = game.rule.producer_totals(ratings)
             payoff = game.payoff.profile_totals(self.engagement, self.exposure, None)
+        else:  # the producers who left are out of the served set and earn nothing
+            engagement, exposure = game.rule.producer_totals(self.profile[self.active]
+                                                             @ self._users_t)
+            totals = np.zeros((3, self.n_producers))
+            totals[:, self.active] = (engagement, exposure,
+                                      game.payoff.profile_totals(engagement, exposure, None))
+            self.engagement, self.exposure, payoff = totals
         low, high = self.reward_range  # rounding never takes a reward outside its range
         self.rewards_now = np.maximum(np.minimum(payoff / self._reward_divisor, high), low)
 
