@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import recgym
 from agents import BestResponse
+from recgym.solvers import ExactSolver
 from recgym.solvers.continuous import ascend
 
 
@@ -136,3 +137,16 @@ def test_bad_best_response_arguments():
         BestResponse(np.eye(2))
     with pytest.raises(ValueError, match="n_random_starts"):
         BestResponse(game, n_random_starts=-1)
+
+
+def test_nash_conv_of_a_profile_met_again_is_remembered_per_active_set():
+    users = np.random.default_rng(4).dirichlet(np.ones(3), size=30)
+    game = recgym.EngagementGame(users, 3, "softmax", temperature=0.2)
+    solver = ExactSolver(game)
+    profile = np.eye(3)[[0, 0, 1]]
+    first = solver.nash_conv(profile)
+    assert solver.nash_conv(profile.copy()) is first
+    fresh = ExactSolver(game).nash_conv(profile)
+    assert fresh.value == first.value and np.array_equal(fresh.gains, first.gains)
+    without_last = solver.nash_conv(profile, active=[True, True, False])
+    assert without_last is not first and without_last.gains[2] == 0.0

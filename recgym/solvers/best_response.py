@@ -49,6 +49,9 @@ SEARCH_SETS = ("strategy_set", "vertices")
 CONCAVE_TOL = 1e-6
 #: Gradient steps of the concave maximisation.
 CONCAVE_STEPS = 3000
+#: How many recent profiles' NashConv an ``ExactSolver`` keeps (the same profile gives the
+#: same answer: the search is seeded).
+NASH_CONV_MEMO = 256
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ class ExactSolver:
         self.max_steps = check_int("max_steps", max_steps, 1)
         self.seed = check_int("seed", seed, 0)
         self.table = VertexTable(game)
+        # NashConv of recent profiles: runs of the dynamics often end at the same one.
+        self._nash_conv_memo: dict[tuple[bytes, bytes, str], NashConvResult] = {}
 
     def best_response(self, profile: object, producer: int, over: str = "strategy_set",
                       active: object | None = None) -> BestResponseResult:
@@ -235,6 +240,14 @@ class ExactSolver:
         profile = self.game.check_profile(profile)
         mask = self.game.check_active(active)
         over = check_search_set(over)
+        key = (profile.tobytes(), mask.tobytes(), over)
+        if key not in self._nash_conv_memo:
+            if len(self._nash_conv_memo) >= NASH_CONV_MEMO:
+                del self._nash_conv_memo[next(iter(self._nash_conv_memo))]  # the oldest
+            self._nash_conv_memo[key] = self._nash_conv(profile, over, mask)
+        return self._nash_conv_memo[key]
+
+    def _nash_conv(self, profile: np.ndarray, over: str, mask: np.ndarray) -> NashConvResult:
         n = self.game.n_producers
         gains, utilities, certified = np.zeros(n), np.zeros(n), True
         # Where the rule is symmetric, producers on the same vertex face the same problem.
