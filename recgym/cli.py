@@ -29,7 +29,7 @@ Plug-in commands
 
 Options are generated from the documented dataclasses of the configs
 (``recgym.options``). Heavy libraries load inside the command that needs them:
-``recgym --help`` imports no pandas, matplotlib, torch or Ray.
+``recgym --help`` imports no matplotlib, torch, Stable-Baselines3 or Ray (the tests check).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from recgym._validation import check_folder
-from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
+from recgym.datasets.download import NAMES as DOWNLOADABLE_NAMES
 from recgym.datasets.download import sources_help
 from recgym.experiments.config import EXPERIMENTS, EquilibriumConfig
 from recgym.options import add_arguments, add_command, config_from_args
@@ -53,7 +53,6 @@ RUNTIME_ERRORS = (ValueError, ImportError, OSError)
 #: Entry-point group of plug-in sub-commands.
 COMMANDS_GROUP = "recgym.commands"
 #: Real datasets that ``recgym download`` fetches.
-DOWNLOADABLE = tuple(name for name in DATASET_NAMES if name not in SYNTHETIC)
 
 
 def _equilibrium(args: argparse.Namespace) -> int:
@@ -277,8 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     download = command("download", _download, "Download a real dataset's ratings file from "
                        "its original source and check its sha256 (`recgym download --help` "
                        "names the sources).")
-    download.add_argument("name", choices=DOWNLOADABLE, metavar="NAME",
-                          help=f"Dataset: {', '.join(DOWNLOADABLE)}.")
+    download.add_argument("name", choices=DOWNLOADABLE_NAMES, metavar="NAME",
+                          help=f"Dataset: {', '.join(DOWNLOADABLE_NAMES)}.")
     download.add_argument("--data", metavar="DIR", help="Data folder to write into (default: "
                           "$RECGYM_DATA, else ~/.local/share/recgym); the loaders look there.")
     download.add_argument("--force", action="store_true",
@@ -286,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                           help="Show the download's progress on stderr (default: on).")
     download.formatter_class = argparse.RawDescriptionHelpFormatter
-    download.epilog = "sources:\n" + sources_help()
+    download.epilog = sources_help()
 
     for plugin in entry_points(group=COMMANDS_GROUP):
         plugin.load()(commands)
