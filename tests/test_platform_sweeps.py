@@ -150,3 +150,26 @@ def test_platform_examples_run_with_a_tiny_budget(script):
         assert "upper bound on user welfare" in done.stdout and "marginal" in done.stdout
     else:
         assert "producers retained" in done.stdout and "private" in done.stdout
+
+
+def test_each_real_user_matrix_is_fitted_once_before_the_tasks():
+    """The sweeps' warm-up fits every real dataset's (seed, dim) once, in the workers,
+    and leaves synthetic users (nothing to fit) to the tasks."""
+    from recgym.experiments import tasks
+
+    class Recording:
+        runs_here = False
+
+        def __init__(self) -> None:
+            self.calls: list = []
+
+        def map_unordered(self, function, arguments):
+            self.calls.append((function, list(arguments)))
+            return iter(enumerate([None] * len(arguments)))
+
+    backend = Recording()
+    keys = [("movielens-100k", 5, 0, "/d"), ("synth-uniform", 5, 0, None),
+            ("movielens-100k", 5, 0, "/d"), ("movielens-100k", 10, 0, "/d")]
+    tasks._fit_users(backend, keys, progress=False)
+    assert backend.calls == [(tasks.fit_users, [(("movielens-100k", 5, 0, "/d"), False),
+                                                (("movielens-100k", 10, 0, "/d"), False)])]

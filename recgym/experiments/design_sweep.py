@@ -30,7 +30,7 @@ from recgym.datasets import require_data
 from recgym.datasets.catalog import DATASET_NAMES
 from recgym.experiments.backends import make_backend
 from recgym.experiments.config import NON_RESULT_FIELDS, ResumableSweep
-from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks
+from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks, users_key
 from recgym.options import MAX_SEED, option, parse_runs
 from recgym.payoffs import PAYOFFS
 from recgym.rules import RULES, make_rule
@@ -198,7 +198,8 @@ def run_design(config: DesignConfig) -> TaskSweepResult:
     backend = make_backend(config.backend, config.jobs, config.ray_address)
     return run_tasks(config.out, config.to_dict(), NON_RESULT_FIELDS, config.format,
                      config.schema(), KEY_NAMES, build_tasks(config), run_design_task,
-                     backend, config.progress, f"design {config.dataset}")
+                     backend, config.progress, f"design {config.dataset}",
+                     users_of=users_key)
 
 
 def summary_table(frame: pd.DataFrame, scfs: list[str]) -> pd.DataFrame:

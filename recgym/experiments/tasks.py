@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from recgym.datasets.catalog import SYNTHETIC
 from recgym.experiments.backends import LocalBackend, RayBackend
 from recgym.experiments.folders import (
     folder_lock,
@@ -120,15 +121,37 @@ def _open(out: Path, fmt: str, columns: tuple[str, ...]) -> CsvStore | ParquetSt
     return store(out, columns)
 
 
+#: ``(dataset, dim, embedding_seed, data path)``: which user matrix a task needs.
+UsersKey = tuple[str, int, int, "str | None"]
+
+
+def users_key(arguments: Any) -> UsersKey:
+    """The user matrix of task ``arguments`` that have ``dataset``, ``dim``,
+    ``embedding_seed`` and ``data`` (the design and information sweeps' tasks)."""
+    return arguments.dataset, arguments.dim, arguments.embedding_seed, arguments.data
+
+
+def fit_users(task: tuple[UsersKey, bool]) -> None:
+    """Load one user matrix (fitting a real dataset's embedding into the disk cache if
+    it is not there yet); ``task`` is ``(key, progress)``."""
+    from recgym.datasets import load_users
+
+    (dataset, dim, seed, data), progress = task
+    load_users(dataset, dim, seed, path=data, progress=progress)
+
+
 def run_tasks(out: str | Path, settings: dict[str, Any], non_result: Sequence[str], fmt: str,
               schema: Mapping[str, str], key_names: Sequence[str], tasks: Sequence[Task],
               run: Callable[[Any], list[dict]], backend: LocalBackend | RayBackend,
-              progress: bool, description: str) -> TaskSweepResult:
+              progress: bool, description: str,
+              users_of: Callable[[Any], UsersKey] | None = None) -> TaskSweepResult:
     """Run (or resume) ``tasks`` into ``out``; see the module docstring.
 
     ``run(task.arguments)`` returns the task's rows (dicts with every schema column)
     in the order of ``task.keys``. ``settings`` is written to ``config.json``;
-    ``non_result`` names the settings a resumed sweep may change.
+    ``non_result`` names the settings a resumed sweep may change. ``users_of(arguments)``
+    names the user matrix a task needs: each real dataset's matrix is then fitted once,
+    by the workers in parallel, before the tasks start (not by every worker at once).
     """
     start = time.perf_counter()
     out = Path(out)
@@ -150,21 +173,35 @@ def run_tasks(out: str | Path, settings: dict[str, Any], non_result: Sequence[st
                    if not done.issuperset(range(first[i], first[i + 1]))]
         rows: list[dict] = []
         positions: list[int] = []
-        with backend, tqdm(total=len(order), initial=len(done), unit="run", desc=description,
-                           file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
-            for index, task_rows in backend.map_unordered(run, [tasks[i].arguments
-                                                                for i in pending]):
-                begin = first[pending[index]]
-                new = [(begin + k, row) for k, row in enumerate(task_rows)
-                       if begin + k not in done]
-                if new:
-                    store.append([row for _, row in new])
-                    positions += [p for p, _ in new]
-                    rows += [row for _, row in new]
-                bar.update(len(new))
+        with backend:
+            if users_of is not None:
+                _fit_users(backend, [users_of(tasks[i].arguments) for i in pending], progress)
+            with tqdm(total=len(order), initial=len(done), unit="run", desc=description,
+                      file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+                for index, task_rows in backend.map_unordered(run, [tasks[i].arguments
+                                                                    for i in pending]):
+                    begin = first[pending[index]]
+                    new = [(begin + k, row) for k, row in enumerate(task_rows)
+                           if begin + k not in done]
+                    if new:
+                        store.append([row for _, row in new])
+                        positions += [p for p, _ in new]
+                        rows += [row for _, row in new]
+                    bar.update(len(new))
         computed = pd.DataFrame(rows, columns=list(columns), index=positions)
         result = pd.concat([f for f in (kept, computed) if len(f)]).sort_index()
         store.finalize(result)
     return TaskSweepResult(result.reset_index(drop=True), store.path, len(rows),
                            time.perf_counter() - start)
 
+
+def _fit_users(backend: LocalBackend | RayBackend, keys: list[UsersKey], progress: bool
+               ) -> None:
+    """Fit the real datasets' matrices among ``keys`` once each (``fit_users``): the fit
+    bars show in this process; workers show one bar over the matrices instead."""
+    real = list(dict.fromkeys(key for key in keys if key[0] not in SYNTHETIC))
+    here = backend.runs_here
+    with tqdm(total=len(real), unit="matrix", desc="users", file=sys.stderr,
+              disable=here or not progress or not real, dynamic_ncols=True) as bar:
+        for _ in backend.map_unordered(fit_users, [(key, progress and here) for key in real]):
+            bar.update()
