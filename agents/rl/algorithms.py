@@ -45,7 +45,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.rl.config import ALGOS, BOX_POLICIES, PPO_LEARNING_RATE, check_algo
 from agents.rl.policies import VertexMixturePolicy
-from recgym._validation import check_int
+from recgym._validation import check_choice, check_int
 
 #: Algorithm name -> SB3 class (names: ``agents.rl.config.ALGOS``).
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = dict(zip(ALGOS, (PPO, SAC, TD3), strict=True))
@@ -70,16 +70,8 @@ TD3_NOISE_STD = 0.2
 DEFAULT_TORCH_THREADS = 1
 
 __all__ = ["ALGORITHMS", "ALGOS", "BOX_POLICIES", "DEFAULT_TORCH_THREADS", "check_algo",
-           "check_box_policy", "check_spaces", "default_kwargs", "make_model", "net_arch",
+           "check_spaces", "default_kwargs", "make_model", "net_arch",
            "policy_class"]
-
-
-def check_box_policy(box_policy: object) -> str:
-    """``box_policy`` if it is one of ``BOX_POLICIES``; ``ValueError`` naming them otherwise."""
-    if box_policy not in BOX_POLICIES:
-        raise ValueError(f"box_policy must be one of {', '.join(BOX_POLICIES)}; "
-                         f"got {box_policy!r}")
-    return str(box_policy)
 
 
 def net_arch(action_space: spaces.Space) -> list[int]:
@@ -116,7 +108,7 @@ def policy_class(algo: str, env: VecEnv, box_policy: str = "mixture") -> type | 
     """The policy ``algo`` uses on ``env``: ``VertexMixturePolicy`` for PPO on Box actions
     with ``box_policy="mixture"``, SB3's ``"MlpPolicy"`` otherwise."""
     if (check_algo(algo) == "ppo" and isinstance(env.action_space, spaces.Box)
-            and check_box_policy(box_policy) == "mixture"):
+            and check_choice("box_policy", box_policy, BOX_POLICIES) == "mixture"):
         return VertexMixturePolicy
     return "MlpPolicy"
 

@@ -50,7 +50,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 from agents.progress import ProgressCallback
 from agents.rl.adapter import ProducerVecEnv
 from agents.rl.algorithms import check_algo, make_model
-from agents.rl.shared import check_agent_ids, tensorboard_logger
+from agents.rl.shared import tensorboard_logger
 from recgym._validation import check_int
 
 __all__ = ["IndependentLearners"]
@@ -184,7 +184,6 @@ class IndependentLearners:
         self.algo = check_algo(algo)
         self.seed = check_int("seed", seed, 0)
         self.venv = ProducerVecEnv(envs)
-        check_agent_ids(self.venv, "independent")
         self.logdir = None if logdir is None else Path(logdir)
         self.n_producers = self.venv.n_agents
         self.num_timesteps = 0

@@ -49,9 +49,11 @@ from stable_baselines3.common.vec_env import VecMonitor
 from torch import nn
 
 from agents.rl.adapter import ProducerVecEnv
-from agents.rl.algorithms import check_box_policy, make_model
+from agents.rl.algorithms import make_model
+from agents.rl.config import BOX_POLICIES
 from agents.rl.policies import VertexMixtureDistribution
 from agents.rl.shared import tensorboard_logger
+from recgym._validation import check_choice
 
 __all__ = ["PerProducerPolicy", "StackedMLP", "independent_model"]
 
@@ -255,7 +257,7 @@ def independent_model(envs: ParallelEnv | Sequence[ParallelEnv], algo: str = "pp
         raise ValueError("independent_model needs the producer's id in its observations: "
                          "create the environments with agent_ids=True")
     mixture = (isinstance(venv.action_space, spaces.Box)
-               and check_box_policy(box_policy) == "mixture")
+               and check_choice("box_policy", box_policy, BOX_POLICIES) == "mixture")
     policy_kwargs = {"n_producers": venv.n_agents, "vertex_mixture": mixture,
                      **algo_kwargs.pop("policy_kwargs", {})}
     model = make_model("ppo", VecMonitor(venv), seed=seed, device=device, verbose=verbose,

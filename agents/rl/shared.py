@@ -89,7 +89,7 @@ def shared_model(envs: ParallelEnv | Sequence[ParallelEnv], algo: str = "ppo", s
     32
     """
     venv = ProducerVecEnv(envs, terminal_observations=algo_kwargs.get("gamma", 0.0) > 0)
-    check_agent_ids(venv, "shared")
+    check_agent_ids(venv)
     model = make_model(algo, VecMonitor(venv), seed=seed, device=device, verbose=verbose,
                        **algo_kwargs)
     if logdir is not None:
@@ -97,11 +97,11 @@ def shared_model(envs: ParallelEnv | Sequence[ParallelEnv], algo: str = "ppo", s
     return model
 
 
-def check_agent_ids(venv: ProducerVecEnv, mode: str) -> None:
+def check_agent_ids(venv: ProducerVecEnv) -> None:
     """Warn when recgym observations carry no producer id (a shared policy cannot tell
     producers apart, except by their own last content)."""
     layout = getattr(venv.envs[0].unwrapped, "observation_layout", None)
-    if mode == "shared" and layout is not None and not layout.agent_ids:
+    if layout is not None and not layout.agent_ids:
         warnings.warn("the environment's observations carry no producer id "
                       "(agent_ids=False): the shared policy can tell producers apart only by "
                       "their own last content; create it with agent_ids=True", stacklevel=3)
