@@ -207,7 +207,7 @@ def evaluate(users: object, n_producers: int, rule: str | ServingRule = "softmax
                full: np.ndarray) -> np.ndarray:
         game = truth if believed is None else believed
         result = best_response_dynamics(game, np.random.RandomState(run), max_iter)
-        profile = game.vertex_profile(result.directions)
+        profile = result.profile
         utilities = truth.utilities(profile)
         nash_conv = solver.nash_conv(profile)
         distribution = metrics.producer_distribution(profile)

@@ -304,7 +304,6 @@ class VertexView:
 
     def __init__(self, rule: WeightRule, ratings: np.ndarray, weights: np.ndarray) -> None:
         self.rule = rule
-        self.n_users = ratings.shape[0]
         self._ratings = np.ascontiguousarray(ratings.T)  # (V, K)
         self._weights = np.ascontiguousarray(weights.T)  # (V, K)
         self._rated = np.ascontiguousarray((ratings * weights).T)  # (V, K)
@@ -323,9 +322,8 @@ class VertexView:
         den = np.add(weights, mass, out=self._buffer[:, users])
         n = int(round(others.sum())) + 1
         rated = rating_sum = without = None
-        if with_others or self.rule.floor > 0:
+        if with_others:  # only what the others bring reads their rating sum
             rating_sum = others @ self._ratings[:, users]
-        if with_others:
             rated = others @ self._rated[:, users]
             view = WeightOthers(self.rule, 0, n, np.zeros(0), mass, rated, rating_sum)
             without = view.welfare_without()
