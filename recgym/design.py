@@ -231,17 +231,22 @@ def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | s
     return pd.DataFrame(rows)
 
 
+#: Columns a sweep adds to ``evaluate``'s rows to say which users and game they are of.
+SWEEP_KEYS = ("dataset", "embedding_seed", "dim", "n_producers", "outside_option")
+#: A sweep's per-candidate column: the planner's best SCF value found (``price_of_anarchy``).
+OPT = "opt"
+
+
 def scf_columns(frame: pd.DataFrame) -> list[str]:
     """The SCF columns of an ``evaluate`` frame (everything that is not bookkeeping)."""
-    fixed = {*candidate_columns(), "run", "converged", "iterations", "counts",
-             "producers_retained", "exited_outside_option", "nash_conv", "nash_conv_certified",
-             "dataset", "embedding_seed", "dim", "n_producers", "outside_option"}
+    fixed = {*candidate_columns(), *SWEEP_KEYS, OPT, "run", "converged", "iterations",
+             "counts", "producers_retained", "exited_outside_option", "nash_conv",
+             "nash_conv_certified"}
     return [c for c in frame.columns if c not in fixed]
 
 
 def _candidate_keys(frame: pd.DataFrame) -> list[str]:
-    extra = [c for c in ("dataset", "embedding_seed", "dim", "n_producers", "outside_option")
-             if c in frame.columns]
+    extra = [c for c in SWEEP_KEYS if c in frame.columns]
     return [*extra, *candidate_columns()]
 
 
@@ -258,7 +263,7 @@ def summarize(frame: pd.DataFrame, scfs: Sequence[str] | None = None) -> pd.Data
     DataFrame
         The candidate columns, ``equilibria`` (distinct), ``converged_runs``,
         ``not_converged``, and ``<scf>_worst``, ``<scf>_best``, ``<scf>_mean`` per SCF
-        (NaN where no run converged).
+        (NaN where no run converged); a sweep's ``opt`` column is carried through.
     """
     scfs = scf_columns(frame) if scfs is None else \
         [s if s in frame.columns else welfare.name_of(welfare.parse(s)) for s in scfs]
@@ -274,6 +279,9 @@ def summarize(frame: pd.DataFrame, scfs: Sequence[str] | None = None) -> pd.Data
             row[f"{scf}_worst"] = float(distinct[scf].min()) if len(done) else math.nan
             row[f"{scf}_best"] = float(distinct[scf].max()) if len(done) else math.nan
             row[f"{scf}_mean"] = float(done[scf].mean()) if len(done) else math.nan
+        if OPT in part.columns:
+            known = part[OPT].dropna()
+            row[OPT] = float(known.iloc[0]) if len(known) else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -120,10 +120,7 @@ def save_design_figures(frame: pd.DataFrame, scfs: list[str], fig_dir: str | os.
     paths = []
     for values, part in frame.groupby(GROUP, sort=False):
         prefix = "design_{}_seed{}_d{}_n{}".format(*values)
-        summary = design.summarize(part.drop(columns=["opt"], errors="ignore"), scfs)
-        keys = design.candidate_columns()
-        summary = summary.merge(part.groupby(list(keys), dropna=False, sort=False)["opt"]
-                                .first().reset_index(), on=list(keys), how="left")
+        summary = design.summarize(part, scfs)
         figures: dict[str, Figure] = {f"{scf}_vs_temperature": scf_figure(summary, scf)
                                       for scf in scfs}
         if len(scfs) >= 2:

@@ -205,11 +205,7 @@ def run_design(config: DesignConfig) -> TaskSweepResult:
 def summary_table(frame: pd.DataFrame, scfs: list[str]) -> pd.DataFrame:
     """Per (seed, dim, n) and SCF: the best candidate by its worst equilibrium, with that
     value and the price of anarchy against the planner's best found (first SCF only)."""
-    summary = design.summarize(frame.drop(columns=["opt"], errors="ignore"), scfs)
-    if "opt" in frame.columns:
-        keys = ["dataset", "embedding_seed", "dim", "n_producers", *design.candidate_columns()]
-        opt = frame.groupby(keys, dropna=False, sort=False)["opt"].first().reset_index()
-        summary = summary.merge(opt, on=keys, how="left")
+    summary = design.summarize(frame, scfs)
     rows = []
     group = ["dataset", "embedding_seed", "dim", "n_producers"]
     for values, part in summary.groupby(group, sort=False):
