@@ -17,6 +17,7 @@ one column per SCF (its spec string), ``nash_conv``, ``nash_conv_certified`` and
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -176,19 +177,17 @@ def build_tasks(config: DesignConfig) -> list[Task]:
     """The sweep's tasks in order: seed, dim, producers, candidate."""
     from recgym.experiments.sweep import published_name
 
-    data = config.data_path
+    data, name = config.data_path, published_name(config.dataset)
+    candidates = [(candidate, tuple(candidate.columns().values()))
+                  for candidate in config.candidates()]
     tasks = []
-    for seed in config.seeds:
-        for dim in config.dims:
-            for n in config.producers:
-                for candidate in config.candidates():
-                    columns = candidate.columns()
-                    keys = tuple(key_of([published_name(config.dataset), seed, dim, n,
-                                         *columns.values(), run]) for run in config.runs)
-                    tasks.append(Task(keys, DesignTask(
-                        config.dataset, data, seed, dim, n, candidate, config.scfs,
-                        config.runs, config.outside_option, config.max_iter,
-                        config.nash_conv, config.price_of_anarchy)))
+    for seed, dim, n in itertools.product(config.seeds, config.dims, config.producers):
+        for candidate, columns in candidates:
+            keys = tuple(key_of([name, seed, dim, n, *columns, run]) for run in config.runs)
+            tasks.append(Task(keys, DesignTask(
+                config.dataset, data, seed, dim, n, candidate, config.scfs, config.runs,
+                config.outside_option, config.max_iter, config.nash_conv,
+                config.price_of_anarchy)))
     return tasks
 
 

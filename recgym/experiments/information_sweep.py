@@ -13,6 +13,7 @@ sweep resumes like ``recgym reproduce`` (``recgym.experiments.tasks``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -122,18 +123,16 @@ def build_tasks(config: InformationConfig) -> list[Task]:
     """The sweep's tasks in order: seed, dim, producers, run."""
     from recgym.experiments.sweep import published_name
 
-    data = config.data_path
+    data, name = config.data_path, published_name(config.dataset)
+    settings = _settings(config.epsilons)
     tasks = []
-    for seed in config.seeds:
-        for dim in config.dims:
-            for n in config.producers:
-                for run in config.runs:
-                    head = [published_name(config.dataset), seed, dim, n]
-                    keys = tuple(key_of([*head, setting, epsilon, run])
-                                 for setting, epsilon in _settings(config.epsilons))
-                    tasks.append(Task(keys, InformationTask(
-                        config.dataset, data, seed, dim, n, config.rule, config.payoff,
-                        config.epsilons, config.kind, run, config.max_iter)))
+    for seed, dim, n, run in itertools.product(config.seeds, config.dims, config.producers,
+                                               config.runs):
+        keys = tuple(key_of([name, seed, dim, n, setting, epsilon, run])
+                     for setting, epsilon in settings)
+        tasks.append(Task(keys, InformationTask(
+            config.dataset, data, seed, dim, n, config.rule, config.payoff, config.epsilons,
+            config.kind, run, config.max_iter)))
     return tasks
 
 
