@@ -346,11 +346,7 @@ def optimize(users: object, n_producers: int, family: str, param: str,
     ValueError
         Unknown family, parameter or objective; empty or reversed bounds.
     """
-    cls = RULES.get(family)
-    declared = {p.name: p for p in cls.PARAMS}
-    if param not in declared:
-        raise ValueError(f"rule {family!r} has no parameter {param!r}; its parameters: "
-                         f"{', '.join(declared) or 'none'}")
+    RULES.get(family).param(param, "rule")  # a declared parameter of the family
     check_choice("objective", objective, OBJECTIVES)
     check_int("grid", grid, 2)
     check_int("refine", refine, 0)

@@ -167,8 +167,7 @@ class PlatformEnv(gymnasium.Env):
         self.controls: dict[str, tuple[float, float]] = _check_controls(
             base, DEFAULT_CONTROLS if controls is None else controls)
         self._rule_class: type[ServingRule] = type(base)
-        declared = {p.name: p for p in base.PARAMS}
-        self._log_scale: tuple[bool, ...] = tuple(declared[name].log_scale
+        self._log_scale: tuple[bool, ...] = tuple(base.param(name).log_scale
                                                   for name in self.controls)
         user_matrix = resolve_users(users, dim, n_users, users_seed, users_path)
         self.game: EngagementGame = EngagementGame(user_matrix, n_producers, base, payoff=payoff,
@@ -425,15 +424,14 @@ class _MemoTable:
 def _check_controls(rule: ServingRule, controls: Mapping[str, tuple[float, float]]
                     ) -> dict[str, tuple[float, float]]:
     """Validated controls: declared parameters, ``low <= high`` inside the allowed values."""
-    declared = {p.name: p for p in rule.PARAMS}
     checked: dict[str, tuple[float, float]] = {}
     if not controls:
         raise ValueError("controls needs at least one parameter for the platform to set")
     for name, bounds in controls.items():
-        if name not in declared:
-            raise ValueError(f"controls: rule {rule.NAME!r} has no parameter {name!r}; its "
-                             f"parameters: {', '.join(declared) or 'none'}")
-        param = declared[name]
+        try:
+            param = rule.param(name, "rule")
+        except ValueError as exc:
+            raise ValueError(f"controls: {exc}") from None
         if param.kind is not float:
             raise ValueError(f"controls: {name} is an integer parameter; the platform sets "
                              "continuous parameters only")

@@ -122,6 +122,17 @@ class Declared:
             object.__setattr__(self, param.name,
                                param.check(getattr(self, param.name), repr(self.NAME)))
 
+    @classmethod
+    def param(cls, name: str, kind: str = "component") -> Param:
+        """The declared parameter ``name``; ``ValueError`` listing the declared ones (as
+        ``"<kind> '<NAME>' has no parameter ..."``) if there is none."""
+        for param in cls.PARAMS:
+            if param.name == name:
+                return param
+        listed = ", ".join(p.describe() for p in cls.PARAMS) or "none"
+        raise ValueError(f"{kind} {cls.NAME!r} has no parameter {name!r}; its parameters: "
+                         f"{listed}")
+
     def params(self) -> dict[str, Any]:
         """The declared parameters and their values, in declaration order."""
         return {p.name: getattr(self, p.name) for p in self.PARAMS}
@@ -238,13 +249,8 @@ class Registry(Generic[T]):
                              f"{self.base.__name__}, got {spec!r}")
         name, from_spec = parse_spec(spec, self.kind)
         cls = self.get(name)
-        declared = {p.name: p for p in cls.PARAMS}
+        declared = {key: cls.param(key, self.kind) for key in [*from_spec, *given]}
         owner = repr(name)
-        for key in [*from_spec, *given]:
-            if key not in declared:
-                listed = ", ".join(p.describe() for p in cls.PARAMS) or "none"
-                raise ValueError(f"{self.kind} {owner} has no parameter {key!r}; its "
-                                 f"parameters: {listed}")
         values: dict[str, object] = {}
         for key, text in from_spec.items():
             values[key] = declared[key].check(text, f"{self.kind} {owner}")
