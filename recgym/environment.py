@@ -474,7 +474,7 @@ class EngagementEnv(ParallelEnv):
         except (TypeError, ValueError):
             stacked = None
         if (stacked is None or stacked.shape != (len(self.agents), self.dim)
-                or not np.all(np.isfinite(stacked))):
+                or not np.isfinite(stacked).all()):
             # Slow path, only for bad input: find the offending agent.
             stacked = np.stack([self.check_action(a, actions[a]) for a in self.agents])
         return stacked

@@ -42,20 +42,21 @@ def project_to_simplex(x: np.ndarray) -> np.ndarray:
         return _simplex(x)
 
 
-def _simplex(x: np.ndarray) -> np.ndarray:
-    """``project_to_simplex`` of float64 ``x`` (the caller sees to overflow warnings)."""
+def _simplex(x: np.ndarray, non_negative: bool = False) -> np.ndarray:
+    """``project_to_simplex`` of float64 ``x`` (the caller sees to overflow warnings);
+    ``non_negative``: the caller knows ``x >= 0``."""
     shape, d = x.shape, x.shape[-1]
     y = x.reshape(-1, d)
     # Shifting each row by its maximum keeps huge rows exact; rows of ordinary size
     # need no shift (the projection is invariant to adding a constant to a row).
-    if y.size and (y.max() > UNSHIFTED or y.min() < -UNSHIFTED):
+    if y.size and (y.max() > UNSHIFTED or (not non_negative and y.min() < -UNSHIFTED)):
         y = np.maximum(y - y.max(axis=1, keepdims=True), -2.0)
     u = np.sort(y, axis=1)[:, ::-1]  # descending
     css = np.cumsum(u, axis=1)
     css -= 1.0
     # rho + 1: the number of leading indices where u - css / (index + 1) > 0 (a prefix).
-    count = np.count_nonzero(u * _ranks(d) > css, axis=1)
-    theta = np.take_along_axis(css, (count - 1)[:, None], axis=1)
+    count = (u * _ranks(d) > css).sum(axis=1)
+    theta = css[np.arange(len(css)), count - 1][:, None]
     theta /= count[:, None]
     return np.maximum(y - theta, 0.0).reshape(shape)
 
@@ -104,5 +105,5 @@ def project_finite(x: np.ndarray) -> np.ndarray:
     over = np.minimum(clipped, 2.0).sum(axis=-1) > 1.0
     if not over.any():
         return clipped
-    projected = _simplex(clipped)
+    projected = _simplex(clipped, non_negative=True)
     return projected if over.all() else np.where(over[..., None], projected, clipped)

@@ -12,8 +12,10 @@ from recgym.rules import RULES as REGISTRY
 from recgym.rules import Linear, Softmax, TopK, Uniform, make_rule
 from recgym.testing import check_rule
 
-RULES = [Linear(), Softmax(0.05), Softmax(1.0), TopK(1, 0.5), TopK(2, 0.1), TopK(10, 1.0),
-         Uniform(), Softmax(0.2, floor=0.1), TopK(2, 0.3, floor=0.5), Linear(floor=0.25)]
+# Softmax(0.01) and TopK(3, 0.01) take the fast totals' shifted path (r / T up to 100).
+RULES = [Linear(), Softmax(0.05), Softmax(1.0), Softmax(0.01), TopK(1, 0.5), TopK(2, 0.1),
+         TopK(10, 1.0), TopK(3, 0.01), Uniform(), Softmax(0.2, floor=0.1),
+         TopK(2, 0.3, floor=0.5), Linear(floor=0.25)]
 
 ratings_arrays = st.integers(1, 6).flatmap(lambda n: arrays(
     np.float64, (5, n), elements=st.floats(0, 1, allow_nan=False, allow_subnormal=False)))
@@ -185,3 +187,15 @@ def test_producer_totals_equal_summed_probabilities(rule, ratings):
     engagement, exposure = rule.producer_totals(np.ascontiguousarray(ratings.T))
     np.testing.assert_allclose(engagement, (probs * ratings).sum(axis=0), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(exposure, probs.sum(axis=0), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("scale", [29.0, 30.0, 31.0, 1e3])
+@pytest.mark.parametrize("rule", [Softmax(1.0), TopK(2, 1.0)], ids=repr)
+def test_exp_weights_agree_on_both_sides_of_the_unshifted_bound(rule, scale):
+    """Ratings up to ``scale`` temperatures: unshifted below ``UNSHIFTED_EXPONENT``,
+    shifted above; both give the probabilities' totals."""
+    ratings = np.random.default_rng(4).uniform(size=(50, 4)) * scale
+    probs = rule.probabilities(ratings)
+    engagement, exposure = rule.producer_totals(np.ascontiguousarray(ratings.T))
+    np.testing.assert_allclose(engagement, (probs * ratings).sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(exposure, probs.sum(axis=0), rtol=1e-12, atol=1e-300)
