@@ -458,7 +458,7 @@ class EngagementEnv(ParallelEnv):
         if not isinstance(actions, Mapping):
             raise TypeError(f"actions must be a dict {{agent: action}}, "
                             f"got {type(actions).__name__}")
-        if len(actions) != len(self.agents) or any(a not in actions for a in self.agents):
+        if actions.keys() != set(self.agents):
             for agent in actions:
                 self.agent_index(agent)  # ValueError for unknown names
                 if agent not in self.agents:
@@ -504,7 +504,7 @@ class EngagementEnv(ParallelEnv):
             utilities = game.utilities(self.profile, self.active)
             self.engagement, self.exposure = utilities.engagement, utilities.exposure
             payoff = utilities.payoff
-        elif self.active.all():
+        elif np.count_nonzero(self.active) == self.n_producers:
             ratings = self.profile @ self._users_t  # (n, K)
             self.engagement, self.exposure = game.rule.producer_totals(ratings)
             payoff = game.payoff.profile_totals(self.engagement, self.exposure, None)

@@ -128,7 +128,7 @@ class ObservationLayout:
         d = self.dim
         obs = self._template.copy()
         obs[:, :d] = profile
-        if active is None or active.all():
+        if active is None or np.count_nonzero(active) == len(active):
             obs[:, d:2 * d] = self._averaging @ profile
         else:
             others = active[None, :] & ~np.eye(self.n_producers, dtype=bool)  # (n, n)

@@ -52,12 +52,13 @@ def _simplex(x: np.ndarray, non_negative: bool = False) -> np.ndarray:
     if y.size and (y.max() > UNSHIFTED or (not non_negative and y.min() < -UNSHIFTED)):
         y = np.maximum(y - y.max(axis=1, keepdims=True), -2.0)
     u = np.sort(y, axis=1)[:, ::-1]  # descending
-    css = np.cumsum(u, axis=1)
-    css -= 1.0
-    # rho + 1: the number of leading indices where u - css / (index + 1) > 0 (a prefix).
-    count = (u * _ranks(d) > css).sum(axis=1)
-    theta = css[np.arange(len(css)), count - 1][:, None]
-    theta /= count[:, None]
+    # The threshold is the largest (u_1 + ... + u_j - 1) / j over j: each term averages
+    # the one before with u_j, so the terms rise while u_j lies above them and fall
+    # after: the peak is at the support size rho, the sort-based algorithm's threshold.
+    partial = np.cumsum(u, axis=1)
+    partial -= 1.0
+    partial /= _ranks(d)
+    theta = partial.max(axis=1, keepdims=True)
     return np.maximum(y - theta, 0.0).reshape(shape)
 
 

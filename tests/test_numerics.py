@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 import recgym
 from agents import BestResponse
@@ -57,6 +58,14 @@ def test_projections_are_exact_at_every_scale(seed, scale, d):
     np.testing.assert_allclose(simplex, reference_simplex_projection(x), atol=1e-12)
 
 
+@given(x=arrays(np.float64, st.integers(1, 6), elements=st.integers(-8, 8).map(lambda v: v / 4)))
+@settings(max_examples=200, deadline=None)
+def test_projections_of_tied_grid_points(x):
+    """Quarter-grid inputs: ties, and entries exactly at the threshold, are common."""
+    np.testing.assert_allclose(project_to_simplex(x), reference_simplex_projection(x),
+                               atol=1e-12)
+
+
 @pytest.mark.parametrize(("x", "expected"), [
     ([1e17, 1, 0], [1, 0, 0]),  # the issue's reproduction: was [6.7e16, 0, 0]
     ([1e20, 1, 0], [1, 0, 0]),
@@ -64,6 +73,8 @@ def test_projections_are_exact_at_every_scale(seed, scale, d):
     ([1.7e308, -1.7e308, 0], [1, 0, 0]),  # x - max overflows to -inf
     ([1e300, 1e300, 0], [0.5, 0.5, 0]),
     ([3.0, 3.0 + 1e-300, 3.0], [1 / 3, 1 / 3, 1 / 3]),
+    ([2.0, 1.0, 0.0], [1, 0, 0]),  # the second entry sits exactly at the threshold
+    ([1.0, 0.5, 0.5], [2 / 3, 1 / 6, 1 / 6]),
 ])
 def test_projection_of_the_issues_inputs(x, expected):
     np.testing.assert_allclose(project_to_strategy_set(np.array([x]))[0], expected, atol=1e-15)
