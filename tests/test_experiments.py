@@ -9,6 +9,7 @@ so the subsets below are prefixes of the paper's loops.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import os
@@ -196,9 +197,14 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path: Path, small_sw
     out = tmp_path / "sweep"
     shutil.copytree(small_sweep, out)
     results = out / "runs.csv"
+    header = results.read_bytes().index(b"\n") + 1
     _truncate(results, fraction)  # an interruption, possibly in the middle of a line
     kept = max(0, results.read_bytes().count(b"\n") - 1)  # whole lines, less the header
-    summary = run_sweep(Exp1Config(out=str(out), **SMALL))
+    # A cut inside the header line is reported; a cut row is simply computed again.
+    expected = (pytest.warns(RuntimeWarning, match="of its header line")
+                if len(results.read_bytes()) < header else contextlib.nullcontext())
+    with expected:
+        summary = run_sweep(Exp1Config(out=str(out), **SMALL))
     assert summary.n_computed == summary.n_runs - kept
     assert results.read_bytes() == (small_sweep / "runs.csv").read_bytes()
 
