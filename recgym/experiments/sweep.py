@@ -89,6 +89,7 @@ from recgym.experiments.results import (
     read_text_rows,
     replace_file,
 )
+from recgym.experiments.resume import append_as_finished, missing_groups
 
 USER_DISTRIBUTIONS = "user_distributions.csv"
 USER_COLUMNS = ("dataset", "embedding_seed", "dim", "n_users", "user_distribution")
@@ -347,28 +348,16 @@ def _compute(config: SweepConfig, backend: LocalBackend | RayBackend, chains: li
     ``done`` holds positions in the sweep's order (``chains`` one after the other).
     Returns the rows appended, indexed by position.
     """
-    first = np.cumsum([0] + [c.n_runs for c in chains]).tolist()
-    # Grouped by embedding seed so that workers reuse their cached users.
-    pending = sorted((i for i in range(len(chains))
-                      if not done.issuperset(range(first[i], first[i + 1]))),
-                     key=lambda i: chains[i].embedding_seed)
-    rows: list[dict] = []
-    positions: list[int] = []
+    starts, pending = missing_groups([c.n_runs for c in chains], done)
+    pending.sort(key=lambda i: chains[i].embedding_seed)  # workers reuse cached users
     with backend:
         _load_users(Path(config.out), config, backend, [chains[i] for i in pending])
-        with tqdm(total=first[-1], initial=len(done), unit="run",
+        with tqdm(total=sum(c.n_runs for c in chains), initial=len(done), unit="run",
                   desc=f"{config.experiment} {config.dataset}", file=sys.stderr,
                   disable=not config.progress, dynamic_ncols=True) as bar:
-            for index, chain_rows in backend.map_unordered(run_chain,
-                                                           [chains[i] for i in pending]):
-                start = first[pending[index]]
-                new = [(start + k, row) for k, row in enumerate(chain_rows)
-                       if start + k not in done]
-                if new:
-                    store.append([row for _, row in new])
-                    positions += [position for position, _ in new]
-                    rows += [row for _, row in new]
-                bar.update(len(new))
+            positions, rows = append_as_finished(
+                backend, run_chain, [chains[i] for i in pending], [starts[i] for i in pending],
+                done, store, bar)
     return pd.DataFrame(rows, columns=list(store.columns), index=positions)
 
 

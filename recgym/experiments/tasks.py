@@ -41,6 +41,7 @@ from recgym.experiments.results import (
     Problems,
     RowCheck,
 )
+from recgym.experiments.resume import append_as_finished, missing_groups
 
 #: Column kinds a schema may use (``check_schema``).
 KINDS = ("text", "int", "float", "float_or_missing", "number", "bool", "counts")
@@ -168,26 +169,15 @@ def run_tasks(out: str | Path, settings: dict[str, Any], non_result: Sequence[st
         kept, damaged = check_schema(frame, schema, key_names, position)
         warn_damaged(store.path, {**problems, **damaged})
         done = set(kept.index.tolist())
-        first = np.cumsum([0] + [len(t.keys) for t in tasks]).tolist()
-        pending = [i for i in range(len(tasks))
-                   if not done.issuperset(range(first[i], first[i + 1]))]
-        rows: list[dict] = []
-        positions: list[int] = []
+        starts, pending = missing_groups([len(t.keys) for t in tasks], done)
         with backend:
             if users_of is not None:
                 _fit_users(backend, [users_of(tasks[i].arguments) for i in pending], progress)
             with tqdm(total=len(order), initial=len(done), unit="run", desc=description,
                       file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
-                for index, task_rows in backend.map_unordered(run, [tasks[i].arguments
-                                                                    for i in pending]):
-                    begin = first[pending[index]]
-                    new = [(begin + k, row) for k, row in enumerate(task_rows)
-                           if begin + k not in done]
-                    if new:
-                        store.append([row for _, row in new])
-                        positions += [p for p, _ in new]
-                        rows += [row for _, row in new]
-                    bar.update(len(new))
+                positions, rows = append_as_finished(
+                    backend, run, [tasks[i].arguments for i in pending],
+                    [starts[i] for i in pending], done, store, bar)
         computed = pd.DataFrame(rows, columns=list(columns), index=positions)
         result = pd.concat([f for f in (kept, computed) if len(f)]).sort_index()
         store.finalize(result)
