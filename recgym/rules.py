@@ -81,10 +81,28 @@ class Others(ABC):
 
     index: int
     n_producers: int
+    rule: ServingRule
+    rating_sum: np.ndarray
 
     @abstractmethod
     def served(self, x: np.ndarray) -> Served:
         """The producer's serving at own ratings ``x`` ``(..., K)``."""
+
+    @abstractmethod
+    def rule_welfare_without(self) -> np.ndarray:
+        """What each user ``(K,)`` gets from the rule itself over the others alone
+        (before the floor; at least one other producer)."""
+
+    def welfare_without(self) -> np.ndarray:
+        """``W(S_-i)`` per user ``(K,)``: the rule over the others alone, floor included
+        (the floor spreads over the ``n - 1`` others)."""
+        if self.n_producers == 1:
+            return np.zeros_like(self.rating_sum)
+        eta = self.rule.floor
+        if eta == 0.0:
+            return self.rule_welfare_without()
+        return (1.0 - eta) * self.rule_welfare_without() + \
+            eta * self.rating_sum / (self.n_producers - 1)
 
 
 class ServingRule(Declared, ABC):
@@ -183,15 +201,8 @@ class WeightOthers(Others):
     rated: np.ndarray
     rating_sum: np.ndarray
 
-    def welfare_without(self) -> np.ndarray:
-        """``W(S_-i)`` per user ``(K,)``: the rule over the others alone."""
-        if self.n_producers == 1:
-            return np.zeros_like(self.mass)
-        rule_part = ratio(self.rated, self.mass)
-        if self.rule.floor == 0.0:
-            return rule_part
-        eta = self.rule.floor
-        return (1.0 - eta) * rule_part + eta * self.rating_sum / (self.n_producers - 1)
+    def rule_welfare_without(self) -> np.ndarray:
+        return ratio(self.rated, self.mass)
 
     def served(self, x: np.ndarray) -> Served:
         a, da, scale = self.rule.own_weight(x, self.shift)
@@ -461,16 +472,10 @@ class TopKOthers(Others):
             beaten += (column > x) | ((column == x) & (j < self.index))
         return beaten < self.rule.k
 
-    def welfare_without(self) -> np.ndarray:
-        """``W(S_-i)`` per user: top-k softmax over the others alone (floor over ``n - 1``)."""
-        if self.n_producers == 1:
-            return np.zeros_like(self.shift)
+    def rule_welfare_without(self) -> np.ndarray:
+        """Top-k softmax over the others alone: their top ``k`` served."""
         mass, rated = self.without_own
-        rule_part = rated / mass
-        if self.rule.floor == 0.0:
-            return rule_part
-        eta = self.rule.floor
-        return (1.0 - eta) * rule_part + eta * self.rating_sum / (self.n_producers - 1)
+        return rated / mass
 
     def served(self, x: np.ndarray) -> Served:
         temperature = self.rule.temperature
