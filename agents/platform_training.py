@@ -250,6 +250,7 @@ def build_model(config: PlatformTrainConfig) -> Any:
     import torch
     from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import Logger
 
     torch.set_num_threads(config.torch_threads)
     venv = make_vec_env(config.make_env, n_envs=config.n_envs, seed=config.seed)
@@ -257,7 +258,10 @@ def build_model(config: PlatformTrainConfig) -> Any:
     kwargs: dict[str, Any] = {"gamma": config.gamma, "seed": config.seed, "verbose": 0}
     if config.algo == "ppo":
         kwargs.update(n_steps=max(config.horizon, 64), batch_size=64)
-    return algo("MlpPolicy", venv, **kwargs)
+    model = algo("MlpPolicy", venv, **kwargs)
+    # Without a logger of its own, SB3 would make an empty /tmp/SB3-<date> folder per learn().
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:

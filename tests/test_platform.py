@@ -274,3 +274,16 @@ def test_long_run_example_prints_the_computed_table():
     assert rows["best"][4] == "+0.00%" and rows["myopic"][-1] == "+0.00%"
     assert rows["best"][3] == "3.00/3" and rows["myopic"][2] == "2.00/3"  # the myopic loses one
     assert "trained vs myopic:" in done.stdout
+
+
+def test_the_platform_model_learns_without_making_a_folder(tmp_path, monkeypatch):
+    """SB3 alone makes an empty ``<tmp>/SB3-<date>`` folder per ``learn()``."""
+    import tempfile
+
+    from agents.platform_training import PlatformTrainConfig, build_model
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = PlatformTrainConfig(n_users=40, dim=2, n_producers=2, horizon=2, n_envs=1,
+                                 progress=False)
+    build_model(config).learn(8)
+    assert list(tmp_path.glob("SB3-*")) == []

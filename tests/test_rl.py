@@ -700,3 +700,21 @@ def test_heuristic_example_runs_with_a_tiny_budget():
                    "PPO independent, mixture policy"):
         assert out.count(method) >= 2, method
 
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_learning_without_a_logdir_makes_no_folder(tmp_path, monkeypatch, capsys, verbose):
+    """SB3 alone makes an empty ``<tmp>/SB3-<date>`` folder per ``learn()`` without a
+    logger; recgym's models write nothing anywhere unless given a ``logdir``."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    env_kwargs = {**SMALL, "agent_ids": True}
+    shared_model([recgym.parallel_env(**env_kwargs)], seed=0, n_steps=8, batch_size=8,
+                 verbose=verbose).learn(16)
+    independent_model([recgym.parallel_env(**env_kwargs)], seed=0, n_steps=8, batch_size=8,
+                      verbose=verbose).learn(16)
+    IndependentLearners(recgym.parallel_env(**env_kwargs), seed=0, n_steps=8, batch_size=8,
+                        verbose=verbose).learn(48)
+    assert list(tmp_path.glob("SB3-*")) == []  # (torch may keep caches there: not ours)
+    assert ("time/" in capsys.readouterr().out) == bool(verbose)

@@ -33,6 +33,8 @@ projected), where SAC's and TD3's squashed policies start.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import HumanOutputFormat, Logger, configure
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -71,7 +74,7 @@ DEFAULT_TORCH_THREADS = 1
 
 __all__ = ["ALGORITHMS", "ALGOS", "BOX_POLICIES", "DEFAULT_TORCH_THREADS", "check_algo",
            "check_spaces", "default_kwargs", "make_model", "net_arch",
-           "policy_class"]
+           "policy_class", "tensorboard_logger"]
 
 
 def net_arch(action_space: spaces.Space) -> list[int]:
@@ -159,7 +162,18 @@ def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu"
     if policy == "MlpPolicy" and isinstance(model, PPO) and isinstance(env.action_space,
                                                                        spaces.Box):
         _centre_mean_action(model, env.action_space)
+    # Without a logger of its own, SB3 would make an empty /tmp/SB3-<date> folder per learn().
+    model.set_logger(tensorboard_logger(None, verbose))
     return model
+
+
+def tensorboard_logger(folder: Path | None, verbose: int = 0) -> Logger:
+    """SB3 logger writing TensorBoard events into ``folder`` itself (with ``verbose``,
+    also a table on stdout); without a folder it writes no file and makes no folder."""
+    if folder is None:
+        return Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose
+                      else [])
+    return configure(str(folder), ["stdout", "tensorboard"] if verbose else ["tensorboard"])
 
 
 def check_spaces(algo: str, env: VecEnv) -> None:

@@ -27,7 +27,8 @@ tag                                            value
 
 The step of every record is ``num_timesteps``: agent-steps, all producers.
 It works with an SB3 model (shared policy) and with ``IndependentLearners``;
-``record_evaluation`` records the same tags for other trainers (``agents.rl.rllib``).
+``evaluate_and_record`` evaluates and records the same tags for other trainers
+(``agents.rl.rllib``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from recgym.solvers import EquilibriumSummary, summarize_equilibrium
 #: Outputs that cannot show arrays or figures.
 _TEXT_OUTPUTS = ("stdout", "log", "json", "csv")
 
-__all__ = ["EquilibriumEvalCallback", "learned_vs_equilibrium_figure", "record_evaluation"]
+__all__ = ["EquilibriumEvalCallback", "evaluate_and_record", "learned_vs_equilibrium_figure",
+           "record_evaluation"]
 
 
 class EquilibriumEvalCallback(BaseCallback):
@@ -114,18 +116,28 @@ class EquilibriumEvalCallback(BaseCallback):
 
     def evaluate_now(self) -> EvaluationResult:
         """Evaluate, record every tag and write them at step ``num_timesteps``."""
-        result = evaluate(self.model, self.eval_env, self.equilibrium, seed=self.eval_seed)
-        self.history.append((self.num_timesteps, result))
+        assert self.equilibrium is not None  # set by _init_callback
+        result = evaluate_and_record(self.model, self.eval_env, self.equilibrium,
+                                     self.eval_seed, self.logger, self.num_timesteps,
+                                     self.history, self.log_figure)
         self._last_eval = self.num_timesteps
-        self._record(result)
-        self.logger.dump(self.num_timesteps)
         if self.verbose:
             print(f"agent-steps {self.num_timesteps}: NashConv {result.nash_conv_relative:.2%} "
                   f"of producer utility, TV to equilibrium {result.tv_to_equilibrium:.3f}")
         return result
 
-    def _record(self, result: EvaluationResult) -> None:
-        record_evaluation(self.logger, result, self.log_figure)
+
+def evaluate_and_record(policy: object, eval_env: object, equilibrium: EquilibriumSummary,
+                        seed: int, logger: Logger, step: int,
+                        history: list[tuple[int, EvaluationResult]],
+                        log_figure: bool = True) -> EvaluationResult:
+    """One evaluation (``evaluate``) at agent-step ``step``: appended to ``history``,
+    recorded (``record_evaluation``) and written by ``logger`` at ``step``."""
+    result = evaluate(policy, eval_env, equilibrium, seed=seed)
+    history.append((step, result))
+    record_evaluation(logger, result, log_figure)
+    logger.dump(step)
+    return result
 
 
 def record_evaluation(logger: Logger, result: EvaluationResult, log_figure: bool = True) -> None:

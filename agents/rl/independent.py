@@ -49,8 +49,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
 from agents.progress import ProgressCallback
 from agents.rl.adapter import ProducerVecEnv
-from agents.rl.algorithms import check_algo, make_model
-from agents.rl.shared import tensorboard_logger
+from agents.rl.algorithms import check_algo, make_model, tensorboard_logger
 from recgym._validation import check_int
 
 __all__ = ["IndependentLearners"]

@@ -49,10 +49,9 @@ from stable_baselines3.common.vec_env import VecMonitor
 from torch import nn
 
 from agents.rl.adapter import ProducerVecEnv
-from agents.rl.algorithms import make_model
+from agents.rl.algorithms import make_model, tensorboard_logger
 from agents.rl.config import BOX_POLICIES
 from agents.rl.policies import VertexMixtureDistribution
-from agents.rl.shared import tensorboard_logger
 from recgym._validation import check_choice
 
 __all__ = ["PerProducerPolicy", "StackedMLP", "independent_model"]

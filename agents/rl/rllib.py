@@ -22,7 +22,7 @@ this process.
 
 Evaluation and logging are the SB3 path's: ``agents.rl.evaluate`` of the
 deterministic policies (``rllib_policy``) every ``--eval-freq`` agent-steps, its
-``eval/*`` tags (``record_evaluation``) in the run directory's TensorBoard
+``eval/*`` tags (``evaluate_and_record``) in the run directory's TensorBoard
 events next to RLlib's own ``rllib/episode_return_mean`` and
 ``rllib/agent_steps``, and RLlib's checkpoint in ``<run dir>/rllib``.
 
@@ -41,11 +41,10 @@ import torch
 from gymnasium import spaces
 from tqdm import tqdm
 
-from agents.rl.algorithms import PPO_N_EPOCHS, PPO_N_STEPS, net_arch
-from agents.rl.callbacks import record_evaluation
+from agents.rl.algorithms import PPO_N_EPOCHS, PPO_N_STEPS, net_arch, tensorboard_logger
+from agents.rl.callbacks import evaluate_and_record
 from agents.rl.config import PPO_LEARNING_RATE, TrainConfig
-from agents.rl.evaluation import EvaluationResult, evaluate
-from agents.rl.shared import tensorboard_logger
+from agents.rl.evaluation import EvaluationResult
 from recgym.environment import EngagementEnv, parallel_env
 from recgym.experiments.backends import RayBackend, check_ray_address
 from recgym.solvers import summarize_equilibrium
@@ -207,10 +206,8 @@ def _learn(algo: Any, config: TrainConfig, run_dir: Path
     history: list[tuple[int, EvaluationResult]] = []
 
     def evaluate_at(steps: int) -> None:
-        result = evaluate(policy, eval_env, equilibrium, seed=config.eval_seed)
-        history.append((steps, result))
-        record_evaluation(logger, result)
-        logger.dump(steps)
+        evaluate_and_record(policy, eval_env, equilibrium, config.eval_seed, logger, steps,
+                            history)
 
     steps = 0
     evaluate_at(steps)

@@ -42,13 +42,12 @@ from typing import Any
 
 from pettingzoo import ParallelEnv
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.vec_env import VecMonitor
 
 from agents.rl.adapter import ProducerVecEnv
-from agents.rl.algorithms import make_model
+from agents.rl.algorithms import make_model, tensorboard_logger
 
-__all__ = ["check_agent_ids", "shared_model", "tensorboard_logger"]
+__all__ = ["check_agent_ids", "shared_model"]
 
 
 def shared_model(envs: ParallelEnv | Sequence[ParallelEnv], algo: str = "ppo", seed: int = 0,
@@ -105,11 +104,3 @@ def check_agent_ids(venv: ProducerVecEnv) -> None:
         warnings.warn("the environment's observations carry no producer id "
                       "(agent_ids=False): the shared policy can tell producers apart only by "
                       "their own last content; create it with agent_ids=True", stacklevel=3)
-
-
-def tensorboard_logger(folder: Path | None, verbose: int = 0) -> Logger:
-    """SB3 logger writing TensorBoard events into ``folder`` itself (none without a folder)."""
-    formats = ["stdout"] if verbose else []
-    if folder is None:
-        return configure(None, formats) if formats else Logger(folder=None, output_formats=[])
-    return configure(str(folder), [*formats, "tensorboard"])
