@@ -1,4 +1,4 @@
-"""Speed benchmark of the paper's best-response dynamics (model.md section 5).
+"""Speed benchmark of the paper's best-response dynamics (docs/model.md section 5).
 
 Two modes:
 

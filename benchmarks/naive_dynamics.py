@@ -1,6 +1,6 @@
 """A slow, obviously-correct baseline of the paper's best-response dynamics.
 
-Written directly from model.md section 5, the way the paper's original code
+Written directly from docs/model.md section 5, the way the paper's original code
 worked: every candidate utility is computed from scratch. For producer ``i`` on
 ``e_a`` and each candidate ``e_b`` the whole profile ``(n, d)`` with row ``i``
 replaced is built, the ratings ``U @ profile.T`` ``(K, n)`` and the serving
@@ -79,7 +79,7 @@ def best_vertex(game: EngagementGame, directions: np.ndarray, producer: int) -> 
 def naive_dynamics(game: EngagementGame, rng: np.random.RandomState,
                    max_iter: int = 500,
                    on_iteration: Callable[[int], None] | None = None) -> NaiveResult:
-    """Run the paper's dynamics (model.md section 5) the slow, direct way.
+    """Run the paper's dynamics (docs/model.md section 5) the slow, direct way.
 
     Parameters
     ----------

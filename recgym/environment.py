@@ -1,4 +1,4 @@
-r"""The engagement game as a PettingZoo environment (model.md sections 1-3).
+r"""The engagement game as a PettingZoo environment (docs/model.md sections 1-3).
 
 ## Description
 

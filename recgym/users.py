@@ -1,6 +1,6 @@
 """User populations: the ``(K, d)`` non-negative, L1-normalised embedding matrix.
 
-Paper-exact generators (model.md section 6) take an ``int`` seed or a legacy
+Paper-exact generators (docs/model.md section 7) take an ``int`` seed or a legacy
 ``numpy.random.RandomState`` and consume it exactly as the paper's code did:
 
 * ``synthetic_uniform``: for each user in turn,

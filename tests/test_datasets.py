@@ -38,7 +38,7 @@ needs_movielens = pytest.mark.skipif(
     reason=f"needs {ML_FILE} and {EXP1} (the shared data and published results)")
 needs_rentrunway = pytest.mark.skipif(not RTR_FILE.is_file(), reason=f"needs {RTR_FILE}")
 
-#: The paper's experiment-1 producer counts (model.md section 7).
+#: The paper's experiment-1 producer counts (docs/model.md section 8).
 EXP1_NS = (2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 UTILITY_COLUMNS = ("total_producer_utility", "min_producer_utility", "max_producer_utility",
                    "avg_user_utility", "min_user_utility", "max_user_utility")
@@ -95,7 +95,7 @@ def _ratings_table(n_users=40, n_items=30, n_ratings=400, seed=0):
 
 
 def _paper_recipe(data, dim, seed):
-    """model.md section 6 written out directly, as the paper did (global seed)."""
+    """docs/model.md section 7 written out directly, as the paper did (global seed)."""
     saved = np.random.get_state()
     try:
         algo = NMF(n_factors=dim)

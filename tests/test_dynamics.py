@@ -33,7 +33,7 @@ def published(name: str) -> pd.DataFrame:
 
 def _check_chain(rows: pd.DataFrame, dataset: str, seed: int, rule: str,
                  temperature: float | None, rng: np.random.RandomState) -> int:
-    """Run one of the paper's loops (model.md section 7) and compare every run with ``rows``."""
+    """Run one of the paper's loops (docs/model.md section 8); compare every run with ``rows``."""
     checked = 0
     for d in DIMS:
         for n in PRODUCERS:
@@ -106,7 +106,7 @@ def test_published_non_converged_run_is_reproduced(paper_dir):
 
 def _naive_dynamics(game: recgym.EngagementGame, rng: np.random.RandomState,
                     max_iter: int = 500) -> tuple[bool, int, np.ndarray]:
-    """model.md section 5 verbatim: full serving matrix for every candidate (slow, obvious)."""
+    """docs/model.md section 5 verbatim: full serving matrix for every candidate (slow, obvious)."""
     n, d = game.n_producers, game.dim
     dirs = rng.choice(d, n)
     eye = np.eye(d)

@@ -411,7 +411,7 @@ def test_quickstart_example_runs():
 
 
 def test_dynamics_through_env_reproduce_published_runs(paper_dir):
-    # Experiment 1 (model.md section 7): run 1, synthetic uniform users (K = 10,000,
+    # Experiment 1 (docs/model.md section 8): run 1, synthetic uniform users (K = 10,000,
     # embedding seed 17), d = 5; one RandomState(1) shared by n = 2, 5, 10 in turn.
     # Expected values: the paper's published runs (recgym.published).
     published = pd.read_csv(paper_dir / "exp1_iterations.csv.gz")

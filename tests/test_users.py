@@ -9,7 +9,7 @@ from recgym import users
 
 
 def _paper_uniform_loop(n_users: int, dim: int, seed: int) -> np.ndarray:
-    """model.md section 6, written as the paper's per-user loop (slow, obvious)."""
+    """docs/model.md section 7, written as the paper's per-user loop (slow, obvious)."""
     rs = np.random.RandomState(seed)
     return np.array([np.diff([0] + sorted(rs.uniform(size=dim - 1)) + [1])
                      for _ in range(n_users)])

@@ -18,7 +18,7 @@ path=None, *, progress=True)`` looks one up by name;
 ``PUBLISHED_NAMES`` maps the CLI names to the names used in the paper's published
 CSV files (``amazon-music`` is ``amznmusic`` there).
 
-Real data (model.md section 6). The embedding is the paper's: scikit-surprise
+Real data (docs/model.md section 7). The embedding is the paper's: scikit-surprise
 ``NMF(n_factors=dim)`` fitted inside ``cross_validate(..., cv=5)`` right after
 ``np.random.seed(seed)``, ``algo.pu`` of the last fold, L1-normalised per row. It
 reproduces the published MovieLens-100k and RentTheRunway runs bit for bit.

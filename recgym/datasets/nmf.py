@@ -1,6 +1,6 @@
 """The paper's user embedding: NMF of the ratings inside 5-fold cross-validation.
 
-Recipe (model.md section 6), reproduced bit for bit::
+Recipe (docs/model.md section 7), reproduced bit for bit::
 
     algo = NMF(n_factors=dim)            # scikit-surprise, default hyper-parameters
     np.random.seed(seed)

@@ -1,4 +1,4 @@
-"""The paper's experiments, end to end (model.md section 7).
+"""The paper's experiments, end to end (docs/model.md section 8).
 
 =================  ==============================================================
 module             job

@@ -5,7 +5,7 @@ turns the fields of a config class into ``argparse`` options (``--field-name``),
 so the command line and the documentation cannot drift apart (the CleanRL habit).
 Validation happens in ``__post_init__`` and names the command-line option.
 
-The grid (model.md section 7): ``d in {5, 10, 15, 20}``,
+The grid (docs/model.md section 8): ``d in {5, 10, 15, 20}``,
 ``n in {2, 5, 10, 20, ..., 100}``, embedding seeds ``{13, 17, 19, 23, 29}``,
 temperatures ``{0.01, 0.1, 1, 10, 100}`` plus linear serving.
 
@@ -28,7 +28,7 @@ from recgym.options import MAX_SEED, option, parse_runs
 from recgym.registry import parse_spec
 from recgym.rules import RULES, make_rule
 
-#: The paper's grid (model.md section 7).
+#: The paper's grid (docs/model.md section 8).
 PAPER_DIMS = (5, 10, 15, 20)
 PAPER_PRODUCERS = (2, 5, *range(10, 101, 10))
 PAPER_SEEDS = (13, 17, 19, 23, 29)
@@ -176,7 +176,7 @@ class SweepConfig(ResumableSweep):
 
 @dataclass(frozen=True)
 class Exp1Config(SweepConfig):
-    """Experiment 1: iterations to converge (model.md section 7).
+    """Experiment 1: iterations to converge (docs/model.md section 8).
 
     One chain per ``(rule, temperature, embedding seed, run)``, with ``RandomState(run)``.
     """
@@ -197,7 +197,7 @@ class Exp1Config(SweepConfig):
 
 @dataclass(frozen=True)
 class Exp2Config(SweepConfig):
-    """Experiment 2: equilibria across temperatures (model.md section 7).
+    """Experiment 2: equilibria across temperatures (docs/model.md section 8).
 
     One chain per ``(rule, temperature, embedding seed)``, with
     ``RandomState(dynamics_seed)``.

@@ -1,8 +1,8 @@
 """The paper's experiment loops, split into independent chains and run in parallel.
 
 Within one chain a single legacy ``RandomState`` is shared, in order, by
-``for d in dims: for n in producers: best_response_dynamics(...)`` (model.md
-section 7), so a chain is the unit of parallel work and of resumption:
+``for d in dims: for n in producers: best_response_dynamics(...)`` (docs/model.md
+section 8), so a chain is the unit of parallel work and of resumption:
 
 * experiment 1: one chain per ``(rule, temperature, embedding seed, run)``,
   started from ``RandomState(run)``;
