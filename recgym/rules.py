@@ -621,23 +621,24 @@ class Uniform(WeightRule):
         return payoff in (ENGAGEMENT, "exposure", "marginal")
 
 
-#: Scaled ratings ``r / T`` within this bound are exponentiated as they are: the
-#: weights stay within ``[e^-30, e^30]``, far from overflow and underflow.
+#: Ratings within ``UNSHIFTED_EXPONENT`` temperatures of 0 (and at most
+#: ``UNSHIFTED_RATING`` in size) are exponentiated as they are: the weights stay within
+#: ``[e^-30, e^30]`` and weights times ratings within about ``1e303``.
 UNSHIFTED_EXPONENT = 30.0
+UNSHIFTED_RATING = 1e290
 
 
 def exp_weights(ratings_by_producer: np.ndarray, temperature: float) -> np.ndarray:
     """Softmax weights ``exp(r / T)`` ``(n, K)`` (a new array), up to a factor per user.
 
     Shifted by each user's top rating, ``exp((r - max_i r_i) / T)``, unless every
-    ``|r| / T`` is at most ``UNSHIFTED_EXPONENT`` (where the shift changes nothing
-    but rounding and costs a pass over the matrix).
+    ``|r|`` is at most ``UNSHIFTED_EXPONENT * T`` and ``UNSHIFTED_RATING`` (there the
+    shift changes nothing but rounding, and costs a pass over the matrix).
     """
     r = ratings_by_producer
-    scaled = r if temperature == 1.0 else r * (1.0 / temperature)
-    if scaled.size and -UNSHIFTED_EXPONENT <= scaled.min() and \
-            scaled.max() <= UNSHIFTED_EXPONENT:
-        return np.exp(scaled)
+    if r.size and max(-r.min(), r.max()) <= min(UNSHIFTED_EXPONENT * temperature,
+                                                 UNSHIFTED_RATING):
+        return np.exp(r if temperature == 1.0 else r / temperature)
     w = r - r.max(axis=0)
     if temperature != 1.0:
         w *= 1.0 / temperature

@@ -718,3 +718,9 @@ def test_learning_without_a_logdir_makes_no_folder(tmp_path, monkeypatch, capsys
                         verbose=verbose).learn(48)
     assert list(tmp_path.glob("SB3-*")) == []  # (torch may keep caches there: not ours)
     assert ("time/" in capsys.readouterr().out) == bool(verbose)
+
+
+def test_make_model_keeps_a_tensorboard_log_it_is_given(tmp_path):
+    venv = ProducerVecEnv([recgym.parallel_env(**SMALL)])
+    make_model("ppo", venv, tensorboard_log=str(tmp_path), n_steps=8, batch_size=8).learn(24)
+    assert list(tmp_path.rglob("events.out.tfevents*"))

@@ -199,3 +199,16 @@ def test_exp_weights_agree_on_both_sides_of_the_unshifted_bound(rule, scale):
     engagement, exposure = rule.producer_totals(np.ascontiguousarray(ratings.T))
     np.testing.assert_allclose(engagement, (probs * ratings).sum(axis=0), rtol=1e-12)
     np.testing.assert_allclose(exposure, probs.sum(axis=0), rtol=1e-12, atol=1e-300)
+
+
+def test_fast_totals_stay_finite_and_quiet_at_extreme_scales():
+    """Huge ratings with a huge temperature, and moderate ones with a tiny temperature:
+    finite totals (the probabilities' own) and no floating-point warning."""
+    cases = [(np.array([[1e307, 5e306]]), 1e306), (np.array([[20.0, 19.0]]), 1e-307)]
+    for ratings, temperature in cases:
+        for rule in (Softmax(temperature), TopK(1, temperature)):
+            probs = rule.probabilities(ratings)
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                engagement, exposure = rule.producer_totals(np.ascontiguousarray(ratings.T))
+            np.testing.assert_allclose(engagement, (probs * ratings).sum(axis=0), rtol=1e-12)
+            np.testing.assert_allclose(exposure, probs.sum(axis=0), rtol=1e-12)

@@ -162,8 +162,9 @@ def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu"
     if policy == "MlpPolicy" and isinstance(model, PPO) and isinstance(env.action_space,
                                                                        spaces.Box):
         _centre_mean_action(model, env.action_space)
-    # Without a logger of its own, SB3 would make an empty /tmp/SB3-<date> folder per learn().
-    model.set_logger(tensorboard_logger(None, verbose))
+    if kwargs.get("tensorboard_log") is None:
+        # SB3 alone would make an empty /tmp/SB3-<date> folder per learn().
+        model.set_logger(tensorboard_logger(None, verbose))
     return model
 
 
