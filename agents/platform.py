@@ -22,12 +22,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from recgym._validation import check_int
 from recgym.platform import PlatformEnv
+
+if TYPE_CHECKING:  # pandas loads with the tables: `recgym --help` does not need it
+    import pandas as pd
 
 #: ``policy(observation, env) -> action``.
 PlatformPolicy = Callable[[np.ndarray, PlatformEnv], np.ndarray]
@@ -162,6 +165,8 @@ def best_static(env: object, grid: np.ndarray, episodes: int = 5, seed: int = 0
         result = evaluate_platform(StaticPlatform(action), env, episodes, seed)
         rows.append({"action": action, "cumulative_scf": result.mean_cumulative_scf,
                      "producers_retained": result.mean_producers_retained})
+    import pandas as pd
+
     table = pd.DataFrame(rows)
     return StaticPlatform(table["action"][int(table["cumulative_scf"].idxmax())]), table
 
@@ -176,6 +181,8 @@ def compare_platforms(policies: Mapping[str, object], env: object, episodes: int
         rows.append({"policy": name, "cumulative_scf": result.mean_cumulative_scf,
                      "producers_retained": result.mean_producers_retained,
                      "episodes": episodes})
+    import pandas as pd
+
     table = pd.DataFrame(rows)
     table["relative_to_first"] = table["cumulative_scf"] / table["cumulative_scf"].iloc[0]
     return table

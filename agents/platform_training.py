@@ -37,10 +37,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from agents.platform import (
     MyopicPlatform,
@@ -54,6 +53,9 @@ from recgym.datasets.catalog import DATASET_NAMES
 from recgym.options import MAX_SEED, option
 from recgym.platform import DEFAULT_CONTROLS, PlatformEnv
 from recgym.welfare import parse as parse_scf
+
+if TYPE_CHECKING:  # `recgym --help` builds this command's options without pandas
+    import pandas as pd
 
 #: Stable-Baselines3 algorithms the platform can be trained with.
 PLATFORM_ALGOS = ("ppo", "sac")

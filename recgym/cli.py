@@ -29,7 +29,8 @@ Plug-in commands
 
 Options are generated from the documented dataclasses of the configs
 (``recgym.options``). Heavy libraries load inside the command that needs them:
-``recgym --help`` imports no matplotlib, torch, Stable-Baselines3 or Ray (the tests check).
+``recgym --help`` imports no pandas, matplotlib, torch, Stable-Baselines3 or Ray (the
+tests check).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -210,8 +211,13 @@ def _check_rtol(args: argparse.Namespace) -> None:
             args.parser.error(f"{flag} must be a number >= 0, got {value!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``recgym`` argument parser with its sub-commands (plug-ins included)."""
+def build_parser(options_of: Container[str] | None = None) -> argparse.ArgumentParser:
+    """The ``recgym`` argument parser with its sub-commands (plug-ins included).
+
+    ``options_of`` names the commands whose options come from the sweep modules
+    (``design``, ``information``; they load pandas); ``None``: every command's. ``main``
+    names only the command it runs, so ``recgym --help`` loads neither.
+    """
     parser = argparse.ArgumentParser(
         prog="recgym", description="Strategic content producers in engagement-driven "
         "recommender systems: equilibria, the paper's dynamics, experiments and figures. "
@@ -232,17 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
         add_arguments(command(name, _reproduce, config_class.__doc__.splitlines()[0],
                               experiments), config_class)
 
-    from recgym.experiments.design_sweep import DesignConfig
+    design = command("design", _design, "The platform's design search: serving rules, "
+                     "floors and payoffs compared by social choice functions at their "
+                     "equilibria; resumable.")
+    if options_of is None or "design" in options_of:
+        from recgym.experiments.design_sweep import DesignConfig
 
-    add_arguments(command("design", _design, "The platform's design search: serving rules, "
-                          "floors and payoffs compared by social choice functions at their "
-                          "equilibria; resumable."), DesignConfig)
-
-    from recgym.experiments.information_sweep import InformationConfig
-
-    add_arguments(command("information", _information, "Demand shared with producers under "
+        add_arguments(design, DesignConfig)
+    information = command("information", _information, "Demand shared with producers under "
                           "differential privacy: welfare and regret against epsilon, next to "
-                          "full, exact and no information; resumable."), InformationConfig)
+                          "full, exact and no information; resumable.")
+    if options_of is None or "information" in options_of:
+        from recgym.experiments.information_sweep import InformationConfig
+
+        add_arguments(information, InformationConfig)
 
     compare = command("compare", _compare, "Compare a sweep's runs with the paper's published "
                       "runs (shipped with recgym).")
@@ -303,7 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     error (exit 2); warnings are one line ``recgym: warning: ...``.
     """
     warnings.showwarning = _one_line_warning
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)  # none before it
+    args = build_parser(options_of={command}).parse_args(argv)
     try:
         return args.handler(args)
     except RUNTIME_ERRORS as exc:

@@ -47,6 +47,20 @@ def test_heavy_libraries_load_only_where_used(code):
     assert done.stdout.strip() == "[]", f"{code!r} imports {done.stdout.strip()}"
 
 
+def test_help_loads_neither_pandas_nor_the_heavy_libraries():
+    """``recgym --help`` builds the top-level parser only (the sweep commands' options,
+    which load pandas, come with those commands)."""
+    code = ("import contextlib, io, sys, recgym.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    recgym.cli.main(['--help'])\n"
+            "print([m for m in ('pandas', 'torch', 'stable_baselines3', 'ray', 'matplotlib') "
+            "if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+
+
 @dataclass(frozen=True)
 class Cube(WeightRule):
     """A toy rule for this test: serving proportional to the cube of the rating."""

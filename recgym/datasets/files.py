@@ -26,9 +26,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas loads inside the readers: `recgym --help` does not need it
+    import pandas as pd
 
 #: Environment variable naming the folder that holds the data files.
 DATA_ENV = "RECGYM_DATA"
@@ -213,6 +216,8 @@ def read_ratings_csv(path: Path, *, headerless_layouts: dict[int, tuple[str, ...
     rows in file order.
     """
     header = has_header(path)
+    import pandas as pd
+
     frame = pd.read_csv(path, header=0 if header else None, dtype=str)
     if frame.shape[1] in (headerless_layouts or {}):
         layout = headerless_layouts[frame.shape[1]]
@@ -238,6 +243,8 @@ def check_ratings_table(table: object, name: str = "table") -> pd.DataFrame:
     ``COLUMN_ALIASES``) in the wrong position are an error. Ids must be present;
     ratings must be finite numbers.
     """
+    import pandas as pd
+
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(table).__name__}")
     columns = list(table.columns)
@@ -261,6 +268,8 @@ def check_ratings_table(table: object, name: str = "table") -> pd.DataFrame:
 
 
 def _numeric_ratings(ratings: pd.Series, name: str) -> np.ndarray:
+    import pandas as pd
+
     values = pd.to_numeric(ratings, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
