@@ -403,7 +403,8 @@ class Softmax(WeightRule):
         return ratings.max(axis=1)
 
     def weights(self, ratings: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        return np.exp((ratings - shift) / self.temperature)
+        with np.errstate(over="ignore"):  # (r - max) / T may be -inf: weight 0, the limit
+            return np.exp((ratings - shift) / self.temperature)
 
     def welfare_without_each(self, ratings: np.ndarray) -> np.ndarray:
         # As for every weight rule, in the log domain: exp(r / T) overflows at small T.
@@ -641,7 +642,10 @@ def exp_weights(ratings_by_producer: np.ndarray, temperature: float) -> np.ndarr
         return np.exp(r if temperature == 1.0 else r / temperature)
     w = r - r.max(axis=0)
     if temperature != 1.0:
-        w *= 1.0 / temperature
+        # Divided (1 / T is inf for a subnormal T, and 0 * inf NaN); a difference may
+        # overflow to -inf, whose weight 0 is the limit.
+        with np.errstate(over="ignore"):
+            w /= temperature
     return np.exp(w, out=w)
 
 

@@ -204,11 +204,12 @@ def test_exp_weights_agree_on_both_sides_of_the_unshifted_bound(rule, scale):
 def test_fast_totals_stay_finite_and_quiet_at_extreme_scales():
     """Huge ratings with a huge temperature, and moderate ones with a tiny temperature:
     finite totals (the probabilities' own) and no floating-point warning."""
-    cases = [(np.array([[1e307, 5e306]]), 1e306), (np.array([[20.0, 19.0]]), 1e-307)]
+    cases = [(np.array([[1e307, 5e306]]), 1e306), (np.array([[20.0, 19.0]]), 1e-307),
+             (np.array([[0.3, 0.1, 0.0]]), 1e-320)]  # a subnormal temperature
     for ratings, temperature in cases:
         for rule in (Softmax(temperature), TopK(1, temperature)):
-            probs = rule.probabilities(ratings)
             with np.errstate(over="raise", invalid="raise", divide="raise"):
+                probs = rule.probabilities(ratings)
                 engagement, exposure = rule.producer_totals(np.ascontiguousarray(ratings.T))
             np.testing.assert_allclose(engagement, (probs * ratings).sum(axis=0), rtol=1e-12)
             np.testing.assert_allclose(exposure, probs.sum(axis=0), rtol=1e-12)
