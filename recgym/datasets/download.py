@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from recgym._validation import check_choice
 from recgym.datasets.files import (
     AMAZON_DIGITAL_MUSIC,
     DATA_ENV,
@@ -252,9 +253,7 @@ def sources_help() -> str:
 # --- helpers -----------------------------------------------------------------------------
 
 def _source(name: object) -> Source:
-    if not isinstance(name, str) or name not in SOURCES:
-        raise ValueError(f"name must be one of {', '.join(NAMES)}; got {name!r}")
-    return SOURCES[name]
+    return SOURCES[check_choice("name", name, NAMES)]
 
 
 def _url(source: Source, base_url: str | None) -> str:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
 
-from recgym._validation import check_int
+from recgym._validation import check_choice, check_int
 
 #: Thread-count variables of the BLAS libraries numpy may use.
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -240,8 +240,6 @@ def check_ray_address(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT)
 def make_backend(name: str, jobs: int = 1, address: str | None = None
                  ) -> LocalBackend | RayBackend:
     """Backend ``"local"`` (with ``jobs`` processes) or ``"ray"`` (at ``address``)."""
-    if name == "local":
+    if check_choice("backend", name, ("local", "ray")) == "local":
         return LocalBackend(jobs)
-    if name == "ray":
-        return RayBackend(address)
-    raise ValueError(f"backend must be 'local' or 'ray', got {name!r}")
+    return RayBackend(address)

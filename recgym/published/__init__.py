@@ -30,6 +30,8 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
+from recgym._validation import check_choice
+
 __all__ = ["PUBLISHED_FILES", "PUBLISHED_RUNS", "published_path"]
 
 #: Experiment key -> file name inside this package.
@@ -65,9 +67,7 @@ def published_path(experiment: str) -> Path:
     FileNotFoundError
         If the installation lacks the file (a broken or partial install).
     """
-    if not isinstance(experiment, str) or experiment not in PUBLISHED_FILES:
-        raise ValueError(f"experiment must be one of {', '.join(PUBLISHED_FILES)}; "
-                         f"got {experiment!r}")
+    experiment = check_choice("experiment", experiment, tuple(PUBLISHED_FILES))
     resource = resources.files(__name__).joinpath(PUBLISHED_FILES[experiment])
     if not resource.is_file():
         raise FileNotFoundError(f"the published results {PUBLISHED_FILES[experiment]!r} are "
