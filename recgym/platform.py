@@ -164,8 +164,10 @@ class PlatformEnv(gymnasium.Env):
         base = make_rule(rule)
         self.rule_family: str = base.NAME
         self.fixed_params: dict[str, Any] = base.params()
+        declared = {p.name for p in base.PARAMS}
         self.controls: dict[str, tuple[float, float]] = _check_controls(
-            base, DEFAULT_CONTROLS if controls is None else controls)
+            base, {name: bounds for name, bounds in DEFAULT_CONTROLS.items() if name in declared}
+            if controls is None else controls)
         self._rule_class: type[ServingRule] = type(base)
         self._log_scale: tuple[bool, ...] = tuple(base.param(name).log_scale
                                                   for name in self.controls)

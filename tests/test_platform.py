@@ -287,3 +287,10 @@ def test_the_platform_model_learns_without_making_a_folder(tmp_path, monkeypatch
                                  progress=False)
     build_model(config).learn(8)
     assert list(tmp_path.glob("SB3-*")) == []
+
+
+@pytest.mark.parametrize("rule", ["linear", "uniform"])
+def test_default_controls_are_the_ones_the_rule_declares(rule):
+    env = recgym.platform_env(rule=rule, n_users=50, dim=2, n_producers=2, horizon=3)
+    assert list(env.controls) == ["floor"]
+    check_env(env, skip_render_check=True)
