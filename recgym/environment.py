@@ -46,6 +46,7 @@ index               meaning                                                bound
 ==================  =====================================================  ==========
 ``0 .. d-1``        own current embedding ``s_i`` (projected)               ``[0, 1]``
 ``d .. 2d-1``       the others' mean embedding ``sum_{j != i} s_j/(n-1)``   ``[0, 1]``
+                    (over the others still in, after this step's exits)
 ``2d .. 3d-1``      users' feature distribution ``U.sum(0) / U.sum()``      ``[0, 1]``
 ``3d``              own reward at the current profile                      ``[r_min, r_max]``
 ``3d+1 .. 3d+n``    one-hot producer id (``agent_ids=True``, the default)   ``{0, 1}``
@@ -86,7 +87,8 @@ divided by the total user weight ``K``, whatever ``reward_scale``) stays below
 is True at that step) and leaves ``env.agents``: it is no longer served, and the
 others keep playing against the smaller field (its last embedding stays in
 ``env.profile``; ``env.active`` marks who is still in). With every option 0 and a
-non-negative payoff nobody ever leaves.
+non-negative payoff nobody ever leaves; the marginal payoff can be negative, and a
+producer whose marginal payoff is below 0 leaves even at option 0.
 
 Truncation after ``horizon`` steps, for every producer still in; ``env.agents`` is
 then empty until ``reset``, as it is once every producer has left.
@@ -395,20 +397,21 @@ class EngagementEnv(ParallelEnv):
         # Decide the end: producers below their outside option for `patience` steps
         # leave; truncation at the horizon.
         truncated = self.step_count >= self.horizon
-        observations, infos = self._observations(live), self._infos(live)
         if not self._may_leave:  # nobody can fall below an option: the fast, common case
+            observations, infos = self._observations(live), self._infos(live)
             rewards = dict(zip(live, self.rewards_now.tolist(), strict=True))
             terminations = dict.fromkeys(live, False)
             self.agents = [] if truncated else live
             return observations, rewards, terminations, dict.fromkeys(live, truncated), infos
         leaving = self._leaving()
+        self.active &= ~leaving  # the observations' others are those still in
 
         # Return (for the agents that acted in this step).
+        observations, infos = self._observations(live), self._infos(live)
         index = self._index
         rewards = {a: float(self.rewards_now[index[a]]) for a in live}
         terminations = {a: bool(leaving[index[a]]) for a in live}
         truncations = dict.fromkeys(live, truncated)
-        self.active &= ~leaving
         self.agents = [] if truncated else [a for a in live if not terminations[a]]
         return observations, rewards, terminations, truncations, infos
 
@@ -536,7 +539,7 @@ class EngagementEnv(ParallelEnv):
 
     # ------------------------------------------------------------------ render
     def render(self) -> str | np.ndarray | None:
-        """Producers per feature next to the users' distribution.
+        """Producers still in, per feature, next to the users' distribution.
 
         Returns
         -------
@@ -549,9 +552,12 @@ class EngagementEnv(ParallelEnv):
             return None
         header = (f"step {self.step_count}/{self.horizon}  rule {self.game.rule.spec}  "
                   f"{self.reward} ({self.reward_scale}): total {self.rewards_now.sum():.4g}")
+        if not self.active.all():
+            header += f"  active {int(self.active.sum())}/{self.n_producers}"
+        posted = self.profile[self.active]  # those who left post nothing any more
         if self.render_mode == "ansi":
-            return rendering.ansi_table(self.profile, self.user_distribution, header)
-        return rendering.rgb_image(self.profile, self.user_distribution, header)
+            return rendering.ansi_table(posted, self.user_distribution, header)
+        return rendering.rgb_image(posted, self.user_distribution, header)
 
     def close(self) -> None:
         """Nothing to release (images are drawn on fresh figures)."""

@@ -95,9 +95,11 @@ def test_a_producer_below_its_option_for_patience_steps_leaves():
     actions = {a: np.eye(3, dtype=np.float32)[i % 3] for i, a in enumerate(env.agents)}
     _, rewards, terminations, _, _ = env.step(actions)
     assert not any(terminations.values()) and env.agents == env.possible_agents
-    _, rewards, terminations, _, _ = env.step(actions)
+    observations, rewards, terminations, _, _ = env.step(actions)
     assert terminations == {"producer_0": False, "producer_1": False, "producer_2": False,
                             "producer_3": True}
+    # Already on the step it leaves, the others' mean leaves producer_3 out.
+    np.testing.assert_allclose(observations["producer_0"][3:6], [0, 0.5, 0.5], atol=1e-7)
     assert env.agents == ["producer_0", "producer_1", "producer_2"]
     assert not env.active[3]
     with pytest.raises(ValueError, match="producer_3 has left the game"):
@@ -111,6 +113,18 @@ def test_a_producer_below_its_option_for_patience_steps_leaves():
     np.testing.assert_allclose([rewards[a] for a in env.agents], expected)
     # Others' mean in the observation is over the producers still in.
     np.testing.assert_allclose(observations["producer_0"][3:6], [0, 0.5, 0.5], atol=1e-7)
+
+
+def test_rendering_shows_the_producers_still_in():
+    env = recgym.parallel_env(**LEAVING, horizon=10, render_mode="ansi")
+    env.reset(seed=0)
+    actions = {a: np.eye(3, dtype=np.float32)[i % 3] for i, a in enumerate(env.agents)}
+    env.step(actions)
+    assert env.render().splitlines()[2].split()[1] == "2.000"  # producers 0 and 3 on e_0
+    env.step(actions)
+    text = env.render()
+    assert "active 3/4" in text.splitlines()[0]
+    assert text.splitlines()[2].split()[1] == "1.000"  # producer 3 has left
 
 
 def test_the_episode_ends_when_every_producer_has_left():
