@@ -79,17 +79,17 @@ class BestResponse:
         """NashConv of ``profile`` ``(n, d)`` (``ExactSolver.nash_conv``)."""
         return self.solver.nash_conv(profile, over, active)
 
-    def action(self, agent: str, observation: object | None = None) -> np.ndarray:
-        """Exact best-response action ``(d,)`` float32 of ``agent`` in the environment.
+    def action(self, agent: str, observation: object | None = None) -> np.ndarray | np.int64:
+        """Exact best-response action of ``agent`` in the environment: an embedding
+        ``(d,)`` float32, or a feature index with ``action_type="vertex"``.
 
-        Computed from the environment's current state, or from ``observation``
-        where it determines the answer (``agents.env_play.best_response_action``).
+        Computed against the producers still in, from the environment's current state or
+        from ``observation`` where it determines the answer
+        (``agents.env_play.best_response_action``).
         """
         if self.env is None:
             raise TypeError("action() needs an environment: construct BestResponse(env)")
-        return best_response_action(
-            self.env, agent, observation,
-            solver=lambda profile, i: self.best_response(profile, i).strategy)
+        return best_response_action(self.env, agent, observation, self.solver)
 
     def dynamics(self, seed: int | np.random.RandomState = 0, max_iter: int = 500,
                  init: object | None = None, callback: EventCallback | None = None

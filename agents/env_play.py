@@ -30,13 +30,12 @@ environment is stepped with the mover playing its new vertex and every other
 producer repeating its action, and the environment's profile is checked against
 the dynamics'. The horizon does not cut the run short: on truncation the
 environment is reset to the current vertices and the run continues in a new
-episode. Games whose producers can leave (outside options) are not played
+episode. Vertex environments post feature indices. Games whose producers can leave
+(an outside option, or the marginal payoff, which can be negative) are not played
 through the environment: use ``BestResponse(env.game).dynamics``.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 from pettingzoo import ParallelEnv
@@ -55,10 +54,7 @@ from recgym.solvers import (
 )
 from recgym.strategy import project_to_strategy_set
 
-#: ``solver(profile (n, d), i) -> strategy (d,)``: a best response of producer ``i``.
-Solver = Callable[[np.ndarray, int], np.ndarray]
-
-__all__ = ["Solver", "best_response_action", "dynamics_through_env",
+__all__ = ["best_response_action", "dynamics_through_env",
            "observation_determines_best_response", "profile_from_observation"]
 
 
@@ -91,7 +87,8 @@ def profile_from_observation(env: object, agent: str, observation: object) -> np
                           base.user_distribution.astype(np.float32).astype(np.float64)):
         raise ValueError("observation's user distribution differs from this environment's: "
                          "it comes from another user population")
-    current = layout.build(base.profile, base.rewards_now, base.user_distribution)[index]
+    current = layout.build(base.profile, base.rewards_now, base.user_distribution,
+                           base.active)[index]
     if np.array_equal(np.asarray(observation, dtype=np.float32), current):
         return base.profile.copy()
     if not observation_determines_best_response(base.game):
@@ -100,41 +97,55 @@ def profile_from_observation(env: object, agent: str, observation: object) -> np
             f"{base.game.rule.spec!r}, payoff {base.game.payoff.NAME!r} and "
             f"n_producers={base.n_producers} the others' mean embedding does not determine "
             "the best response; call without an observation to use the environment's state")
+    # Every other producer at the mean: those still in (env.active) make up its total.
     others = np.repeat(parts.others_mean[None, :], base.n_producers - 1, axis=0)
     return project_to_strategy_set(np.insert(others, index, parts.own, axis=0))
 
 
 def best_response_action(env: object, agent: str, observation: object | None = None,
-                         solver: Solver | None = None) -> np.ndarray:
-    """The exact best-response action of ``agent`` (module docstring).
+                         solver: ExactSolver | None = None) -> np.ndarray | np.int64:
+    """The exact best-response action of ``agent`` (module docstring), against the
+    producers still in the game (``env.active``).
 
     Parameters
     ----------
     env : recgym environment
     agent : str
-        ``"producer_i"``.
+        ``"producer_i"``, still in the game.
     observation : array, shape (obs_size,), optional
         The agent's observation; default: the environment's current state.
-    solver : callable(profile, i) -> strategy, optional
-        Default: ``recgym.solvers.ExactSolver(env.game).best_response(profile, i).strategy``.
+    solver : ExactSolver, optional
+        Of ``env.game`` (default: a new ``recgym.solvers.ExactSolver(env.game)``).
 
     Returns
     -------
-    array, shape (d,), float32
-        A valid action (in the action space and in ``S`` up to ``float32`` rounding).
+    array, shape (d,), float32, or int
+        A valid action: the best strategy (in ``S`` up to ``float32`` rounding), or with
+        ``action_type="vertex"`` the index of the best basis vector.
+
+    Raises
+    ------
+    ValueError
+        ``agent`` has left; an observation that does not determine the answer; with
+        vertex actions, a best vertex that posts nothing (the marginal payoff's zero).
     """
     base = unwrap(env)
     index = base.agent_index(agent)
+    if not base.active[index]:
+        raise ValueError(f"{agent} has left the game (terminated): it takes no action")
     profile = base.profile.copy() if observation is None else \
         profile_from_observation(base, agent, observation)
-    if solver is None:
-        exact = ExactSolver(base.game)
-        solver = lambda profile, i: exact.best_response(profile, i).strategy  # noqa: E731
-    strategy = np.asarray(solver(profile, index), dtype=np.float64)
-    if strategy.shape != (base.dim,):
-        raise ValueError(f"solver must return a strategy of shape ({base.dim},), "
-                         f"got shape {strategy.shape}")
-    return strategy.astype(np.float32)
+    solver = ExactSolver(base.game) if solver is None else solver
+    vertex = base.action_type == "vertex"
+    strategy = solver.best_response(profile, index, "vertices" if vertex else "strategy_set",
+                                    base.active).strategy
+    if not vertex:
+        return strategy.astype(np.float32)
+    direction = base.game.vertex_directions(strategy[None, :])
+    if direction is None or direction[0] >= base.dim:
+        raise ValueError(f"{agent}'s best vertex posts nothing (the zero strategy), which "
+                         "action_type='vertex' cannot post")
+    return np.int64(direction[0])
 
 
 def dynamics_through_env(env: object, seed: int | np.random.RandomState = 0,
@@ -150,23 +161,28 @@ def dynamics_through_env(env: object, seed: int | np.random.RandomState = 0,
     Raises
     ------
     ValueError
-        If the environment's game has outside options (producers that leave).
+        If producers can leave the environment's game (``producers_may_leave``).
     """
     base = unwrap(env)
     game = base.game
-    if np.any(game.outside_option > 0):
-        raise ValueError("dynamics with outside options (producers that leave) run on the "
-                         "game: use BestResponse(env.game).dynamics")
+    if game.producers_may_leave:
+        raise ValueError(f"producers can leave this game (an outside option > 0, or the "
+                         f"{game.payoff.NAME} payoff, which can be negative): its dynamics run "
+                         "on the game: use BestResponse(env.game).dynamics")
     rng = as_random_state(seed)
     start = start_directions(game, rng, init)
     env.reset(options={"directions": start})
+    # Vertex actions are feature indices; box actions the vertices themselves.
+    post = (lambda vertex: int(vertex)) if base.action_type == "vertex" else \
+        (lambda vertex: game.vertices[vertex].astype(np.float32))
 
     def play(event: Event, directions: np.ndarray) -> None:
-        assert not isinstance(event, Exit), "no producer leaves without an outside option"
-        # The mover posts its new vertex, everybody else repeats its action.
-        actions = dict(zip(base.possible_agents, base.profile.astype(np.float32), strict=True))
-        actions[base.possible_agents[event.producer]] = \
-            game.vertices[event.target].astype(np.float32)
+        assert not isinstance(event, Exit), "nobody leaves a game where producers cannot"
+        # The mover posts its new vertex, everybody else repeats the one it is on.
+        current = game.vertex_directions(base.profile)
+        actions = {agent: post(v) for agent, v in zip(base.possible_agents, current,
+                                                        strict=True)}
+        actions[base.possible_agents[event.producer]] = post(event.target)
         truncated = _play(env, actions)
         assert np.array_equal(game.vertex_directions(base.profile), directions), \
             "the environment lost the move"

@@ -242,9 +242,7 @@ class EngagementEnv(ParallelEnv):
                                                    floor=floor, payoff=reward,
                                                    outside_option=outside_option)
         self.patience: int = check_int("patience", patience, 1)
-        #: Some producer can fall below its outside option (an option > 0, or payoffs < 0).
-        self._may_leave: bool = bool(np.any(self.game.outside_option > 0)) or \
-            not self.game.payoff.nonnegative
+        self._may_leave: bool = self.game.producers_may_leave
         self.users: np.ndarray = self.game.users  # (K, d), read-only, ratings per feature
         self.n_producers: int = n_producers  # n
         self.dim: int = self.game.dim  # d

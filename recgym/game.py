@@ -159,6 +159,12 @@ class EngagementGame:
         """Vertices of a vertex search: ``d``, or ``d + 1`` with the zero strategy."""
         return self.vertices.shape[0]
 
+    @property
+    def producers_may_leave(self) -> bool:
+        """Some producer can fall below its outside option: an option above 0, or a
+        payoff that can be negative (the marginal payoff)."""
+        return bool(np.any(self.outside_option > 0)) or not self.payoff.nonnegative
+
     def check_profile(self, profile: object, tol: float = STRATEGY_TOL) -> np.ndarray:
         """Validate a profile ``(n, d)`` in the strategy set (up to ``tol``); return it."""
         return check_profile(profile, self.n_producers, self.dim, tol)

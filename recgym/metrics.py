@@ -51,6 +51,8 @@ def features_used(profile: np.ndarray) -> int:
 
 
 def concentrated_share(profile: np.ndarray, threshold: float = CONCENTRATION_THRESHOLD) -> float:
-    """Share of producers with ``max_f P_if >= threshold * sum_f P_if > 0``."""
+    """Share of producers with ``max_f P_if >= threshold * sum_f P_if > 0`` (0 with none)."""
+    if len(profile) == 0:
+        return 0.0
     totals = profile.sum(axis=1)
     return float(np.mean((totals > 0) & (profile.max(axis=1) >= threshold * totals)))

@@ -403,6 +403,42 @@ def test_best_response_class_accepts_env():
                                   expected)
 
 
+def test_best_response_action_faces_only_the_producers_still_in():
+    users = np.array([[0.9, 0.1]] * 5 + [[0.1, 0.9]] * 5)
+    env = parallel_env(users=users, n_producers=3, rule="softmax:temperature=0.05",
+                       outside_option=[0.0, 0.0, 0.6])
+    env.reset(options={"directions": [0, 1, 1]})
+    obs, _, terminations, _, _ = env.step({"producer_0": np.array([1.0, 0.0]),
+                                           "producer_1": np.array([1.0, 0.0]),
+                                           "producer_2": np.array([0.0, 1.0])})
+    assert terminations["producer_2"]
+    responder = BestResponse(env)
+    expected = responder.best_response(env.profile, 1, active=env.active).strategy
+    np.testing.assert_array_equal(expected, [0.0, 1.0])  # the feature producer_2 left
+    np.testing.assert_array_equal(responder.action("producer_1"), expected)
+    np.testing.assert_array_equal(responder.action("producer_1", obs["producer_1"]), expected)
+    with pytest.raises(ValueError, match="producer_2 has left the game"):
+        responder.action("producer_2")
+
+
+def test_vertex_environments_get_feature_indices():
+    env = parallel_env(n_producers=5, dim=4, n_users=300, action_type="vertex", horizon=7)
+    result = BestResponse(env).dynamics(seed=3)
+    _same(result, BestResponse(env.game).dynamics(seed=3), "vertex actions")
+    env.reset(seed=0)
+    action = BestResponse(env).action("producer_0")
+    assert env.action_space("producer_0").contains(action)
+    expected = BestResponse(env.game).best_response(env.profile, 0, over="vertices").strategy
+    np.testing.assert_array_equal(env.game.vertices[action], expected)
+
+
+def test_games_whose_producers_can_leave_are_refused_by_the_env_dynamics():
+    for kwargs in ({"outside_option": 0.01}, {"reward": "marginal"}):
+        env = parallel_env(n_producers=4, dim=3, n_users=100, **kwargs)
+        with pytest.raises(ValueError, match="producers can leave this game"):
+            BestResponse(env).dynamics(seed=3)
+
+
 def test_quickstart_example_runs():
     script = Path(__file__).resolve().parents[1] / "examples" / "env_quickstart.py"
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,

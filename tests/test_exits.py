@@ -170,6 +170,18 @@ def test_sb3_adapter_black_death_and_evaluation_with_producers_that_leave():
     assert result.producer_utilities[3] == 0.0 and np.isfinite(result.nash_conv)
 
 
+def test_evaluation_once_every_producer_has_left_is_quiet():
+    from agents.rl import evaluate
+
+    env = recgym.parallel_env(**SMALL, outside_option=10.0, horizon=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = evaluate(lambda obs: np.full((SMALL["n_producers"], 3), 1 / 3), env)
+    assert not result.active.any() and result.nash_conv == 0.0
+    assert result.concentrated_share == 0.0 and result.features_used == 0
+    assert np.isnan(result.nash_conv_relative)  # relative to a total payoff of 0
+
+
 def test_price_of_anarchy_compares_the_equilibria_of_the_game_with_exits(users):
     from recgym import design
 
