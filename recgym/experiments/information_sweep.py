@@ -33,7 +33,7 @@ from recgym.rules import RULES, make_rule
 
 KEY_NAMES = ("dataset", "embedding_seed", "dim", "n_producers", "setting", "epsilon", "run")
 SCHEMA = {"dataset": "text", "embedding_seed": "int", "dim": "int", "n_producers": "int",
-          "setting": "text", "epsilon": "float_or_missing", "run": "int", "converged": "bool",
+          "setting": "text", "epsilon": "number_or_missing", "run": "int", "converged": "bool",
           "counts": "counts", "user_welfare": "float", "producer_welfare": "float",
           "nash_conv": "float", "nash_conv_certified": "bool", "tv_to_full_information": "float"}
 

@@ -289,16 +289,20 @@ class RowCheck:
         self.flag(text == "", f"{name} is missing")
         return text
 
-    def numbers(self, name: str, missing_ok: bool = False) -> np.ndarray:
+    def numbers(self, name: str, missing_ok: bool = False, infinite_ok: bool = False
+                ) -> np.ndarray:
         """Column ``name`` as float64, flagging text that is not a finite number.
 
-        With ``missing_ok``, empty fields are allowed and read as NaN.
+        With ``missing_ok``, empty fields are allowed and read as NaN; with
+        ``infinite_ok``, infinities are numbers too.
         """
         column = self.frame[name]
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
         missing = column.isna().to_numpy() | (column.astype(str) == "").to_numpy()
-        self.flag(~np.isfinite(values) & ~(missing & missing_ok),
-                  f"{name} is {'not' if missing_ok else 'missing or not'} a finite number")
+        bad = np.isnan(values) if infinite_ok else ~np.isfinite(values)
+        self.flag(bad & ~(missing & missing_ok),
+                  f"{name} is {'not' if missing_ok else 'missing or not'} a "
+                  f"{'' if infinite_ok else 'finite '}number")
         return values
 
     def integers(self, name: str, low: int = 0, high: int | None = None) -> np.ndarray:

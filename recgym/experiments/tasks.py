@@ -14,6 +14,7 @@ The folder's settings, lock and SIGTERM handling are ``recgym.experiments.folder
 
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +45,8 @@ from recgym.experiments.results import (
 from recgym.experiments.resume import append_as_finished, missing_groups
 
 #: Column kinds a schema may use (``check_schema``).
-KINDS = ("text", "int", "float", "float_or_missing", "number", "bool", "counts")
+KINDS = ("text", "int", "float", "float_or_missing", "number", "number_or_missing", "bool",
+         "counts")
 
 __all__ = ["KINDS", "Task", "TaskSweepResult", "check_schema", "key_of", "run_tasks"]
 
@@ -68,9 +70,11 @@ class TaskSweepResult:
 
 
 def key_of(values: Sequence[object]) -> tuple[str, ...]:
-    """A row key as text: floats by ``repr`` (``nan`` where missing), the rest by ``str``."""
-    return tuple(repr(float(v)) if isinstance(v, float | np.floating) else str(v)
-                 for v in values)
+    """A row key as text: numbers by the ``repr`` of their float value (so that a
+    parameter computed as the int 2 and read back as 2.0 is one key; ``nan`` where
+    missing), the rest by ``str``."""
+    return tuple(repr(float(v)) if isinstance(v, numbers.Real) and not isinstance(v, bool)
+                 else str(v) for v in values)
 
 
 def check_schema(frame: pd.DataFrame, schema: Mapping[str, str], key_names: Sequence[str],
@@ -79,7 +83,8 @@ def check_schema(frame: pd.DataFrame, schema: Mapping[str, str], key_names: Sequ
 
     ``schema`` maps every column to a kind of ``KINDS``: ``text`` (non-empty),
     ``int``, ``float`` (finite), ``float_or_missing`` (finite or empty), ``number``
-    (a number, infinities allowed, not NaN), ``bool`` (``True``/``False``) and
+    (a number, infinities allowed, not NaN), ``number_or_missing`` (a number or
+    empty), ``bool`` (``True``/``False``) and
     ``counts`` (non-negative integers separated by spaces, as many as the row's
     ``dim``). Returns the kept rows, typed and indexed by their position in the
     sweep, and location -> problem for the others.
@@ -91,12 +96,9 @@ def check_schema(frame: pd.DataFrame, schema: Mapping[str, str], key_names: Sequ
             typed[name] = check.text(name)
         elif kind == "int":
             typed[name] = check.integers(name)
-        elif kind in ("float", "float_or_missing"):
-            typed[name] = check.numbers(name, missing_ok=kind == "float_or_missing")
-        elif kind == "number":
-            values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
-            check.flag(np.isnan(values), f"{name} is missing or not a number")
-            typed[name] = values
+        elif kind in ("float", "float_or_missing", "number", "number_or_missing"):
+            typed[name] = check.numbers(name, missing_ok=kind.endswith("_or_missing"),
+                                        infinite_ok=kind.startswith("number"))
         elif kind == "bool":
             text = check.text(name)
             check.flag(~np.isin(text, ["True", "False"]), f"{name} must be True or False")
