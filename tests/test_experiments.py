@@ -108,6 +108,15 @@ def test_movielens_exp1_matches_published(tmp_path: Path, data_dir: Path,
     run_sweep(config)
     comparison = compare_runs(read_results(tmp_path), exp1_published)
     assert comparison.ok and comparison.n_runs == 2 * 12, format_comparison(comparison)
+    # The same file elsewhere resumes (nothing to compute); another file is refused.
+    moved = tmp_path.parent / "moved" / "ml-100k"
+    moved.mkdir(parents=True)
+    shutil.copy(data / "ml-100k" / "u.data", moved / "u.data")
+    assert run_sweep(dataclasses.replace(config, data=str(moved.parent))).n_computed == 0
+    with open(moved / "u.data", "a") as handle:
+        handle.write("1\t2\t3\t881250949\n")
+    with pytest.raises(ValueError, match="different: data_sha256"):
+        run_sweep(dataclasses.replace(config, data=str(moved.parent)))
 
 
 @pytest.fixture(scope="module")

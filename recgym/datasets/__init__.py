@@ -155,8 +155,15 @@ def load_users(name: str, dim: int, seed: int, path: str | os.PathLike | None = 
     return loader(name)(dim, seed, path, progress=progress)
 
 
-def require_data(name: str, path: str | os.PathLike | None = None) -> None:
+def require_data(name: str, path: str | os.PathLike | None = None) -> dict[str, str]:
     """Check that dataset ``name``'s ratings file can be found (synthetic data need none).
+
+    Returns
+    -------
+    dict
+        What identifies the data beyond its name, for a sweep's settings:
+        ``{"data_sha256": hex}`` of the ratings file found, ``{}`` for synthetic users
+        (so a sweep resumed on another file is refused, wherever the file lies).
 
     Raises
     ------
@@ -164,10 +171,11 @@ def require_data(name: str, path: str | os.PathLike | None = None) -> None:
         As the loaders do, saying where it was looked for and how to get it.
     """
     key = canonical_name(name)
-    if key not in SYNTHETIC:
-        from recgym.datasets.files import DATA_FILES, locate
+    if key in SYNTHETIC:
+        return {}
+    from recgym.datasets.files import DATA_FILES, locate, sha256_of_file
 
-        locate(DATA_FILES[key], path)
+    return {"data_sha256": sha256_of_file(locate(DATA_FILES[key], path))}
 
 
 def resolve_users(users: object = None, dim: int | None = None, n_users: int | None = None,

@@ -193,9 +193,9 @@ def build_tasks(config: DesignConfig) -> list[Task]:
 
 def run_design(config: DesignConfig) -> TaskSweepResult:
     """Run (or resume) the design sweep ``config`` into ``config.out``."""
-    require_data(config.dataset, config.data_path)
+    data = require_data(config.dataset, config.data_path)
     backend = make_backend(config.backend, config.jobs, config.ray_address)
-    return run_tasks(config.out, config.to_dict(), NON_RESULT_FIELDS, config.format,
+    return run_tasks(config.out, {**config.to_dict(), **data}, NON_RESULT_FIELDS, config.format,
                      config.schema(), KEY_NAMES, build_tasks(config), run_design_task,
                      backend, config.progress, f"design {config.dataset}",
                      users_of=users_key)

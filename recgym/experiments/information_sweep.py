@@ -138,10 +138,11 @@ def build_tasks(config: InformationConfig) -> list[Task]:
 
 def run_information(config: InformationConfig) -> TaskSweepResult:
     """Run (or resume) the sweep ``config`` into ``config.out``."""
-    require_data(config.dataset, config.data_path)
+    data = require_data(config.dataset, config.data_path)
     backend = make_backend(config.backend, config.jobs, config.ray_address)
-    return run_tasks(config.out, config.to_dict(), NON_RESULT_FIELDS, config.format, SCHEMA,
-                     KEY_NAMES, build_tasks(config), run_information_task, backend,
+    return run_tasks(config.out, {**config.to_dict(), **data}, NON_RESULT_FIELDS,
+                     config.format, SCHEMA, KEY_NAMES, build_tasks(config),
+                     run_information_task, backend,
                      config.progress, f"information {config.dataset}",
                      users_of=users_key)
 
