@@ -193,3 +193,19 @@ def test_price_of_anarchy_compares_the_equilibria_of_the_game_with_exits(users):
                                      outside_option=0.06, starts=0)
     assert result.worst == frame["user_welfare"].min()
     assert result.best == frame["user_welfare"].max()
+
+
+def test_the_equilibrium_report_names_the_producers_that_left(users):
+    from recgym.experiments.config import EquilibriumConfig
+    from recgym.experiments.equilibrium import format_report
+    from recgym.solvers import summarize_equilibrium
+
+    game = recgym.EngagementGame(users, 4, "softmax", outside_option=[0, 0, 0, 1.0])
+    summary = summarize_equilibrium(game, 0)
+    assert [e.producer for e in summary.dynamics.exits] == [3]
+    report = format_report(summary, EquilibriumConfig())
+    assert "producers that left (below their outside option): producer 3" in report
+    assert "3 of 4 remain" in report
+    quiet = format_report(summarize_equilibrium(recgym.EngagementGame(users, 4), 0),
+                          EquilibriumConfig())
+    assert "left" not in quiet

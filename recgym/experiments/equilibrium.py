@@ -1,10 +1,12 @@
 """One run of the paper's dynamics, reported: ``recgym equilibrium``.
 
-The report gives the equilibrium counts, the iterations, producer payoffs (sums
-over users and per-user means), user utilities, NashConv over the vertices and
-over the whole strategy set (with whether each is certified, see
-``recgym.solvers.best_response``) and the producers' distribution over features
-(``counts / n``) next to the users' (``recgym.metrics.user_distribution``).
+The report gives the equilibrium counts, the iterations, the producers that left
+(with the marginal payoff, which can be negative, even at outside option 0), producer
+payoffs over the producers still in (sums over users and per-user means), user
+utilities, NashConv over the vertices and over the whole strategy set (with whether
+each is certified, see ``recgym.solvers.best_response``) and the producers'
+distribution over features (``counts / n``) next to the users'
+(``recgym.metrics.user_distribution``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from recgym.datasets import load_users
 from recgym.experiments.config import EquilibriumConfig
 from recgym.game import EngagementGame
-from recgym.solvers import EquilibriumSummary, summarize_equilibrium
+from recgym.solvers import DynamicsResult, EquilibriumSummary, summarize_equilibrium
 
 #: How each NashConv line names its search set.
 SET_NAMES = {"vertices": "vertices", "strategy_set": "strategy set"}
@@ -36,6 +38,7 @@ def format_report(summary: EquilibriumSummary, config: EquilibriumConfig) -> str
              f"users: {config.dataset} (embedding seed {config.embedding_seed}); "
              f"dynamics seed {config.seed}",
              f"dynamics: {status}",
+             *_exits(result),
              f"counts per feature: {' '.join(str(int(c)) for c in result.counts)}",
              "", f"producer {game.payoff.NAME}:",
              f"{'':8}{'sum over users':>16}{'per user':>12}"]
@@ -53,3 +56,12 @@ def format_report(summary: EquilibriumSummary, config: EquilibriumConfig) -> str
         lines.append(f"{feature:8d}{ours:11.4f}{theirs:9.4f}")
     lines.append(f"TV distance, producers vs users: {summary.tv_distance:.4f}")
     return "\n".join(lines)
+
+
+def _exits(result: DynamicsResult) -> list[str]:
+    """A line naming the producers that left, if any (the counts are of the others)."""
+    if not result.exits:
+        return []
+    left = ", ".join(f"producer {e.producer} (iteration {e.iteration})" for e in result.exits)
+    return [f"producers that left (below their outside option): {left}; "
+            f"{int(result.active.sum())} of {len(result.active)} remain"]
