@@ -140,3 +140,19 @@ def test_expand_grid_is_a_log_grid():
 def test_bad_input_names_the_parameter(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_temperature_figures_draw_one_curve_per_payoff_and_floor():
+    """Softmax rows with different floors are separate curves, each sorted by T."""
+    from recgym.experiments import design_plots
+
+    users = recgym.users.synthetic_uniform(200, 3, seed=0)
+    candidates = [design.Candidate(f"softmax:temperature={t},floor={f}", "engagement")
+                  for t in (0.1, 1.0, 10.0) for f in (0.0, 0.1)]
+    summary = design.summarize(design.evaluate(users, 3, candidates, runs=[1],
+                                               scfs=["user_welfare"]), ["user_welfare"])
+    curves = design_plots._curves(design_plots._by_temperature(summary)[0])
+    assert [label for label, _ in curves] == ["softmax / engagement",
+                                              "softmax:floor=0.1 / engagement"]
+    for _, part in curves:
+        assert part["temperature"].tolist() == [0.1, 1.0, 10.0]

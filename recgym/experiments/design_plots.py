@@ -4,7 +4,7 @@ sharing (``recgym information``), drawn by ``recgym plot DIR``.
 Design (``save_design_figures``), per (dataset, embedding seed, dim, n):
 
 * ``<scf>_vs_temperature``: each SCF against the softmax temperature (log scale),
-  one colour per payoff: the band from the worst to the best distinct equilibrium
+  one colour per payoff and floor: the band from the worst to the best distinct equilibrium
   and the mean over converged runs; rules without a temperature (linear, uniform,
   top-k with a fixed one) are dashed horizontal lines at their worst equilibrium;
 * ``pareto``: every converged equilibrium in the plane of the first two SCFs, with
@@ -52,19 +52,26 @@ def _by_temperature(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary[plain].sort_values("temperature"), summary[~plain]
 
 
+def _curves(softmax: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """One curve per payoff and floor of the softmax rows: its label and rows."""
+    return [(f"softmax{f':floor={floor:g}' if floor else ''} / {payoff}", part)
+            for (payoff, floor), part in softmax.groupby(["payoff", "floor"], sort=False)]
+
+
 def scf_figure(summary: pd.DataFrame, scf: str) -> Figure:
     """One SCF against the temperature, per payoff (module docstring)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    curves, others = _by_temperature(summary)
-    for i, (payoff, part) in enumerate(curves.groupby("payoff", sort=False)):
+    softmax, others = _by_temperature(summary)
+    curves = _curves(softmax)
+    for i, (label, part) in enumerate(curves):
         colour = f"C{i}"
         ax.fill_between(part["temperature"], part[f"{scf}_worst"], part[f"{scf}_best"],
                         color=colour, alpha=0.25)
         ax.plot(part["temperature"], part[f"{scf}_mean"], color=colour, marker=".",
-                label=f"softmax / {payoff} (mean; band: worst to best)")
+                label=f"{label} (mean; band: worst to best)")
     for j, (_, row) in enumerate(others.iterrows()):
         label = design.Candidate(_spec(row.to_dict()), row["payoff"]).label
-        ax.axhline(row[f"{scf}_worst"], color=f"C{j + 3}", linestyle="--",
+        ax.axhline(row[f"{scf}_worst"], color=f"C{len(curves) + j}", linestyle="--",
                    label=f"{label} (worst)")
     ax.set(xscale="log", xlabel="softmax temperature T", ylabel=f"{scf} (per user)",
            title=f"{scf} at the equilibria")
@@ -98,11 +105,10 @@ def pareto_figure(frame: pd.DataFrame, x: str, y: str) -> Figure:
 def anarchy_figure(summary: pd.DataFrame, scf: str) -> Figure:
     """The planner's best found over the worst equilibrium, against the temperature."""
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    curves, _ = _by_temperature(summary)
-    for i, (payoff, part) in enumerate(curves.groupby("payoff", sort=False)):
+    for i, (label, part) in enumerate(_curves(_by_temperature(summary)[0])):
         worst = part[f"{scf}_worst"]
         ratio = np.where(worst > 0, part["opt"] / worst, np.nan)
-        ax.plot(part["temperature"], ratio, color=f"C{i}", marker=".", label=payoff)
+        ax.plot(part["temperature"], ratio, color=f"C{i}", marker=".", label=label)
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set(xscale="log", xlabel="softmax temperature T",
            ylabel="planner's best found / worst equilibrium",
