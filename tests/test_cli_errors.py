@@ -77,6 +77,15 @@ def test_a_failed_start_writes_nothing(tmp_path):
                    str(tmp_path / "nodata"), *TINY, "--out", str(out), cwd=tmp_path)
     assert done.returncode == 1 and "not found" in done.stderr
     assert not out.exists()
+    # Another dataset's ratings given as MovieLens-100k: refused before anything is written.
+    wrong = tmp_path / "ratings.csv"
+    wrong.write_text("user_id,item_id,rating\n1,2,5.0\n")
+    for command in (["reproduce", "exp1"], ["design"], ["information"]):
+        done = _recgym(*command, "--dataset", "movielens-100k", "--data", str(wrong),
+                       "--out", str(out), "--no-progress", cwd=tmp_path)
+        assert done.returncode == 1 and "does not hold MovieLens-100k ratings" in done.stderr
+        assert "--data" in done.stderr and "Traceback" not in done.stderr
+        assert not out.exists(), command
 
 
 def test_a_failed_training_start_writes_nothing(tmp_path):

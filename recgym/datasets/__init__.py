@@ -169,13 +169,17 @@ def require_data(name: str, path: str | os.PathLike | None = None) -> dict[str, 
     ------
     FileNotFoundError
         As the loaders do, saying where it was looked for and how to get it.
+    ValueError
+        If the file found does not start like the dataset's ratings.
     """
     key = canonical_name(name)
     if key in SYNTHETIC:
         return {}
-    from recgym.datasets.files import DATA_FILES, locate, sha256_of_file
+    from recgym.datasets.files import DATA_FILES, check_layout, locate, sha256_of_file
 
-    return {"data_sha256": sha256_of_file(locate(DATA_FILES[key], path))}
+    file = locate(DATA_FILES[key], path)
+    check_layout(DATA_FILES[key], file)
+    return {"data_sha256": sha256_of_file(file)}
 
 
 def resolve_users(users: object = None, dim: int | None = None, n_users: int | None = None,

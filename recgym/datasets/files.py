@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,12 +65,15 @@ class DataFile:
     name : str
         Name for ``recgym download NAME`` (``recgym.datasets.download``), or ``""``
         if the file cannot be downloaded.
+    separator : str
+        Between the fields of a line: user, item, rating first (the rating third).
     """
 
     title: str
     relative_path: str
     source: str
     name: str = ""
+    separator: str = ","
 
     @property
     def filename(self) -> str:
@@ -91,7 +96,8 @@ def data_root() -> Path:
 MOVIELENS_100K = DataFile(
     "MovieLens-100k", "ml-100k/u.data",
     "https://grouplens.org/datasets/movielens/100k/ (ml-100k.zip; the ratings are "
-    "ml-100k/u.data, tab-separated user item rating timestamp)", "movielens-100k")
+    "ml-100k/u.data, tab-separated user item rating timestamp)", "movielens-100k",
+    separator="\t")
 RENT_THE_RUNWAY = DataFile(
     "RentTheRunway", "rentrunway/rentrunway_preproc.csv",
     "the paper's preprocessed ratings file rentrunway_preproc.csv (CSV user_id,item_id,rating "
@@ -181,6 +187,24 @@ def sha256_of_file(path: Path) -> str:
 def sha256_of_frame(frame: pd.DataFrame) -> str:
     """Hex sha256 of the table written as CSV (no index): equal content, equal hash."""
     return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+
+
+def check_layout(spec: DataFile, file: Path) -> None:
+    """``ValueError`` unless ``file`` starts like ``spec``'s ratings: a line (after at
+    most one header line) of at least 3 fields split by ``spec.separator``, the third a
+    number. A cheap check that a data path names this dataset's file, before a sweep
+    writes anything."""
+    with open(file, encoding="utf-8", errors="replace") as handle:
+        lines = [line.rstrip("\r\n") for line in itertools.islice(handle, 2)]
+    for line in lines:
+        fields = line.split(spec.separator)
+        try:
+            if len(fields) >= 3 and math.isfinite(float(fields[2])):
+                return
+        except ValueError:
+            continue  # a header line, or not this layout
+    raise ValueError(f"{file} does not hold {spec.title} ratings: its first lines {lines!r} "
+                     f"are not {spec.source}; check --data (or RECGYM_DATA)")
 
 
 def has_header(path: Path) -> bool:
