@@ -113,6 +113,8 @@ def _compare(args: argparse.Namespace) -> int:
     from recgym.published import published_path
 
     _check_rtol(args)
+    if args.limit < 0:
+        args.parser.error(f"--limit must be an integer >= 0 (0 lists all), got {args.limit}")
     source = _existing(args.results, "DIR", "a sweep folder or results file")
     results = _results(read_results(source), source)
     if args.published is None:
@@ -129,6 +131,8 @@ def _plot(args: argparse.Namespace) -> int:
     from recgym.experiments.results import read_results
     from recgym.experiments.sweep import compute_user_distributions, read_user_distributions
 
+    if args.dpi < 1:
+        args.parser.error(f"--dpi must be an integer >= 1, got {args.dpi}")
     source = _existing(args.results, "DIR", "a sweep folder or results file")
     settings = _settings_of(source)
     frame = read_results(source)

@@ -143,3 +143,19 @@ def config_from_args(config_class: type, args: argparse.Namespace) -> Any:
         return from_namespace(config_class, args)
     except ValueError as exc:
         args.parser.error(str(exc))
+
+
+def rule_from_flags(rule: str, temperature: float | None, k: int | None,
+                    floor: float | None) -> Any:
+    """``recgym.rules.make_rule(rule, temperature, k, floor)``, its errors naming the flag
+    they come from: ``--temperature``, ``--k`` or ``--floor`` where that flag set the
+    parameter at fault, ``--rule`` otherwise."""
+    from recgym.rules import make_rule
+
+    try:
+        return make_rule(rule, temperature, k, floor)
+    except ValueError as exc:
+        given = {"temperature": temperature, "k": k, "floor": floor}
+        flag = next((f"--{name}" for name, value in given.items()
+                     if value is not None and f"parameter {name} " in str(exc)), "--rule")
+        raise ValueError(f"{flag}: {exc}") from None

@@ -57,6 +57,12 @@ def _cases(sweep: Path, tmp: Path) -> list[tuple[list[str], str]]:
         (["train-platform", "--logdir", str(a_file)], "--logdir"),
         (["train-platform", "--logdir", str(a_file / "under")], "--logdir"),
         (["plot", str(sweep), "--fig-dir", str(a_file / "under")], "--fig-dir"),
+        (["equilibrium", "--temperature", "-1"], "--temperature: "),
+        (["equilibrium", "--rule", "topk", "--k", "0"], "--k: "),
+        (["plot", str(sweep), "--dpi", "0"], "--dpi"),
+        (["compare", str(sweep), "--limit", "-1"], "--limit"),
+        (["train", "--algo", "foo", "--logdir", str(tmp / "runs")], "--algo"),
+        (["train", "--mode", "foo", "--logdir", str(tmp / "runs")], "--mode"),
     ]
 
 

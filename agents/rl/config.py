@@ -14,8 +14,8 @@ from typing import Any
 
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.environment import ACTION_TYPES
-from recgym.options import MAX_SEED, option
-from recgym.rules import RULES, ServingRule, make_rule
+from recgym.options import MAX_SEED, option, rule_from_flags
+from recgym.rules import RULES, ServingRule
 
 #: PPO: learning rate (ten times SB3's 3e-4: with five gradient steps per update, 3e-4
 #: and 1e-3 leave the mixture policy short of equilibrium on some benchmark seeds).
@@ -34,7 +34,7 @@ __all__ = ["ALGOS", "BACKENDS", "BOX_POLICIES", "MODES", "TrainConfig", "check_a
            "check_mode"]
 
 
-def check_algo(algo: object) -> str:
+def check_algo(algo: object, name: str = "algo") -> str:
     """Return ``algo`` if it names a known algorithm.
 
     Raises
@@ -43,14 +43,14 @@ def check_algo(algo: object) -> str:
         Naming the value and the allowed ones.
     """
     if not isinstance(algo, str) or algo.lower() not in ALGOS:
-        raise ValueError(f"algo must be one of {', '.join(ALGOS)}; got {algo!r}")
+        raise ValueError(f"{name} must be one of {', '.join(ALGOS)}; got {algo!r}")
     return algo.lower()
 
 
-def check_mode(mode: object) -> str:
+def check_mode(mode: object, name: str = "mode") -> str:
     """Return ``mode`` if it is ``"shared"`` or ``"independent"``; ``ValueError`` otherwise."""
     if not isinstance(mode, str) or mode.lower() not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        raise ValueError(f"{name} must be one of {', '.join(MODES)}; got {mode!r}")
     return mode.lower()
 
 
@@ -112,8 +112,8 @@ class TrainConfig:
     progress: bool = option(True, "Show a progress bar of the agent-steps on stderr.")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "algo", check_algo(self.algo))
-        object.__setattr__(self, "mode", check_mode(self.mode))
+        object.__setattr__(self, "algo", check_algo(self.algo, "--algo"))
+        object.__setattr__(self, "mode", check_mode(self.mode, "--mode"))
         check_choice("--backend", self.backend, BACKENDS)
         check_choice("--action-type", self.action_type, ACTION_TYPES)
         if self.box_policy is None:
@@ -149,10 +149,7 @@ class TrainConfig:
 
     def make_rule(self) -> ServingRule:
         """The serving rule of ``--rule`` with ``--temperature``, ``--k`` and ``--floor``."""
-        try:
-            return make_rule(self.rule, self.temperature, self.k, self.floor)
-        except ValueError as exc:
-            raise ValueError(f"--rule: {exc}") from None
+        return rule_from_flags(self.rule, self.temperature, self.k, self.floor)
 
     def env_kwargs(self) -> dict[str, Any]:
         """Arguments of ``recgym.parallel_env`` for this run (training reward per user)."""

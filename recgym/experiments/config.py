@@ -24,7 +24,7 @@ from typing import Any
 
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
-from recgym.options import MAX_SEED, option, parse_runs
+from recgym.options import MAX_SEED, option, parse_runs, rule_from_flags
 from recgym.registry import parse_spec
 from recgym.rules import RULES, make_rule
 
@@ -251,10 +251,7 @@ class EquilibriumConfig:
 
     def make_rule(self) -> Any:
         """The serving rule of ``--rule`` with ``--temperature``, ``--k``, ``--floor``."""
-        try:
-            return make_rule(self.rule, self.temperature, self.k, self.floor)
-        except ValueError as exc:
-            raise ValueError(f"--rule: {exc}") from None
+        return rule_from_flags(self.rule, self.temperature, self.k, self.floor)
 
     @property
     def data_path(self) -> str | None:
