@@ -124,9 +124,12 @@ def expand_grid(spec: str) -> list[str]:
             continue
         bounds, sep, count = text.partition("x")
         low, dots, high = bounds.partition("..")
-        if not sep or not dots:
-            raise ValueError(f"rule {name!r} parameter {key}: a grid is low..highxN, e.g. "
-                             f"0.01..100x25; got {text!r}")
+        if not sep or not dots or not count.isdigit():
+            raise ValueError(f"rule {name!r} parameter {key}: a grid is low..highxN with N a "
+                             f"whole number of points, e.g. 0.01..100x25; got {text!r}")
+        if any(p.name == key and p.kind is int for p in declared_params(RULES)):
+            raise ValueError(f"rule {name!r} parameter {key} is an integer: give its values "
+                             f"one candidate each (grids are log-spaced reals); got {text!r}")
         try:
             values = log_grid(float(low), float(high), int(count), f"{key} grid")
         except ValueError as exc:

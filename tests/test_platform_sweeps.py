@@ -113,6 +113,10 @@ def test_design_refuses_other_settings_in_the_same_folder(design_run, capsys):
     (["--payoffs", "revenue"], "--payoffs must be one of engagement, exposure, marginal"),
     (["--floors", "1.5"], "--floors must be a finite number >= 0 and <= 1"),
     (["--outside-option", "-1"], "--outside-option must be a finite number >= 0"),
+    (["--rules", "softmax:temperature=0.1..10x2.5"], "N a whole number of points"),
+    (["--rules", "topk:k=1..4x3"], "parameter k is an integer"),
+    (["--rules", "softmax:temperature=0.1..10x3", "softmax:temperature=1"],
+     "--rules gives the same candidate twice: softmax / engagement"),
 ])
 def test_bad_design_settings_are_usage_errors(flags, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:

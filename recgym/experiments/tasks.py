@@ -17,6 +17,7 @@ from __future__ import annotations
 import numbers
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,7 +163,10 @@ def run_tasks(out: str | Path, settings: dict[str, Any], non_result: Sequence[st
     order = [key for task in tasks for key in task.keys]
     position = {key: i for i, key in enumerate(order)}
     if len(position) != len(order):
-        raise ValueError("the sweep repeats a setting (two candidates or runs are the same)")
+        repeated = next(key for key, count in Counter(order).items() if count > 1)
+        named = ", ".join(f"{n}={v}" for n, v in zip(key_names, repeated, strict=True))
+        raise ValueError(f"the sweep repeats a setting ({named}): two candidates or runs "
+                         "are the same")
     store = _open(out, fmt, columns)
     make_folder(out)
     with sigterm_as_interrupt(), folder_lock(out):
