@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -298,6 +299,22 @@ def test_sigterm_saves_rows_releases_the_lock_and_exits_143(tmp_path: Path,
     assert not (tmp_path / LOCK_FILE).exists()
     assert run_sweep(config).n_computed == 2
     assert (tmp_path / "runs.csv").read_bytes() == (tiny_sweep / "runs.csv").read_bytes()
+
+
+def test_stopping_early_terminates_the_workers_quietly() -> None:
+    """An error in the consumer terminates the workers; the pool's own thread must not
+    fail on futures cancelled by hand (it printed InvalidStateError: CANCELLED)."""
+    errors: list[BaseException] = []
+    hook = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+    try:
+        with pytest.raises(RuntimeError, match="stop"), LocalBackend(2) as backend:
+            for _ in backend.map_unordered(time.sleep, [0.01, *[5.0] * 6]):
+                raise RuntimeError("stop")
+        time.sleep(1.0)  # the pool's manager thread notices the terminated workers
+    finally:
+        threading.excepthook = hook
+    assert errors == []
 
 
 @needs_proc

@@ -106,12 +106,12 @@ class LocalBackend:
             return
         futures: dict[Future, int] = {self._pool.submit(fn, item): index
                                       for index, item in enumerate(items)}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+        # Tasks left when the caller stops early are dropped by ``__exit__`` (which
+        # terminates the workers on an exception), not cancelled here: a future
+        # cancelled by hand stays in the pool's table, and the pool's manager thread
+        # then fails on it (InvalidStateError) when the workers are terminated.
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
 
 def exit_with_parent(parent: int) -> None:
