@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -113,6 +114,12 @@ def test_movielens_exp1_matches_published(tmp_path: Path, data_dir: Path,
     moved.mkdir(parents=True)
     shutil.copy(data / "ml-100k" / "u.data", moved / "u.data")
     assert run_sweep(dataclasses.replace(config, data=str(moved.parent))).n_computed == 0
+    # A sweep started before the data's sha256 was recorded resumes, and records it.
+    settings = json.loads((tmp_path / "config.json").read_text())
+    sha = settings.pop("data_sha256")
+    (tmp_path / "config.json").write_text(json.dumps(settings))
+    assert run_sweep(config).n_computed == 0
+    assert json.loads((tmp_path / "config.json").read_text())["data_sha256"] == sha
     with open(moved / "u.data", "a") as handle:
         handle.write("1\t2\t3\t881250949\n")
     with pytest.raises(ValueError, match="different: data_sha256"):

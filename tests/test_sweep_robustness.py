@@ -317,6 +317,14 @@ def test_stopping_early_terminates_the_workers_quietly() -> None:
     assert errors == []
 
 
+def test_stopping_early_without_an_error_drops_the_queued_tasks(tmp_path: Path) -> None:
+    commands = [f"sleep 0.5 && touch {tmp_path / str(i)}" for i in range(12)]
+    with LocalBackend(2) as backend:
+        for _ in backend.map_unordered(os.system, commands):
+            break
+    assert len(list(tmp_path.iterdir())) < 12  # the queued ones never ran
+
+
 @needs_proc
 def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, processes_end) -> None:
     """Case 8: after ``kill -9`` of the sweep's process its busy workers end too."""

@@ -81,8 +81,8 @@ class LocalBackend:
             return
         pool, self._pool = self._pool, None
         try:
-            if exc_type is None:
-                pool.shutdown(wait=True)
+            if exc_type is None:  # a caller that stopped early leaves queued tasks
+                pool.shutdown(wait=True, cancel_futures=True)
             else:
                 terminate_workers(pool)
         finally:
@@ -106,10 +106,10 @@ class LocalBackend:
             return
         futures: dict[Future, int] = {self._pool.submit(fn, item): index
                                       for index, item in enumerate(items)}
-        # Tasks left when the caller stops early are dropped by ``__exit__`` (which
-        # terminates the workers on an exception), not cancelled here: a future
-        # cancelled by hand stays in the pool's table, and the pool's manager thread
-        # then fails on it (InvalidStateError) when the workers are terminated.
+        # Tasks left when the caller stops early are dropped by ``__exit__`` (the pool
+        # cancels them, or terminates the workers on an exception), not cancelled
+        # here: a future cancelled by hand stays in the pool's table, and the pool's
+        # manager thread then fails on it (InvalidStateError) if workers are terminated.
         for future in as_completed(futures):
             yield futures[future], future.result()
 

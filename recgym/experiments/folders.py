@@ -147,13 +147,19 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+#: Settings that sweeps started by earlier versions do not record (the data file's
+#: sha256): accepted when missing from a ``config.json``, and recorded from then on.
+RECORDED_LATER = ("data_sha256",)
+
+
 def write_or_check_config(out: Path, wanted: dict[str, Any], non_result: Iterable[str],
                           held_files: Iterable[str]) -> None:
     """Write ``wanted`` as ``config.json``, or check that the one there describes the same
     results (settings named in ``non_result`` may differ).
 
     Results (any of ``held_files``) without a ``config.json`` next to them are
-    refused: their settings cannot be known.
+    refused: their settings cannot be known. Settings of ``RECORDED_LATER`` missing
+    from it are accepted and recorded.
     """
     path = out / CONFIG_FILE
     found = read_config(path)
@@ -164,7 +170,7 @@ def write_or_check_config(out: Path, wanted: dict[str, Any], non_result: Iterabl
                              "records the settings they were computed with; restore it, or "
                              "choose another --out folder")
     else:
-        skip = set(non_result)
+        skip = set(non_result) | {k for k in RECORDED_LATER if k not in found}
         differ = sorted(k for k in set(found) | set(wanted)
                         if k not in skip and found.get(k) != wanted.get(k))
         if differ:
