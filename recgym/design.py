@@ -28,6 +28,7 @@ retained, and SCFs are over the users and the producers that stayed.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -124,7 +125,7 @@ def expand_grid(spec: str) -> list[str]:
             continue
         bounds, sep, count = text.partition("x")
         low, dots, high = bounds.partition("..")
-        if not sep or not dots or not count.isdigit():
+        if not sep or not dots or not re.fullmatch(r"[0-9]+", count):
             raise ValueError(f"rule {name!r} parameter {key}: a grid is low..highxN with N a "
                              f"whole number of points, e.g. 0.01..100x25; got {text!r}")
         if any(p.name == key and p.kind is int for p in declared_params(RULES)):

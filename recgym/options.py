@@ -150,12 +150,18 @@ def rule_from_flags(rule: str, temperature: float | None, k: int | None,
     """``recgym.rules.make_rule(rule, temperature, k, floor)``, its errors naming the flag
     they come from: ``--temperature``, ``--k`` or ``--floor`` where that flag set the
     parameter at fault, ``--rule`` otherwise."""
+    from recgym.registry import parse_spec
     from recgym.rules import make_rule
 
     try:
         return make_rule(rule, temperature, k, floor)
     except ValueError as exc:
+        try:
+            in_spec = set(parse_spec(rule, "rule")[1])
+        except ValueError:
+            in_spec = set()
         given = {"temperature": temperature, "k": k, "floor": floor}
-        flag = next((f"--{name}" for name, value in given.items()
-                     if value is not None and f"parameter {name} " in str(exc)), "--rule")
+        named = re.findall(r"parameter '?(\w+)", str(exc))
+        flag = next((f"--{name}" for name in named
+                     if given.get(name) is not None and name not in in_spec), "--rule")
         raise ValueError(f"{flag}: {exc}") from None

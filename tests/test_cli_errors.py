@@ -59,6 +59,8 @@ def _cases(sweep: Path, tmp: Path) -> list[tuple[list[str], str]]:
         (["plot", str(sweep), "--fig-dir", str(a_file / "under")], "--fig-dir"),
         (["equilibrium", "--temperature", "-1"], "--temperature: "),
         (["equilibrium", "--rule", "topk", "--k", "0"], "--k: "),
+        (["equilibrium", "--rule", "softmax:temperature=-1", "--temperature", "2"], "--rule: "),
+        (["equilibrium", "--rule", "linear", "--temperature", "1"], "--temperature: "),
         (["plot", str(sweep), "--dpi", "0"], "--dpi"),
         (["compare", str(sweep), "--limit", "-1"], "--limit"),
         (["train", "--algo", "foo", "--logdir", str(tmp / "runs")], "--algo"),

@@ -444,3 +444,27 @@ def test_load_users_passes_progress_to_the_fit(monkeypatch, tmp_path, capsys):
     assert "5/5" in capsys.readouterr().err
     np.testing.assert_array_equal(quiet, shown)
     assert len(list((tmp_path / "quiet").glob("*.npy"))) == 1
+
+
+def test_the_layout_check_accepts_what_the_loaders_read(tmp_path):
+    """Quoted fields, a header naming the columns in another order, CRLF line ends."""
+    from recgym.datasets.files import (
+        AMAZON_DIGITAL_MUSIC,
+        MOVIELENS_100K,
+        RENT_THE_RUNWAY,
+        check_layout,
+    )
+
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('"1","2","5.0"\r\n"3","4","1.0"\r\n')
+    named = tmp_path / "named.csv"
+    named.write_text("overall,asin,reviewerID,unixReviewTime\n5.0,B0001,A1,123\n")
+    check_layout(RENT_THE_RUNWAY, quoted)
+    check_layout(AMAZON_DIGITAL_MUSIC, named)
+    with pytest.raises(ValueError, match="does not hold MovieLens-100k ratings"):
+        check_layout(MOVIELENS_100K, quoted)  # commas, not tabs
+    archive = tmp_path / "ml-100k.zip"
+    archive.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
+    with pytest.raises(ValueError, match="does not hold MovieLens-100k ratings") as raised:
+        check_layout(MOVIELENS_100K, archive)
+    assert len(str(raised.value)) < 600  # the lines shown are cut short

@@ -156,3 +156,14 @@ def test_temperature_figures_draw_one_curve_per_payoff_and_floor():
                                               "softmax:floor=0.1 / engagement"]
     for _, part in curves:
         assert part["temperature"].tolist() == [0.1, 1.0, 10.0]
+
+
+def test_candidates_are_the_same_only_when_their_parameters_are():
+    from recgym.experiments.design_sweep import DesignConfig
+
+    close = DesignConfig(out="unused", dataset="synth-uniform",
+                         rules=("softmax:temperature=2", "softmax:temperature=2.0000001"))
+    assert len(close.candidates()) == 2  # their labels round to the same 6 digits
+    with pytest.raises(ValueError, match="same candidate twice"):
+        DesignConfig(out="unused", dataset="synth-uniform",
+                     rules=("softmax:temperature=2", "softmax:temperature=2.0"))

@@ -117,6 +117,7 @@ def test_design_refuses_other_settings_in_the_same_folder(design_run, capsys):
     (["--rules", "topk:k=1..4x3"], "parameter k is an integer"),
     (["--rules", "softmax:temperature=0.1..10x3", "softmax:temperature=1"],
      "--rules gives the same candidate twice: softmax / engagement"),
+    (["--rules", "softmax:temperature=0.1..1x²"], "N a whole number of points"),
 ])
 def test_bad_design_settings_are_usage_errors(flags, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:

@@ -190,21 +190,25 @@ def sha256_of_frame(frame: pd.DataFrame) -> str:
 
 
 def check_layout(spec: DataFile, file: Path) -> None:
-    """``ValueError`` unless ``file`` starts like ``spec``'s ratings: a line (after at
-    most one header line) of at least 3 fields split by ``spec.separator``, the third a
-    number. A cheap check that a data path names this dataset's file, before a sweep
-    writes anything."""
-    with open(file, encoding="utf-8", errors="replace") as handle:
-        lines = [line.rstrip("\r\n") for line in itertools.islice(handle, 2)]
-    for line in lines:
-        fields = line.split(spec.separator)
-        try:
-            if len(fields) >= 3 and math.isfinite(float(fields[2])):
-                return
-        except ValueError:
-            continue  # a header line, or not this layout
-    raise ValueError(f"{file} does not hold {spec.title} ratings: its first lines {lines!r} "
-                     f"are not {spec.source}; check --data (or RECGYM_DATA)")
+    """``ValueError`` unless ``file`` starts like a ratings table split by
+    ``spec.separator``: one of its first two lines (the first may be a header) has at
+    least 3 fields, one of them a number. A cheap check, before a sweep writes
+    anything, that a data path names a table of this layout (not another dataset's
+    file, an archive or a folder listing); the loaders check the rest."""
+    with open(file, newline="", encoding="utf-8", errors="replace") as handle:
+        lines = list(itertools.islice(handle, 2))
+    rows = list(csv.reader(lines, delimiter=spec.separator))
+    if not any(len(row) >= 3 and any(_is_number(field) for field in row) for row in rows):
+        shown = [line.rstrip("\r\n")[:80] for line in lines]
+        raise ValueError(f"{file} does not hold {spec.title} ratings: its first lines {shown!r} "
+                         f"are not {spec.source}; check --data (or RECGYM_DATA)")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def has_header(path: Path) -> bool:

@@ -112,8 +112,9 @@ class DesignConfig(ResumableSweep):
                         found += [design.Candidate(serving, p) for p in self.payoffs]
             except ValueError as exc:
                 raise ValueError(f"--rules {spec}: {exc}") from None
-        labels = [candidate.label for candidate in found]
-        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        settings = [(c.serving, c.reward) for c in found]  # exact parameters, not labels
+        repeated = sorted({c.label for c, s in zip(found, settings, strict=True)
+                           if settings.count(s) > 1})
         if repeated:
             raise ValueError(f"--rules gives the same candidate twice: {', '.join(repeated)} "
                              "(a grid point given again, or a repeated floor)")
