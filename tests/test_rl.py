@@ -576,7 +576,7 @@ def test_bad_algorithms_modes_and_settings():
         TrainConfig(mode="central")
     with pytest.raises(ValueError, match="--steps must be an integer >= 1"):
         TrainConfig(steps=0)
-    with pytest.raises(ValueError, match="--rule: rule 'softmax' has no parameter 'k'"):
+    with pytest.raises(ValueError, match="--k: rule 'softmax' has no parameter 'k'"):
         TrainConfig(k=2)
     with pytest.raises(ValueError, match="--rule: rule 'softmax': temperature is 0.5 in the spec"):
         TrainConfig(rule="softmax:temperature=0.5", temperature=2.0)
