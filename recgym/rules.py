@@ -561,8 +561,7 @@ class TopK(ServingRule):
         if self.floor != 0.0 or weights is not None:
             return super().producer_totals(ratings, weights)
         w = exp_weights(ratings, self.temperature)
-        if self.k < ratings.shape[0]:
-            w *= self._mask_at(ratings, self._kth(ratings, axis=0), axis=0)
+        w *= self.served_mask(ratings, axis=0)
         return served_totals(w, ratings)
 
     def others(self, ratings: np.ndarray, index: int) -> TopKOthers:

@@ -66,7 +66,7 @@ class DataFile:
         Name for ``recgym download NAME`` (``recgym.datasets.download``), or ``""``
         if the file cannot be downloaded.
     separator : str
-        Between the fields of a line: user, item, rating first (the rating third).
+        Between the fields of a line.
     """
 
     title: str

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recgym._validation import check_choice, check_float, check_ints
+from recgym.datasets import require_data
 from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC
 from recgym.options import MAX_SEED, option, parse_runs, rule_from_flags
 from recgym.registry import parse_spec
@@ -124,6 +125,12 @@ class ResumableSweep:
     def data_path(self) -> str | None:
         """``data`` for the real datasets, ``None`` for the synthetic ones."""
         return None if self.dataset in SYNTHETIC else self.data
+
+    def settings(self) -> dict[str, Any]:
+        """What ``config.json`` records: ``to_dict`` and, for real data, the ratings
+        file's sha256 (``recgym.datasets.require_data``, which also refuses a missing
+        file or another dataset's: call it before anything is written)."""
+        return {**self.to_dict(), **require_data(self.dataset, self.data_path)}
 
     def to_dict(self) -> dict[str, Any]:
         """All settings as JSON-ready values, with ``experiment`` first."""

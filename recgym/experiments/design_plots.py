@@ -21,6 +21,7 @@ horizontal lines.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -121,19 +122,29 @@ def anarchy_figure(summary: pd.DataFrame, scf: str) -> Figure:
 def save_design_figures(frame: pd.DataFrame, scfs: list[str], fig_dir: str | os.PathLike,
                         dpi: int = 80) -> list[Path]:
     """Draw the design figures (module docstring); return the PNG paths."""
+    def figures(part: pd.DataFrame) -> dict[str, Figure]:
+        summary = design.summarize(part, scfs)
+        drawn = {f"{scf}_vs_temperature": scf_figure(summary, scf) for scf in scfs}
+        if len(scfs) >= 2:
+            drawn["pareto"] = pareto_figure(part, scfs[0], scfs[1])
+        if summary["opt"].notna().any() and _by_temperature(summary)[0].shape[0] >= 2:
+            drawn["price_of_anarchy"] = anarchy_figure(summary, scfs[0])
+        return drawn
+
+    return _save_per_group(frame, "design", figures, fig_dir, dpi)
+
+
+def _save_per_group(frame: pd.DataFrame, kind: str,
+                    figures: Callable[[pd.DataFrame], dict[str, Figure]],
+                    fig_dir: str | os.PathLike, dpi: int) -> list[Path]:
+    """Save ``figures(part)`` for each (dataset, seed, dim, n) part of ``frame`` as
+    ``<kind>_<dataset>_seed<s>_d<d>_n<n>_<name>.png``; return the paths."""
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for values, part in frame.groupby(GROUP, sort=False):
-        prefix = "design_{}_seed{}_d{}_n{}".format(*values)
-        summary = design.summarize(part, scfs)
-        figures: dict[str, Figure] = {f"{scf}_vs_temperature": scf_figure(summary, scf)
-                                      for scf in scfs}
-        if len(scfs) >= 2:
-            figures["pareto"] = pareto_figure(part, scfs[0], scfs[1])
-        if summary["opt"].notna().any() and _by_temperature(summary)[0].shape[0] >= 2:
-            figures["price_of_anarchy"] = anarchy_figure(summary, scfs[0])
-        paths += _save(figures, fig_dir, prefix, dpi)
+        prefix = f"{kind}_{{}}_seed{{}}_d{{}}_n{{}}".format(*values)
+        paths += _save(figures(part), fig_dir, prefix, dpi)
     return paths
 
 
@@ -161,16 +172,10 @@ def information_figure(frame: pd.DataFrame, column: str, label: str) -> Figure:
 def save_information_figures(frame: pd.DataFrame, fig_dir: str | os.PathLike,
                              dpi: int = 80) -> list[Path]:
     """Welfare and regret against epsilon, per (dataset, seed, dim, n); PNG paths."""
-    fig_dir = Path(fig_dir)
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for values, part in frame.groupby(GROUP, sort=False):
-        prefix = "information_{}_seed{}_d{}_n{}".format(*values)
-        figures = {"welfare": information_figure(part, "user_welfare", "user welfare"),
-                   "regret": information_figure(part, "nash_conv",
-                                                "NashConv in the true game (per user)")}
-        paths += _save(figures, fig_dir, prefix, dpi)
-    return paths
+    return _save_per_group(frame, "information", lambda part: {
+        "welfare": information_figure(part, "user_welfare", "user welfare"),
+        "regret": information_figure(part, "nash_conv", "NashConv in the true game (per user)"),
+    }, fig_dir, dpi)
 
 
 __all__ = ["save_design_figures", "save_information_figures"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,6 @@ import pandas as pd
 
 from recgym import design, welfare
 from recgym._validation import check_choice, check_float, check_ints
-from recgym.datasets import require_data
 from recgym.datasets.catalog import DATASET_NAMES
 from recgym.experiments.backends import make_backend
 from recgym.experiments.config import NON_RESULT_FIELDS, ResumableSweep
@@ -112,9 +112,8 @@ class DesignConfig(ResumableSweep):
                         found += [design.Candidate(serving, p) for p in self.payoffs]
             except ValueError as exc:
                 raise ValueError(f"--rules {spec}: {exc}") from None
-        settings = [(c.serving, c.reward) for c in found]  # exact parameters, not labels
-        repeated = sorted({c.label for c, s in zip(found, settings, strict=True)
-                           if settings.count(s) > 1})
+        counts = Counter((c.serving, c.reward) for c in found)  # exact parameters
+        repeated = sorted({c.label for c in found if counts[c.serving, c.reward] > 1})
         if repeated:
             raise ValueError(f"--rules gives the same candidate twice: {', '.join(repeated)} "
                              "(a grid point given again, or a repeated floor)")
@@ -199,9 +198,9 @@ def build_tasks(config: DesignConfig) -> list[Task]:
 
 def run_design(config: DesignConfig) -> TaskSweepResult:
     """Run (or resume) the design sweep ``config`` into ``config.out``."""
-    data = require_data(config.dataset, config.data_path)
+    settings = config.settings()
     backend = make_backend(config.backend, config.jobs, config.ray_address)
-    return run_tasks(config.out, {**config.to_dict(), **data}, NON_RESULT_FIELDS, config.format,
+    return run_tasks(config.out, settings, NON_RESULT_FIELDS, config.format,
                      config.schema(), KEY_NAMES, build_tasks(config), run_design_task,
                      backend, config.progress, f"design {config.dataset}",
                      users_of=users_key)

@@ -22,7 +22,6 @@ import pandas as pd
 
 from recgym import information
 from recgym._validation import check_choice, check_float, check_ints
-from recgym.datasets import require_data
 from recgym.datasets.catalog import DATASET_NAMES
 from recgym.experiments.backends import make_backend
 from recgym.experiments.config import NON_RESULT_FIELDS, ResumableSweep
@@ -138,9 +137,9 @@ def build_tasks(config: InformationConfig) -> list[Task]:
 
 def run_information(config: InformationConfig) -> TaskSweepResult:
     """Run (or resume) the sweep ``config`` into ``config.out``."""
-    data = require_data(config.dataset, config.data_path)
+    settings = config.settings()
     backend = make_backend(config.backend, config.jobs, config.ray_address)
-    return run_tasks(config.out, {**config.to_dict(), **data}, NON_RESULT_FIELDS,
+    return run_tasks(config.out, settings, NON_RESULT_FIELDS,
                      config.format, SCHEMA, KEY_NAMES, build_tasks(config),
                      run_information_task, backend,
                      config.progress, f"information {config.dataset}",

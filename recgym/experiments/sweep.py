@@ -62,7 +62,6 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from recgym.datasets import require_data
 from recgym.experiments.backends import LocalBackend, RayBackend, make_backend
 from recgym.experiments.config import NON_RESULT_FIELDS, SYNTHETIC, SweepConfig
 from recgym.experiments.folders import (
@@ -320,10 +319,10 @@ def run_sweep(config: SweepConfig, backend: LocalBackend | RayBackend | None = N
     grid = _sweep_keys(config, chains)
     out = Path(config.out)
     store = open_store(out, config.format, config.experiment)
-    data = require_data(config.dataset, config.data_path)  # before anything is written
+    settings = config.settings()  # before anything is written
     make_folder(out)
     with sigterm_as_interrupt(), folder_lock(out):
-        write_or_check_config(out, {**config.to_dict(), **data}, NON_RESULT_FIELDS,
+        write_or_check_config(out, settings, NON_RESULT_FIELDS,
                               (*RESULT_NAMES.values(), USER_DISTRIBUTIONS))
         kept = _resumed_rows(store, grid, config.max_iter)
         new = _compute(config, backend, chains, store, set(kept.index.tolist()))
