@@ -3,6 +3,7 @@
 import gymnasium
 
 from recgym import users
+from recgym.coevolve import Trajectory, coevolve
 from recgym.environment import EngagementEnv, env, parallel_env, raw_env
 from recgym.game import EngagementGame, Utilities
 from recgym.payoffs import make_payoff
@@ -17,6 +18,8 @@ if PLATFORM_ENV_ID not in gymnasium.registry:
 
 __all__ = [
     "EngagementEnv",
+    "Trajectory",
+    "coevolve",
     "env",
     "parallel_env",
     "raw_env",

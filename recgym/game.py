@@ -87,6 +87,38 @@ class Utilities:
         return float(self.user @ self.user_weights)
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What the users were served at one profile, over the active producers.
+
+    Attributes
+    ----------
+    ratings : array, shape (K, m)
+        ``r_ki`` of the ``m`` active producers (in index order).
+    probabilities : array, shape (K, m)
+        ``p_i(c_k)`` of the active producers (0 everywhere when none is active).
+    profile : array, shape (m, d)
+        The active producers' strategies.
+    utilities : Utilities
+        The game's utilities at the profile (all ``n`` producers).
+    """
+
+    ratings: np.ndarray
+    probabilities: np.ndarray
+    profile: np.ndarray
+    utilities: Utilities
+
+    @cached_property
+    def consumed(self) -> np.ndarray:
+        """``m_k = sum_i p_i(c_k) s_i``, what each user consumes in expectation ``(K, d)``."""
+        return self.probabilities @ self.profile
+
+    @cached_property
+    def enjoyed(self) -> np.ndarray:
+        """``sum_i p_i(c_k) r_ki s_i``, consumption weighted by engagement ``(K, d)``."""
+        return (self.probabilities * self.ratings) @ self.profile
+
+
 class EngagementGame:
     """A static engagement game: users, producers, a serving rule and a payoff.
 
@@ -206,14 +238,19 @@ class EngagementGame:
         ``active`` (bool ``(n,)``): the producers still in the game; the others are
         not served and get 0.
         """
+        return self.serve(profile, active).utilities
+
+    def serve(self, profile: object, active: object | None = None) -> Serving:
+        """How every user is served at ``profile``: the active producers' ratings and
+        serving probabilities ``(K, n_active)`` and the ``Utilities`` they give."""
         mask = self.check_active(active)
         ratings = self.ratings(profile)
         n = self.n_producers
         engagement, exposure = np.zeros(n), np.zeros(n)
         user = np.zeros(self.n_users)
-        live = ratings
+        live = ratings if mask.all() else np.ascontiguousarray(ratings[:, mask])
+        probs = np.zeros_like(live)
         if mask.any():
-            live = ratings if mask.all() else np.ascontiguousarray(ratings[:, mask])
             probs = self.rule.probabilities(live)
             weighted = probs * live
             user = weighted.sum(axis=1)
@@ -232,8 +269,9 @@ class EngagementGame:
                 totals[mask] = self.payoff.profile_totals(engagement[mask], exposure[mask], loss)
             return totals
 
-        return Utilities(engagement, exposure, user, payoff, self.total_weight, mask,
-                         self.outside_option, self.weights)
+        utilities = Utilities(engagement, exposure, user, payoff, self.total_weight, mask,
+                              self.outside_option, self.weights)
+        return Serving(live, probs, np.asarray(profile, dtype=float)[mask], utilities)
 
     # ------------------------------------------------------------ one producer's view
     def others(self, profile: np.ndarray, producer: int, active: np.ndarray | None = None

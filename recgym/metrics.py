@@ -56,3 +56,31 @@ def concentrated_share(profile: np.ndarray, threshold: float = CONCENTRATION_THR
         return 0.0
     totals = profile.sum(axis=1)
     return float(np.mean((totals > 0) & (profile.max(axis=1) >= threshold * totals)))
+
+
+def homogenization(users: np.ndarray) -> float:
+    """Mean pairwise cosine similarity of the rows of ``users`` ``(K, d)``.
+
+    ``(||sum_k h_k||^2 - K) / (K (K - 1))`` with ``h_k = c_k / ||c_k||_2``, in ``O(K d)``:
+    1 when every user points the same way. All-zero rows count as pointing nowhere
+    (similarity 0 with everybody). With fewer than two users no pair disagrees: 1.
+    """
+    n = users.shape[0]
+    if n < 2:
+        return 1.0
+    norms = np.linalg.norm(users, axis=1)
+    unit = users / np.where(norms > 0, norms, 1.0)[:, None]
+    total = unit.sum(axis=0)
+    self_terms = float(np.count_nonzero(norms > 0))
+    return float((total @ total - self_terms) / (n * (n - 1)))
+
+
+def demand_entropy(users: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Shannon entropy (nats) of the demand per feature ``sum_k c_k`` normalised to sum 1;
+    0 for users with no demand at all (or no users)."""
+    totals = users.sum(axis=0) if weights is None else weights @ users
+    mass = totals.sum()
+    if mass <= 0:
+        return 0.0
+    share = totals[totals > 0] / mass
+    return float(-(share * np.log(share)).sum())
