@@ -65,10 +65,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from recgym import metrics, welfare
 from recgym._validation import check_int
@@ -78,6 +77,9 @@ from recgym.population import Population
 from recgym.rules import ServingRule
 from recgym.solvers import DynamicsState, as_random_state, start_directions
 from recgym.user_dynamics import UserDynamics
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["HISTORY_COLUMNS", "RECORD_BYTES", "Coevolution", "Trajectory", "coevolve"]
 
@@ -325,6 +327,8 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
         active_producers.append(engine.active.copy())
         if progress is not None:
             progress(row)
+    import pandas as pd  # loaded on use: `recgym --help` stays light
+
     columns = [*HISTORY_COLUMNS, *map(welfare.name_of, scfs)]
     history = pd.DataFrame(rows, columns=columns)
     config = {"n_users": game.n_users, "dim": game.dim, "n_producers": game.n_producers,
