@@ -28,6 +28,11 @@ the engagement payoff, payoffs within their bounds), that every producer's payof
 from the whole profile equals the one-producer view's, that gradients match
 finite differences, and that best responses are never worse than the current
 strategy.
+
+``check_user_dynamics(model)`` checks a user-dynamics model (``recgym.user_dynamics``):
+its update returns finite, non-negative embeddings of the input's shape, keeps every
+user's L1 norm, leaves its inputs unchanged, is deterministic, and updates each user
+from that user's own row alone (permuting the users permutes the result).
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ from recgym.game import EngagementGame
 from recgym.payoffs import PAYOFFS
 from recgym.rules import ServingRule
 from recgym.solvers import ExactSolver, VertexTable
+from recgym.user_dynamics import UserDynamics
 
-__all__ = ["check_game", "check_rule"]
+__all__ = ["check_game", "check_rule", "check_user_dynamics"]
 
 RTOL = 1e-8  # agreement of two computations of the same number
 FD_STEP = 1e-6  # finite-difference step on own ratings
@@ -258,3 +264,39 @@ def _check_gradient(game: EngagementGame, others: object, strategy: np.ndarray,
     if abs(float(grad[0] @ direction) - central) > 1e-4 * scale:
         raise _fail(f"gradient of producer {index}",
                     f"{float(grad[0] @ direction)!r} vs finite difference {central!r}")
+
+
+def check_user_dynamics(model: UserDynamics, seed: int = 0) -> None:
+    """Check the user-dynamics contract (module docstring) on seeded random instances,
+    served by softmax, linear and top-k rules (a zero user and a zero producer included).
+
+    Raises
+    ------
+    AssertionError
+        Naming the violated property.
+    """
+    if not isinstance(model, UserDynamics):
+        raise _fail("type", f"{model!r} is not a recgym.user_dynamics.UserDynamics")
+    rng = np.random.default_rng(seed)
+    for rule, (n_users, dim, n) in zip(("softmax:temperature=0.1", "linear", "topk:k=2"),
+                                       ((40, 3, 2), (50, 4, 3), (60, 5, 4)), strict=True):
+        users = rng.dirichlet(np.ones(dim), size=n_users) * rng.uniform(0.2, 1, (n_users, 1))
+        users[0] = 0.0
+        profile = rng.dirichlet(np.ones(dim), size=n)
+        profile[-1] = 0.0
+        serving = EngagementGame(users, n, rule).serve(profile)
+        before = users.copy()
+        new = np.asarray(model.update(users, serving))
+        if not np.array_equal(users, before):
+            raise _fail("inputs", "update modified the users it was given")
+        if new.shape != users.shape:
+            raise _fail("shape", f"update returned {new.shape}, expected {users.shape}")
+        if not np.all(np.isfinite(new)) or new.min() < 0:
+            raise _fail("embeddings", "update returned negative, NaN or inf entries")
+        _close(new.sum(axis=1), users.sum(axis=1), "L1 norm of every user kept", rtol=1e-9)
+        if not np.array_equal(np.asarray(model.update(users, serving)), new):
+            raise _fail("determinism", "two updates of the same input differ")
+        order = rng.permutation(n_users)
+        permuted = EngagementGame(users[order], n, rule).serve(profile)
+        _close(np.asarray(model.update(users[order], permuted)), new[order],
+               "each user's update depends on its own row (permuting users permutes it)")
