@@ -1,5 +1,7 @@
 """recgym: strategic content producers in engagement-driven recommender systems."""
 
+from importlib import metadata as _metadata
+
 import gymnasium
 
 from recgym import users
@@ -40,7 +42,10 @@ __all__ = [
     "datasets",
     "users",
 ]
-__version__ = "0.1.0"
+try:  # one version source: the package metadata (pyproject.toml)
+    __version__: str = _metadata.version("recgym")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str) -> object:
