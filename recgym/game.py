@@ -22,6 +22,7 @@ the active ones.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -101,22 +102,44 @@ class Serving:
         The active producers' strategies.
     utilities : Utilities
         The game's utilities at the profile (all ``n`` producers).
+    symmetric : bool
+        The rule serves producers with equal ratings equally (``ServingRule.symmetric``).
     """
 
     ratings: np.ndarray
     probabilities: np.ndarray
     profile: np.ndarray
     utilities: Utilities
+    symmetric: bool = False
 
     @cached_property
     def consumed(self) -> np.ndarray:
         """``m_k = sum_i p_i(c_k) s_i``, what each user consumes in expectation ``(K, d)``."""
-        return self.probabilities @ self.profile
+        return _mix(self.probabilities, self.profile, self.symmetric)
 
     @cached_property
     def enjoyed(self) -> np.ndarray:
         """``sum_i p_i(c_k) r_ki s_i``, consumption weighted by engagement ``(K, d)``."""
-        return (self.probabilities * self.ratings) @ self.profile
+        return _mix(self.probabilities * self.ratings, self.profile, self.symmetric)
+
+
+def _mix(weights: np.ndarray, profile: np.ndarray, symmetric: bool) -> np.ndarray:
+    """``weights @ profile`` ``(K, d)`` from ``(K, m)`` and ``(m, d)``.
+
+    Where every row of ``profile`` is a basis vector (the dynamics' vertices) and the
+    rule is symmetric, producers on one feature have equal columns of ``weights``, so one
+    column per feature times its count gives the product in ``O(K d)``.
+    """
+    dim = profile.shape[1]
+    if profile.shape[0] == 0:
+        return np.zeros((weights.shape[0], dim))
+    features = profile.argmax(axis=1)
+    if not (symmetric and np.array_equal(profile, np.eye(dim)[features])):
+        return weights @ profile
+    used, first, counts = np.unique(features, return_index=True, return_counts=True)
+    mixed = np.zeros((weights.shape[0], dim))
+    mixed[:, used] = weights[:, first] * counts
+    return mixed
 
 
 class EngagementGame:
@@ -175,6 +198,21 @@ class EngagementGame:
             vertices = np.vstack([vertices, np.zeros(self.dim)])
         self.vertices: np.ndarray = vertices
         self.vertices.setflags(write=False)
+
+    def with_users(self, users: np.ndarray, weights: np.ndarray | None,
+                   outside_option: np.ndarray) -> EngagementGame:
+        """The same game (rule, payoff, producers) over other users ``(K', d)``, weights
+        ``(K',)`` or ``None`` and outside options ``(n,)``, which the caller has
+        validated (non-negative and finite); the arrays are taken as they are."""
+        game = copy.copy(self)
+        game.users = users
+        game.weights = weights
+        game.outside_option = outside_option
+        game.total_weight = float(users.shape[0] if weights is None else weights.sum())
+        for array in (users, outside_option) if weights is None else \
+                (users, weights, outside_option):
+            array.setflags(write=False)
+        return game
 
     @property
     def n_users(self) -> int:
@@ -249,7 +287,7 @@ class EngagementGame:
         engagement, exposure = np.zeros(n), np.zeros(n)
         user = np.zeros(self.n_users)
         live = ratings if mask.all() else np.ascontiguousarray(ratings[:, mask])
-        probs = np.zeros_like(live)
+        probs = live  # (K, 0) with nobody active
         if mask.any():
             probs = self.rule.probabilities(live)
             weighted = probs * live
@@ -271,7 +309,8 @@ class EngagementGame:
 
         utilities = Utilities(engagement, exposure, user, payoff, self.total_weight, mask,
                               self.outside_option, self.weights)
-        return Serving(live, probs, np.asarray(profile, dtype=float)[mask], utilities)
+        return Serving(live, probs, np.asarray(profile, dtype=float)[mask], utilities,
+                       self.rule.symmetric)
 
     # ------------------------------------------------------------ one producer's view
     def others(self, profile: np.ndarray, producer: int, active: np.ndarray | None = None

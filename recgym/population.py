@@ -130,10 +130,8 @@ class Population:
             total = float(np.count_nonzero(self.active)) if weights is None else \
                 float(weights.sum())
             scale = start.total_weight / total if total > 0 else 1.0
-            game = EngagementGame(self.active_users, start.n_producers, start.rule,
-                                  payoff=start.payoff, weights=weights,
-                                  outside_option=np.asarray(start.outside_option) * scale)
-            self._game = game
+            self._game = start.with_users(self.active_users, weights,
+                                          np.asarray(start.outside_option) * scale)
         return self._game
 
     def serve(self, profile: np.ndarray, active_producers: np.ndarray,
@@ -176,8 +174,12 @@ class Population:
         left = self.depart(serving)
         if self.model.static:
             return left
-        new = self.model.update(self.users if where.size == n_users else self.users[where],
-                                serving)
+        new = np.asarray(self.model.update(
+            self.users if where.size == n_users else self.users[where], serving), dtype=float)
+        shape = (where.size, self.users.shape[1])
+        if new.shape != shape or not np.isfinite(new).all() or new.min(initial=0.0) < 0:
+            raise ValueError(f"user dynamics {self.model.spec!r} must return finite, "
+                             f"non-negative embeddings of shape {shape}")
         if left:
             stay = self.active[where]
             users = self.users.copy()
