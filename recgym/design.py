@@ -23,6 +23,23 @@ strategy set (certified or flagged).
 With outside options (``outside_option``), producers whose best payoff per user
 falls below theirs leave during the dynamics; the rows then report the producers
 retained, and SCFs are over the users and the producers that stayed.
+
+**The long run** (E7, ``long_run``): with ``epochs >= 1`` or users who change or
+leave (``user_dynamics``, ``user_outside_option``, ``user_patience``), each run is
+simulated by the epoch engine (``recgym.coevolve.Coevolution``, the engine of
+``coevolve``) from ``seed=run``: each epoch the producers make up to
+``moves_per_epoch`` moves of the paper's dynamics (default ``max_iter``: they settle
+before the users move), then the users are served, may leave and update. Each SCF's
+column is then its value **averaged over the epochs** (the column that ``summarize``
+and the rankings use), ``<scf>@last`` its value at the last epoch, ``retention`` the
+share of the starting users active during the last epoch and ``homogenization`` the
+active users' homogenization then. With ``static`` users who never leave the
+producers play exactly the paper's dynamics (the same ``RandomState(run)``, one
+permutation per iteration), so the last epoch is today's end point once
+``epochs * moves_per_epoch`` covers its iterations. ``converged`` says the last
+epoch's response ended at an equilibrium of the users of that epoch, and NashConv
+is computed at the final profile in that game (per user of the starting
+population); ``optimize`` and ``price_of_anarchy`` are today's mode only.
 """
 
 from __future__ import annotations
@@ -37,17 +54,22 @@ import pandas as pd
 
 from recgym import welfare
 from recgym._validation import check_choice, check_float, check_int, check_ints
+from recgym.coevolve import Coevolution
 from recgym.game import EngagementGame
 from recgym.payoffs import Payoff, make_payoff
+from recgym.population import check_population_args
 from recgym.registry import declared_params, parse_spec
 from recgym.rules import RULES, ServingRule, make_rule
 from recgym.solvers import DynamicsResult, ExactSolver, best_response_dynamics
+from recgym.user_dynamics import UserDynamics
 
 #: Rounds of continuous moves (every producer once per round) refining the planner's profile.
 REFINE_ROUNDS = 5
 
-__all__ = ["Candidate", "OptimizeResult", "PriceOfAnarchy", "candidate_columns", "evaluate",
-           "expand_grid", "log_grid", "optimize", "pareto", "price_of_anarchy", "summarize"]
+__all__ = ["DEFAULT_EPOCHS", "LAST", "LONG_RUN_COLUMNS", "Candidate", "LongRun",
+           "OptimizeResult", "PriceOfAnarchy", "candidate_columns", "evaluate", "expand_grid",
+           "is_long_run", "log_grid", "long_run", "optimize", "pareto", "price_of_anarchy",
+           "summarize"]
 
 #: Columns that identify a candidate: the rule family, every declared rule parameter
 #: (empty where a rule lacks it) and the payoff.
@@ -160,14 +182,160 @@ def _scfs(scfs: Sequence[object] | object) -> list[welfare.SocialChoice]:
     return parsed
 
 
+# ---------------------------------------------------------------------- the long run
+#: Epochs of the long-run mode when users who change or leave are given without ``epochs``.
+DEFAULT_EPOCHS = 50
+#: Suffix of an SCF's last-epoch column in the long-run mode (``user_welfare@last``).
+LAST = "@last"
+#: The long-run mode's columns besides the SCFs': at the last epoch, the share of the
+#: starting users active and the active users' homogenization.
+LONG_RUN_COLUMNS = ("retention", "homogenization")
+#: Columns of ``coevolve``'s history that are not requested SCFs (never passed as SCFs).
+_HISTORY_WELFARE = ("user_welfare", "producer_welfare")
+
+
+@dataclass(frozen=True)
+class LongRun:
+    """How each run is simulated in the long-run mode (module docstring; ``long_run``).
+
+    Attributes
+    ----------
+    user_dynamics : UserDynamics
+        How users change (``recgym.user_dynamics``).
+    user_outside_option : float >= 0
+        ``w``: utility per epoch below which a user is unhappy.
+    user_patience : int >= 1
+        ``P``: unhappy epochs in a row after which a user leaves.
+    epochs : int >= 1
+    moves_per_epoch : int >= 1
+        Iterations of the paper's dynamics per epoch.
+    """
+
+    user_dynamics: UserDynamics
+    user_outside_option: float
+    user_patience: int
+    epochs: int
+    moves_per_epoch: int
+
+    def settings(self) -> dict[str, object]:
+        """The settings as JSON-ready values (the model as its spec string)."""
+        return {"user_dynamics": self.user_dynamics.spec,
+                "user_outside_option": self.user_outside_option,
+                "user_patience": self.user_patience, "epochs": self.epochs,
+                "moves_per_epoch": self.moves_per_epoch}
+
+
+def long_run(user_dynamics: str | UserDynamics = "static", user_outside_option: object = 0.0,
+             user_patience: object = 1, epochs: object = None,
+             moves_per_epoch: object = None, max_iter: int = 500) -> LongRun | None:
+    """The long-run settings, or ``None`` for today's mode (the dynamics to their end).
+
+    The mode is on with ``epochs >= 1``, or where any users' setting is not its
+    default (a model other than ``static``, ``user_outside_option > 0``,
+    ``user_patience != 1``); ``epochs`` then defaults to ``DEFAULT_EPOCHS`` and
+    ``moves_per_epoch`` to ``max_iter`` (the producers settle before the users move).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter: an unknown model or parameter, a value out of range,
+        ``epochs=0`` with users who change or leave, ``moves_per_epoch`` without the
+        long run.
+    """
+    try:
+        model, option, patience = check_population_args(user_dynamics, user_outside_option,
+                                                        user_patience)
+    except ValueError as exc:
+        text = str(exc)
+        raise ValueError(text if text.startswith("user_") else f"user_dynamics: {text}") \
+            from None
+    changed = not model.static or option != 0.0 or patience != 1
+    if epochs is None:
+        epochs = DEFAULT_EPOCHS if changed else 0
+    epochs = check_int("epochs", epochs, 0)
+    if epochs == 0:
+        if changed:
+            raise ValueError("epochs is 0, so users who change or leave (user_dynamics, "
+                             "user_outside_option, user_patience) would have no effect: give "
+                             f"epochs >= 1 (or leave it out for {DEFAULT_EPOCHS})")
+        if moves_per_epoch is not None:
+            raise ValueError("moves_per_epoch applies to the long run only: give epochs >= 1 "
+                             "or users who change or leave")
+        return None
+    moves = check_int("max_iter", max_iter, 1) if moves_per_epoch is None else \
+        check_int("moves_per_epoch", moves_per_epoch, 1)
+    return LongRun(model, option, patience, epochs, moves)
+
+
+def _history_scfs(scfs: Sequence[welfare.SocialChoice]) -> list[welfare.SocialChoice]:
+    """The SCFs to pass to the epoch engine (user and producer welfare are already
+    history columns, computed by the same formulas)."""
+    return [s for s in scfs if welfare.name_of(s) not in _HISTORY_WELFARE]
+
+
+def _simulate(game: EngagementGame, scfs: Sequence[welfare.SocialChoice], run: int,
+              setting: LongRun) -> tuple[Coevolution, list[dict], EngagementGame | None]:
+    """One long run: the engine at the end, its history rows (those of ``coevolve``) and
+    the game of the users during the last epoch (``None`` if all had left)."""
+    engine = Coevolution(game, setting.user_dynamics, setting.user_outside_option,
+                         setting.user_patience, setting.moves_per_epoch, run,
+                         _history_scfs(scfs))
+    history, last_game = [], None
+    for epoch in range(1, setting.epochs + 1):
+        if epoch == setting.epochs:
+            last_game = engine.population.game()
+        history.append(engine.step()[0])
+    return engine, history, last_game
+
+
+def _long_run_row(game: EngagementGame, candidate: Candidate,
+                  scfs: Sequence[welfare.SocialChoice], run: int, setting: LongRun,
+                  solver: ExactSolver | None) -> dict:
+    """The row of one long run (``evaluate``); ``solver``: the starting game's, or
+    ``None`` without NashConv."""
+    engine, history, last_game = _simulate(game, scfs, run, setting)
+    last = history[-1]
+    counts = np.bincount(engine.directions[engine.active], minlength=game.n_vertices)
+    row = dict(candidate.columns(), run=int(run), converged=bool(last["converged"]),
+               iterations=int(engine.iterations),
+               counts=" ".join(str(int(c)) for c in counts[:game.dim]),
+               producers_retained=int(engine.active.sum()),
+               exited_outside_option=float(game.outside_option[~engine.active].sum()))
+    names = [welfare.name_of(scf) for scf in scfs]
+    row.update({name: float(np.mean([epoch[name] for epoch in history])) for name in names})
+    row.update({name + LAST: float(last[name]) for name in names})
+    row.update(retention=float(last["active_users"]),
+               homogenization=float(last["homogenization"]))
+    if solver is not None:
+        row.update(_final_nash_conv(engine, last_game, game, solver))
+    return row
+
+
+def _final_nash_conv(engine: Coevolution, last_game: EngagementGame | None,
+                     game: EngagementGame, solver: ExactSolver) -> dict[str, object]:
+    """NashConv over the strategy set at the final profile in the last epoch's game,
+    per user of the starting population (NaN, uncertified, once every user has left)."""
+    if last_game is None:
+        return {"nash_conv": math.nan, "nash_conv_certified": False}
+    if last_game is not solver.game:
+        solver = ExactSolver(last_game)
+    nc = solver.nash_conv(engine.profile, "strategy_set", engine.active)
+    return {"nash_conv": nc.value / game.total_weight, "nash_conv_certified": nc.certified}
+
+
 def evaluate_candidate(users: np.ndarray, n_producers: int, candidate: Candidate,
                        scfs: Sequence[welfare.SocialChoice], runs: Sequence[int], *,
                        outside_option: object = 0.0, weights: object | None = None,
-                       max_iter: int = 500, nash_conv: bool = True) -> list[dict]:
-    """The rows of ``evaluate`` for one candidate (one row per run)."""
+                       max_iter: int = 500, nash_conv: bool = True,
+                       long_run: LongRun | None = None) -> list[dict]:
+    """The rows of ``evaluate`` for one candidate (one row per run); ``long_run``: the
+    long-run mode's settings (``recgym.design.long_run``), ``None`` for today's."""
     game = EngagementGame(users, n_producers, candidate.serving, payoff=candidate.reward,
                           weights=weights, outside_option=outside_option)
     solver = ExactSolver(game) if nash_conv else None
+    if long_run is not None:
+        return [_long_run_row(game, candidate, scfs, int(run), long_run, solver)
+                for run in runs]
     rows = []
     for run in runs:
         result = best_response_dynamics(game, np.random.RandomState(run), max_iter)
@@ -190,7 +358,10 @@ def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | s
              scfs: Sequence[object] | object = ("user_welfare",),
              runs: Iterable[int] = range(1, 11), *, outside_option: object = 0.0,
              weights: object | None = None, max_iter: int = 500, nash_conv: bool = True,
-             progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+             progress: Callable[[int], None] | None = None,
+             user_dynamics: str | UserDynamics = "static", user_outside_option: float = 0.0,
+             user_patience: int = 1, epochs: int | None = None,
+             moves_per_epoch: int | None = None) -> pd.DataFrame:
     """Every candidate's equilibria from every run, evaluated by every SCF.
 
     Parameters
@@ -209,6 +380,8 @@ def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | s
         Also compute NashConv over the strategy set (per user) at each end point.
     progress : callable(rows), optional
         Called after each candidate with its number of rows.
+    user_dynamics, user_outside_option, user_patience, epochs, moves_per_epoch
+        The long-run mode (module docstring; ``long_run``): off by default.
 
     Returns
     -------
@@ -216,11 +389,22 @@ def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | s
         One row per (candidate, run): ``candidate_columns()``, ``run``, ``converged``,
         ``iterations``, ``counts``, ``producers_retained``, ``exited_outside_option``
         (the exited producers' options summed), one column per SCF (its spec
-        string), ``nash_conv`` and ``nash_conv_certified``.
+        string), ``nash_conv`` and ``nash_conv_certified``. In the long-run mode each
+        SCF's column is its mean over the epochs, followed by ``<scf>@last`` per SCF,
+        ``retention`` and ``homogenization`` (at the last epoch) before ``nash_conv``;
+        ``iterations`` counts the moves and exits of all epochs, ``counts`` and
+        ``producers_retained`` are those of the final profile.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter at fault.
     """
     n_producers = check_int("n_producers", n_producers, 1)
     runs = _runs(runs)
     parsed = _scfs(scfs)
+    setting = long_run(user_dynamics, user_outside_option, user_patience, epochs,
+                       moves_per_epoch, max_iter)
     chosen = [c if isinstance(c, Candidate) else Candidate(c) for c in candidates]
     if not chosen:
         raise ValueError("candidates needs at least one candidate")
@@ -228,7 +412,8 @@ def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | s
     for candidate in chosen:
         part = evaluate_candidate(users, n_producers, candidate, parsed, runs,
                                   outside_option=outside_option, weights=weights,
-                                  max_iter=max_iter, nash_conv=nash_conv)
+                                  max_iter=max_iter, nash_conv=nash_conv,
+                                  long_run=setting)
         rows += part
         if progress is not None:
             progress(len(part))
@@ -242,7 +427,8 @@ OPT = "opt"
 
 
 def scf_columns(frame: pd.DataFrame) -> list[str]:
-    """The SCF columns of an ``evaluate`` frame (everything that is not bookkeeping)."""
+    """The SCF columns of an ``evaluate`` frame (everything that is not bookkeeping; in
+    the long-run mode also ``<scf>@last``, ``retention`` and ``homogenization``)."""
     fixed = {*candidate_columns(), *SWEEP_KEYS, OPT, "run", "converged", "iterations",
              "counts", "producers_retained", "exited_outside_option", "nash_conv",
              "nash_conv_certified"}
@@ -254,13 +440,21 @@ def _candidate_keys(frame: pd.DataFrame) -> list[str]:
     return [*extra, *candidate_columns()]
 
 
+def is_long_run(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` holds long-run rows (``evaluate`` with the long-run mode on)."""
+    return all(column in frame.columns for column in LONG_RUN_COLUMNS)
+
+
 def summarize(frame: pd.DataFrame, scfs: Sequence[str] | None = None) -> pd.DataFrame:
     """Per candidate: each SCF's worst, best and mean over its converged equilibria
     (``scfs``: column names or spec strings; default every SCF column).
 
     Worst and best are over **distinct** equilibria (different ``counts``); the mean
     is over converged runs (so frequent equilibria weigh more). Runs that did not
-    converge are counted in ``not_converged`` and left out of every value.
+    converge are counted in ``not_converged`` and left out of every value. Long-run
+    rows (``is_long_run``) are trajectories: runs that end at the same ``counts``
+    may have averaged differently on the way, so worst and best are over every
+    converged run (``equilibria`` still counts distinct final ``counts``).
 
     Returns
     -------
@@ -272,6 +466,7 @@ def summarize(frame: pd.DataFrame, scfs: Sequence[str] | None = None) -> pd.Data
     scfs = scf_columns(frame) if scfs is None else \
         [s if s in frame.columns else welfare.name_of(welfare.parse(s)) for s in scfs]
     keys = _candidate_keys(frame)
+    trajectories = is_long_run(frame)
     rows = []
     for values, part in frame.groupby(keys, sort=False, dropna=False):
         row = dict(zip(keys, values if isinstance(values, tuple) else (values,), strict=True))
@@ -279,9 +474,10 @@ def summarize(frame: pd.DataFrame, scfs: Sequence[str] | None = None) -> pd.Data
         distinct = done.drop_duplicates("counts")
         row.update(equilibria=len(distinct), converged_runs=len(done),
                    not_converged=len(part) - len(done))
+        extremes = done if trajectories else distinct
         for scf in scfs:
-            row[f"{scf}_worst"] = float(distinct[scf].min()) if len(done) else math.nan
-            row[f"{scf}_best"] = float(distinct[scf].max()) if len(done) else math.nan
+            row[f"{scf}_worst"] = float(extremes[scf].min()) if len(done) else math.nan
+            row[f"{scf}_best"] = float(extremes[scf].max()) if len(done) else math.nan
             row[f"{scf}_mean"] = float(done[scf].mean()) if len(done) else math.nan
         if OPT in part.columns:
             known = part[OPT].dropna()
