@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+import recgym.coevolve
 import recgym.environment
 import recgym.game
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("module", [recgym.game, recgym.environment], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [recgym.game, recgym.environment, recgym.coevolve], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert attempted > 0 and failed == 0
