@@ -13,12 +13,26 @@ Rows go to ``DIR/runs.csv`` (or ``runs.parquet``) as tasks finish, with columns
 run, converged, iterations, counts, producers_retained, exited_outside_option``,
 one column per SCF (its spec string), ``nash_conv``, ``nash_conv_certified`` and
 ``opt``; the sweep resumes like ``recgym reproduce`` (``recgym.experiments.tasks``).
+
+**The long run** (E7): with ``--epochs N`` (N >= 1) or users who change or leave
+(``--user-dynamics``, ``--user-outside-option``, ``--user-patience``; then
+``--epochs`` defaults to 50), every run is simulated by the epoch engine
+(``recgym.design``, module docstring) with ``--moves-per-epoch`` iterations of the
+producers' dynamics per epoch (default ``--max-iter``: they settle before the users
+move). Each SCF's column is then its value averaged over the epochs (the ranking
+column), and ``<scf>@last`` per SCF, ``retention`` and ``homogenization`` (last
+epoch) follow the SCF columns; NashConv is taken at the final profile in the last
+epoch's game, and the planner's search (``opt``) is skipped (left empty: it is of
+today's game). The five settings are recorded in ``config.json`` only in the long-run
+mode, so today's folders and files stay as they were, and a folder is resumed only
+with the same users' settings.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -35,11 +49,23 @@ from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks, u
 from recgym.options import MAX_SEED, option, parse_runs
 from recgym.payoffs import PAYOFFS
 from recgym.rules import RULES, make_rule
+from recgym.user_dynamics import USER_DYNAMICS
 
 KEY_NAMES = ("dataset", "embedding_seed", "dim", "n_producers", *design.candidate_columns(),
              "run")
 
 __all__ = ["DesignConfig", "format_summary", "run_design"]
+
+#: The long-run mode's fields, recorded in ``config.json`` only when it is on.
+LONG_RUN_FIELDS = ("user_dynamics", "user_outside_option", "user_patience", "epochs",
+                   "moves_per_epoch")
+#: Parameter names in ``recgym.design.long_run``'s messages, and their flags.
+_FLAGGED = re.compile(r"\b(" + "|".join((*LONG_RUN_FIELDS, "max_iter")) + r")\b")
+
+
+def _flagged(message: str) -> str:
+    """``message`` with the long-run parameters named by their flags."""
+    return _FLAGGED.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 def _scf_list(specs: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -72,7 +98,22 @@ class DesignConfig(ResumableSweep):
     max_iter: int = option(500, "Iteration budget of each dynamics run.")
     nash_conv: bool = option(True, "Compute NashConv over the strategy set at each end point.")
     price_of_anarchy: bool = option(True, "Record the planner's best value of the first SCF "
-                                    "per candidate (the price of anarchy's numerator).")
+                                    "per candidate (the price of anarchy's numerator; "
+                                    "today's mode only).")
+    user_dynamics: str = option("static", "Long run: how users change after each epoch ("
+                                + ", ".join(USER_DYNAMICS.names) + "), e.g. exposure:rate=0.3.",
+                                metavar="MODEL")
+    user_outside_option: float = option(0.0, "Long run: a user served below this utility "
+                                        "in --user-patience epochs in a row leaves.")
+    user_patience: int = option(1, "Long run: epochs in a row below --user-outside-option "
+                                "after which a user leaves.")
+    epochs: int | None = option(None, "Epochs of the long run, each SCF ranked by its mean "
+                                "over them (default 0: today's mode, the dynamics to their "
+                                f"end; {design.DEFAULT_EPOCHS} with users who change or "
+                                "leave).")
+    moves_per_epoch: int | None = option(None, "Long run: iterations of the producers' "
+                                         "dynamics per epoch (default: --max-iter, they "
+                                         "settle before the users move).")
 
     experiment = "design"
 
@@ -94,6 +135,22 @@ class DesignConfig(ResumableSweep):
         if len(set(names)) != len(names):
             raise ValueError(f"--scf must not repeat, got {names}")
         self.candidates()  # validates --rules with --floors and --payoffs
+        self.long_run()  # validates the long-run flags
+
+    def long_run(self) -> design.LongRun | None:
+        """The long-run settings (``recgym.design.long_run``), ``None`` in today's mode.
+
+        Raises
+        ------
+        ValueError
+            Naming the flag at fault.
+        """
+        try:
+            return design.long_run(self.user_dynamics, self.user_outside_option,
+                                   self.user_patience, self.epochs, self.moves_per_epoch,
+                                   self.max_iter)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(_flagged(str(exc))) from None
 
     @property
     def scfs(self) -> tuple[str, ...]:
@@ -120,8 +177,16 @@ class DesignConfig(ResumableSweep):
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """All settings as JSON-ready values (the SCFs as used), ``experiment`` first."""
-        return {**super().to_dict(), "scf": list(self.scfs)}
+        """All settings as JSON-ready values (the SCFs as used), ``experiment`` first; the
+        long-run settings as used (``LongRun.settings``) only when the mode is on, so that
+        today's ``config.json`` is unchanged and folders written before them resume."""
+        values = {**super().to_dict(), "scf": list(self.scfs)}
+        for name in LONG_RUN_FIELDS:
+            values.pop(name)
+        setting = self.long_run()
+        if setting is not None:
+            values.update(setting.settings())
+        return values
 
     def schema(self) -> dict[str, str]:
         """Every column of the results and its kind (``recgym.experiments.tasks``)."""
@@ -131,7 +196,11 @@ class DesignConfig(ResumableSweep):
         columns.update(payoff="text", run="int", converged="bool", iterations="int",
                        counts="counts", producers_retained="int",
                        exited_outside_option="float")
-        columns.update({welfare.name_of(welfare.parse(s)): "number" for s in self.scfs})
+        names = [welfare.name_of(welfare.parse(s)) for s in self.scfs]
+        columns.update(dict.fromkeys(names, "number"))
+        if self.long_run() is not None:
+            columns.update({name + design.LAST: "number" for name in names})
+            columns.update(dict.fromkeys(design.LONG_RUN_COLUMNS, "float"))
         columns.update(nash_conv="float_or_missing", nash_conv_certified="bool",
                        opt="float_or_missing")
         return columns
@@ -153,6 +222,7 @@ class DesignTask:
     max_iter: int
     nash_conv: bool
     price_of_anarchy: bool
+    long_run: design.LongRun | None = None
 
 
 def run_design_task(task: DesignTask) -> list[dict]:
@@ -163,9 +233,10 @@ def run_design_task(task: DesignTask) -> list[dict]:
     scfs = [welfare.parse(s) for s in task.scfs]
     rows = design.evaluate_candidate(users, task.n_producers, task.candidate, scfs, task.runs,
                                      outside_option=task.outside_option,
-                                     max_iter=task.max_iter, nash_conv=task.nash_conv)
+                                     max_iter=task.max_iter, nash_conv=task.nash_conv,
+                                     long_run=task.long_run)
     opt = math.nan
-    if task.price_of_anarchy and any(r["converged"] for r in rows):
+    if task.price_of_anarchy and task.long_run is None and any(r["converged"] for r in rows):
         opt = design.price_of_anarchy(users, task.n_producers, task.candidate, scfs[0],
                                       task.runs, outside_option=task.outside_option,
                                       max_iter=task.max_iter).opt
@@ -183,6 +254,7 @@ def build_tasks(config: DesignConfig) -> list[Task]:
     from recgym.experiments.sweep import published_name
 
     data, name = config.data_path, published_name(config.dataset)
+    setting = config.long_run()
     candidates = [(candidate, tuple(candidate.columns().values()))
                   for candidate in config.candidates()]
     tasks = []
@@ -192,7 +264,7 @@ def build_tasks(config: DesignConfig) -> list[Task]:
             tasks.append(Task(keys, DesignTask(
                 config.dataset, data, seed, dim, n, candidate, config.scfs, config.runs,
                 config.outside_option, config.max_iter, config.nash_conv,
-                config.price_of_anarchy)))
+                config.price_of_anarchy, setting)))
     return tasks
 
 
@@ -206,27 +278,63 @@ def run_design(config: DesignConfig) -> TaskSweepResult:
                      users_of=users_key)
 
 
+#: The summary's group: one block of candidates per user matrix and game size.
+SUMMARY_GROUP = ["dataset", "embedding_seed", "dim", "n_producers"]
+
+
 def summary_table(frame: pd.DataFrame, scfs: list[str]) -> pd.DataFrame:
     """Per (seed, dim, n) and SCF: the best candidate by its worst equilibrium, with that
-    value and the price of anarchy against the planner's best found (first SCF only)."""
+    value and the price of anarchy against the planner's best found (first SCF only).
+    Long-run rows (``recgym.design.is_long_run``): ``long_run_table``."""
+    if design.is_long_run(frame):
+        return long_run_table(frame, scfs)
     summary = design.summarize(frame, scfs)
     rows = []
-    group = ["dataset", "embedding_seed", "dim", "n_producers"]
-    for values, part in summary.groupby(group, sort=False):
-        for i, scf in enumerate(scfs):
+    for head, scf, best in _best_candidates(summary, scfs):
+        worst = float(best[f"{scf}_worst"])
+        opt = float(best["opt"]) if scf == scfs[0] and "opt" in best else math.nan
+        rows.append({**head, "scf": scf, "best candidate": _label(best),
+                     "worst equilibrium": worst, "best equilibrium": float(
+                         best[f"{scf}_best"]), "planner (best found)": opt,
+                     "price of anarchy": opt / worst if worst > 0 and
+                     np.isfinite(opt) else math.nan})
+    return pd.DataFrame(rows)
+
+
+def long_run_table(frame: pd.DataFrame, scfs: list[str]) -> pd.DataFrame:
+    """Per (seed, dim, n) and SCF of long-run rows: the best candidate by its worst run's
+    SCF averaged over the epochs, that value and the best run's, the SCF at the last
+    epoch (worst run), and the mean retention and homogenization at the last epoch."""
+    last = [scf + design.LAST for scf in scfs]
+    summary = design.summarize(frame, [*scfs, *last, *design.LONG_RUN_COLUMNS])
+    rows = []
+    for head, scf, best in _best_candidates(summary, scfs):
+        rows.append({**head, "scf": scf, "best candidate": _label(best),
+                     "worst run (mean over epochs)": float(best[f"{scf}_worst"]),
+                     "best run (mean over epochs)": float(best[f"{scf}_best"]),
+                     "last epoch (worst run)": float(best[f"{scf}{design.LAST}_worst"]),
+                     "retention": float(best["retention_mean"]),
+                     "homogenization": float(best["homogenization_mean"])})
+    return pd.DataFrame(rows)
+
+
+def _best_candidates(summary: pd.DataFrame, scfs: list[str]
+                     ) -> list[tuple[dict[str, object], str, pd.Series]]:
+    """``(group keys, scf, summary row)``: per group and SCF, the candidate with the
+    highest ``<scf>_worst`` (groups where no run converged are left out)."""
+    found = []
+    for values, part in summary.groupby(SUMMARY_GROUP, sort=False):
+        head = dict(zip(SUMMARY_GROUP, values, strict=True))
+        for scf in scfs:
             column = f"{scf}_worst"
             if part[column].notna().any():
-                best = part.loc[part[column].idxmax()]
-                worst = float(best[column])
-                opt = float(best["opt"]) if i == 0 and "opt" in best else math.nan
-                rows.append({**dict(zip(group, values, strict=True)), "scf": scf,
-                             "best candidate": design.Candidate(_rule_of(best),
-                                                                best["payoff"]).label,
-                             "worst equilibrium": worst, "best equilibrium": float(
-                                 best[f"{scf}_best"]), "planner (best found)": opt,
-                             "price of anarchy": opt / worst if worst > 0 and
-                             np.isfinite(opt) else math.nan})
-    return pd.DataFrame(rows)
+                found.append((head, scf, part.loc[part[column].idxmax()]))
+    return found
+
+
+def _label(row: pd.Series) -> str:
+    """The candidate label of a summary row."""
+    return design.Candidate(_rule_of(row), row["payoff"]).label
 
 
 def _rule_of(row: pd.Series) -> str:
@@ -249,5 +357,20 @@ def format_summary(result: TaskSweepResult, config: DesignConfig) -> str:
     if len(table):
         shown = table.drop(columns=["dataset"]).to_string(
             index=False, float_format=lambda x: f"{x:.5g}")
-        lines += ["best candidate per SCF (by its worst equilibrium):", shown]
+        lines += [_heading(config), shown]
+    if config.long_run() is not None:
+        lines.append("price of anarchy: not computed in the long-run mode (the planner's "
+                     "optimum is of today's game)")
     return "\n".join(lines)
+
+
+def _heading(config: DesignConfig) -> str:
+    """The summary table's heading line."""
+    setting = config.long_run()
+    if setting is None:
+        return "best candidate per SCF (by its worst equilibrium):"
+    leaving = "" if setting.user_outside_option == 0.0 else \
+        f", leaving below {setting.user_outside_option:g} for {setting.user_patience} epochs"
+    return (f"best candidate per SCF after {setting.epochs} epochs of "
+            f"{setting.user_dynamics.spec} users{leaving}, {setting.moves_per_epoch} moves "
+            "per epoch (by its worst run's SCF averaged over the epochs):")
