@@ -12,6 +12,12 @@ Design (``save_design_figures``), per (dataset, embedding seed, dim, n):
 * ``price_of_anarchy``: the planner's best found over the worst equilibrium, for
   the first SCF, against the temperature (where it is positive).
 
+A long-run folder (``recgym design --epochs N``, ``recgym.design.is_long_run``) draws
+the same figures from the SCFs averaged over the epochs (bands from the worst to the
+best run; no price of anarchy, which the long run does not compute), and also
+``<scf>_last_vs_temperature`` (the SCF at the last epoch), ``retention_vs_temperature``
+and ``homogenization_vs_temperature`` (at the last epoch).
+
 Information (``save_information_figures``): user welfare and the true game's
 NashConv (regret) against ``epsilon`` (log scale, mean and standard error over
 runs), the baselines (full information, exact release, no information) as
@@ -59,8 +65,10 @@ def _curves(softmax: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
             for (payoff, floor), part in softmax.groupby(["payoff", "floor"], sort=False)]
 
 
-def scf_figure(summary: pd.DataFrame, scf: str) -> Figure:
-    """One SCF against the temperature, per payoff (module docstring)."""
+def scf_figure(summary: pd.DataFrame, scf: str, ylabel: str | None = None,
+               title: str | None = None) -> Figure:
+    """One SCF (any summarized column) against the temperature, per payoff (module
+    docstring); ``ylabel`` and ``title`` default to the SCF per user at the equilibria."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     softmax, others = _by_temperature(summary)
     curves = _curves(softmax)
@@ -74,8 +82,8 @@ def scf_figure(summary: pd.DataFrame, scf: str) -> Figure:
         label = design.Candidate(_spec(row.to_dict()), row["payoff"]).label
         ax.axhline(row[f"{scf}_worst"], color=f"C{len(curves) + j}", linestyle="--",
                    label=f"{label} (worst)")
-    ax.set(xscale="log", xlabel="softmax temperature T", ylabel=f"{scf} (per user)",
-           title=f"{scf} at the equilibria")
+    ax.set(xscale="log", xlabel="softmax temperature T",
+           ylabel=ylabel or f"{scf} (per user)", title=title or f"{scf} at the equilibria")
     ax.legend(fontsize="x-small")
     fig.tight_layout()
     return fig
@@ -123,6 +131,8 @@ def save_design_figures(frame: pd.DataFrame, scfs: list[str], fig_dir: str | os.
                         dpi: int = 80) -> list[Path]:
     """Draw the design figures (module docstring); return the PNG paths."""
     def figures(part: pd.DataFrame) -> dict[str, Figure]:
+        if design.is_long_run(part):
+            return _long_run_figures(part, scfs)
         summary = design.summarize(part, scfs)
         drawn = {f"{scf}_vs_temperature": scf_figure(summary, scf) for scf in scfs}
         if len(scfs) >= 2:
@@ -132,6 +142,26 @@ def save_design_figures(frame: pd.DataFrame, scfs: list[str], fig_dir: str | os.
         return drawn
 
     return _save_per_group(frame, "design", figures, fig_dir, dpi)
+
+
+def _long_run_figures(part: pd.DataFrame, scfs: list[str]) -> dict[str, Figure]:
+    """The figures of one group of long-run rows (module docstring)."""
+    last = [scf + design.LAST for scf in scfs]
+    summary = design.summarize(part, [*scfs, *last, *design.LONG_RUN_COLUMNS])
+    drawn = {f"{scf}_vs_temperature": scf_figure(
+        summary, scf, f"{scf} (per starting user, mean over epochs)",
+        f"{scf} averaged over the epochs") for scf in scfs}
+    drawn.update({f"{scf}_last_vs_temperature": scf_figure(
+        summary, scf + design.LAST, f"{scf} (per starting user)",
+        f"{scf} at the last epoch") for scf in scfs})
+    drawn["retention_vs_temperature"] = scf_figure(
+        summary, "retention", "share of the starting users active", "retention at the last epoch")
+    drawn["homogenization_vs_temperature"] = scf_figure(
+        summary, "homogenization", "mean pairwise cosine similarity",
+        "users' homogenization at the last epoch")
+    if len(scfs) >= 2:
+        drawn["pareto"] = pareto_figure(part, scfs[0], scfs[1])
+    return drawn
 
 
 def _save_per_group(frame: pd.DataFrame, kind: str,
