@@ -2,13 +2,17 @@ r"""The engagement game as a PettingZoo environment (docs/model.md sections 1-3)
 
 ## Description
 
-``n`` content producers repeatedly post content for a static population of
-``K`` users. Each step every producer chooses a content embedding at once; the
-platform serves each user the producers according to a serving rule (softmax,
-linear, top-k, uniform or any registered rule, ``recgym.rules``) and each producer
-earns its payoff: the engagement it receives (default), its exposure, or its
-marginal contribution to user welfare (``recgym.payoffs``). One step is one round of the one-shot
-game ``recgym.EngagementGame``; the environment adds no other dynamics.
+``n`` content producers repeatedly post content for a population of ``K`` users.
+Each step every producer chooses a content embedding at once; the platform serves
+each user the producers according to a serving rule (softmax, linear, top-k,
+uniform or any registered rule, ``recgym.rules``) and each producer earns its
+payoff: the engagement it receives (default), its exposure, or its marginal
+contribution to user welfare (``recgym.payoffs``). One step is one round of the
+one-shot game ``recgym.EngagementGame`` on the users as they are at the start of
+the step. By default the users are static and never leave; with
+``user_dynamics``, ``user_outside_option`` and ``user_patience`` they change with
+what they are shown and leave when served badly ("Users who change and leave"),
+as in an epoch of ``recgym.coevolve`` (docs/ecosystem.md, E7).
 
 ## Agents
 
@@ -47,15 +51,21 @@ index               meaning                                                bound
 ``0 .. d-1``        own current embedding ``s_i`` (projected)               ``[0, 1]``
 ``d .. 2d-1``       the others' mean embedding ``sum_{j != i} s_j/(n-1)``   ``[0, 1]``
                     (over the others still in, after this step's exits)
-``2d .. 3d-1``      users' feature distribution ``U.sum(0) / U.sum()``      ``[0, 1]``
-``3d``              own reward at the current profile                      ``[r_min, r_max]``
+``2d .. 3d-1``      the current users' demand per feature                  ``[0, 1]``
+                    ``U.sum(0) / U.sum()`` over the users still active, as
+                    they are after this step's update (zeros once every
+                    user has left; the starting users' after ``reset``)
+``3d``              own reward of this step (after ``reset``: at the        ``[r_min, r_max]``
+                    starting profile and users)
 ``3d+1 .. 3d+n``    one-hot producer id (``agent_ids=True``, the default)   ``{0, 1}``
 ==================  =====================================================  ==========
 
 ``[r_min, r_max]`` is the payoff's range (``env.reward_range``): ``r_max`` is
 ``sum_k max_f U_kf`` for engagement and the marginal payoff (no rating exceeds
 ``max_f U_kf``) and ``K`` for exposure; ``r_min`` is 0, or ``-r_max`` for the marginal
-payoff, which can be negative. Both are divided by ``K`` when
+payoff, which can be negative. With a user-dynamics model other than ``static``
+a user's largest entry can grow, so ``max_f U_kf`` is replaced by the user's L1
+norm ``||c_k||_1``, which every model keeps. Both are divided by ``K`` when
 ``reward_scale="mean"`` and widened by one ``float32`` step for rounding; a reward is
 clipped to the range, so rounding can never take it outside.
 
@@ -63,11 +73,23 @@ clipped to the range, so rounding can never take it outside.
 
 With ``P`` the projected profile ``(n, d)``, producer ``i`` receives its payoff
 ``EngagementGame.utilities(P).payoff[i]`` (``reward``: ``"engagement"``,
-``"exposure"``, ``"marginal"`` or any registered payoff), divided by ``K`` when
-``reward_scale="mean"`` (per-user mean, comparable across user populations) and
-as the sum over users with ``"sum"`` (the paper's scale). ``infos[agent]`` holds
-``"embedding"`` (the projected embedding, ``(d,)`` float64) and both
-``"engagement"`` and ``"exposure"`` on the reward's scale.
+``"exposure"``, ``"marginal"`` or any registered payoff) in the game of the users
+active at the start of the step, as they are then, divided by the starting number
+of users ``K`` when ``reward_scale="mean"`` (per user of the starting population,
+comparable across user populations; departed users count 0, so departures lower
+rewards) and as the sum over the active users with ``"sum"`` (the paper's scale).
+Once every user has left, every reward is 0. ``infos[agent]`` holds:
+
+=====================  ==========================================================
+key                    value
+=====================  ==========================================================
+``"embedding"``        the projected embedding, ``(d,)`` float64
+``"engagement"``       the producer's engagement, on the reward's scale
+``"exposure"``         the producer's exposure, on the reward's scale
+``"active_users"``     share of the ``K`` starting users still active (after this
+                       step's departures; 1 after ``reset``)
+``"departed_users"``   users who left at this step (0 after ``reset``)
+=====================  ==========================================================
 
 ## Starting state
 
@@ -75,8 +97,44 @@ as the sum over users with ``"sum"`` (the paper's scale). ``infos[agent]`` holds
 plays a basis vector ``e_j`` with ``j`` drawn uniformly from ``0..d-1`` by the
 environment's generator (the paper's starting distribution); ``options={"directions":
 ints (n,)}`` sets those vertices and ``options={"profile": array (n, d)}`` sets any
-profile in ``S``. Before the first reset the profile is all zeros. The users
-never change: they are fixed at construction.
+profile in ``S``. Before the first reset the profile is all zeros. ``reset``
+also restores the starting users, all active (fixed at construction; they change
+and leave during an episode only as "Users who change and leave" says).
+
+## Users who change and leave
+
+``user_dynamics`` (default ``"static"``), ``user_outside_option`` ``w >= 0``
+(default 0) and ``user_patience`` ``>= 1`` (default 1) make the users part of the
+dynamics, through ``recgym.population.Population`` (the code of an epoch of
+``recgym.coevolve``, steps 2-4). A step runs, in this order:
+
+1. the producers post their content (the projected profile ``P``);
+2. rewards are computed on the users active at the start of the step, as they
+   are then ("Rewards");
+3. producers below their outside option leave ("Episode end");
+4. **serving**: the active users are served at ``P`` by the producers still in:
+   user utility ``v_k = sum_i p_i(c_k) r_ki`` and consumption
+   ``m_k = sum_i p_i(c_k) s_i``;
+5. **departures**: a user whose ``v_k < w`` in ``user_patience`` consecutive steps
+   leaves at the end of this step, for good: it is out of every sum (rewards,
+   serving, the observation's demand) from the next step on;
+6. **preference update** of the users still active by the model
+   (``recgym.user_dynamics``): ``"static"`` (none), ``"exposure:rate=b"``
+   (``c_k <- (1 - b) c_k + b ||c_k||_1 m_k / ||m_k||_1``, mere exposure),
+   ``"engagement:rate=e"`` (``c_k <- ||c_k||_1 g / ||g||_1`` with
+   ``g = c_k + e sum_i p_i(c_k) r_ki s_i``, drawn toward what the user enjoyed), or a
+   registered model of your own. Every model keeps ``c_k >= 0`` and ``||c_k||_1``.
+
+Departures terminate no producer: producers play on against fewer users (their
+outside options stay per user of the starting population, so a producer's
+earnings and its chance of staying fall as users leave) until the horizon or
+their own exit. With dynamics the observation summarises the users by their
+demand per feature only, so it is no longer the whole state. ``env.population``
+holds the users now (``users`` ``(K, d)``, ``active`` ``(K,)``);
+``env.current_game`` is the game of the active users (``None`` once all have left)
+while ``env.game`` and ``env.users`` stay the starting ones. With ``"static"``
+users and ``user_outside_option=0`` nothing ever changes: the environment is then
+bit-identical to one built without these arguments, and as fast.
 
 ## Episode end
 
@@ -98,19 +156,24 @@ then empty until ``reset``, as it is once every producer has left.
 ``parallel_env(rule="softmax", temperature=None, k=None, n_producers=10, dim=None,
 n_users=None, users=None, horizon=100, reward="engagement", reward_scale="mean",
 render_mode=None, floor=None, outside_option=0.0, patience=1, users_seed=0,
-users_path=None, agent_ids=True, action_type="box")``; see ``EngagementEnv``. ``rule``
-takes spec strings: ``rule="topk:k=2,temperature=0.5"``.
+users_path=None, agent_ids=True, action_type="box", user_dynamics="static",
+user_outside_option=0.0, user_patience=1)``; see ``EngagementEnv``. ``rule`` takes
+spec strings: ``rule="topk:k=2,temperature=0.5"``, and so does ``user_dynamics``:
+``user_dynamics="exposure:rate=0.2"``. Invalid values raise ``ValueError`` naming
+the argument.
 
 ## Seeding
 
 ``reset(seed=s)`` re-seeds the environment's own ``numpy.random.Generator``
 (``env.np_random``); before any seeded reset it is seeded from fresh OS entropy,
-as Gymnasium does. Only the starting profile is random. Synthetic users come
-from ``users_seed`` (the paper's stream) and do not depend on ``reset``'s seed.
+as Gymnasium does. Only the starting profile is random (the users' dynamics and
+departures are deterministic). Synthetic users come from ``users_seed`` (the
+paper's stream) and do not depend on ``reset``'s seed.
 
 ## Version history
 
-* v0: initial release.
+* v0: initial release; users who change and leave (``user_dynamics``,
+  ``user_outside_option``, ``user_patience``) added with defaults that change nothing.
 
 ## Example
 
@@ -141,11 +204,13 @@ from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 from recgym import metrics, rendering
 from recgym._validation import check_choice, check_int
 from recgym.datasets import resolve_users
-from recgym.game import EngagementGame
+from recgym.game import EngagementGame, Serving
 from recgym.observations import ObservationLayout
 from recgym.payoffs import PAYOFFS
+from recgym.population import Population
 from recgym.rules import ServingRule
 from recgym.strategy import project_finite, project_to_strategy_set
+from recgym.user_dynamics import UserDynamics
 
 REWARD_SCALES = ("mean", "sum")
 RENDER_MODES = ("ansi", "rgb_array")
@@ -209,6 +274,15 @@ class EngagementEnv(ParallelEnv):
     action_type : {"box", "vertex"}
         ``"box"``: an embedding in ``Box(0, 1, (d,))``, projected onto ``S``;
         ``"vertex"``: a feature index in ``Discrete(d)``, posting the basis vector.
+    user_dynamics : str or UserDynamics
+        How users change with what they are shown (``recgym.user_dynamics``):
+        ``"static"`` (default), ``"exposure:rate=b"``, ``"engagement:rate=e"`` or a
+        registered model of your own ("Users who change and leave").
+    user_outside_option : float >= 0
+        ``w``: a user served a utility below it in ``user_patience`` consecutive steps
+        leaves (default 0: nobody leaves).
+    user_patience : int >= 1
+        Consecutive steps below ``user_outside_option`` after which a user leaves.
 
     Raises
     ------
@@ -226,7 +300,8 @@ class EngagementEnv(ParallelEnv):
                  render_mode: str | None = None, *, floor: float | None = None,
                  outside_option: object = 0.0, patience: int = 1, users_seed: int = 0,
                  users_path: str | os.PathLike | None = None, agent_ids: bool = True,
-                 action_type: str = "box") -> None:
+                 action_type: str = "box", user_dynamics: str | UserDynamics = "static",
+                 user_outside_option: float = 0.0, user_patience: int = 1) -> None:
         check_choice("reward", reward, PAYOFFS.names)
         check_choice("action_type", action_type, ACTION_TYPES)
         check_choice("reward_scale", reward_scale, REWARD_SCALES)
@@ -243,6 +318,10 @@ class EngagementEnv(ParallelEnv):
                                                    outside_option=outside_option)
         self.patience: int = check_int("patience", patience, 1)
         self._may_leave: bool = self.game.producers_may_leave
+        # The users over time; frozen (static, nobody leaves): today's fast paths, untouched.
+        self.population: Population = make_population(self.game, user_dynamics,
+                                                      user_outside_option, user_patience)
+        self._frozen: bool = self.population.frozen
         self.users: np.ndarray = self.game.users  # (K, d), read-only, ratings per feature
         self.n_producers: int = n_producers  # n
         self.dim: int = self.game.dim  # d
@@ -252,10 +331,11 @@ class EngagementEnv(ParallelEnv):
         self.reward_scale: str = reward_scale
         self.action_type: str = action_type
         self.render_mode: str | None = render_mode
-        self.user_distribution: np.ndarray = metrics.user_distribution(self.users)  # (d,)
+        self.start_distribution: np.ndarray = metrics.user_distribution(self.users)  # (d,)
+        self.user_distribution: np.ndarray = self.start_distribution  # (d,), the users now
         self._users_t: np.ndarray = np.ascontiguousarray(self.users.T)  # (d, K), for ratings
         self._reward_divisor: float = float(self.n_users) if reward_scale == "mean" else 1.0
-        low, high = (bound / self._reward_divisor for bound in self.game.payoff_bounds())
+        low, high = (bound / self._reward_divisor for bound in self._payoff_bounds())
         # [r_min, r_max], each widened by one float32 step (rewards are rounded to float32).
         self.reward_range: tuple[float, float] = (
             float(np.nextafter(np.float32(low), np.float32(-np.inf))),
@@ -284,6 +364,30 @@ class EngagementEnv(ParallelEnv):
         self.active: np.ndarray = np.ones(n_producers, dtype=bool)  # (n,), still in the game
         self.steps_below: np.ndarray = np.zeros(n_producers, dtype=np.int64)  # (n,), in a row
         self.step_count: int = 0  # steps since reset
+        self.departed_users: int = 0  # users who left at the last step
+        self._serving: Serving | None = None  # this step's serving, before producer exits
+
+    def _payoff_bounds(self) -> tuple[float, float]:
+        """``(low, high)`` on a producer's payoff (sum over users) over a whole episode:
+        the game's, with each user's largest entry replaced by its L1 norm (which every
+        model keeps) when the users' preferences can move."""
+        game = self.game
+        if self.population.model.static:
+            return game.payoff_bounds()
+        norms = self.users.sum(axis=1, keepdims=True)  # (K, 1): no rating exceeds ||c_k||_1
+        return (game.payoff.lower_bound(norms, game.weights),
+                game.payoff.bound(norms, game.weights))
+
+    @property
+    def current_game(self) -> EngagementGame | None:
+        """The game of the users active now, as they are now (``env.game`` while nothing
+        has changed; ``None`` once every user has left)."""
+        return self.game if self._frozen else self.population.game()
+
+    @property
+    def active_users(self) -> float:
+        """Share of the ``K`` starting users still active."""
+        return 1.0 if self._frozen else self.population.share_active
 
     # ------------------------------------------------------------------ spaces
     def observation_space(self, agent: str) -> Box:
@@ -327,6 +431,9 @@ class EngagementEnv(ParallelEnv):
         self.profile = self._initial_profile(options or {})
         self.active = np.ones(self.n_producers, dtype=bool)
         self.steps_below = np.zeros(self.n_producers, dtype=np.int64)
+        if not self._frozen:
+            self.population.reset()
+            self.user_distribution, self.departed_users = self.start_distribution, 0
         self._evaluate()
         self.step_count = 0
         self.agents = list(self.possible_agents)
@@ -395,14 +502,16 @@ class EngagementEnv(ParallelEnv):
         # Decide the end: producers below their outside option for `patience` steps
         # leave; truncation at the horizon.
         truncated = self.step_count >= self.horizon
-        if not self._may_leave:  # nobody can fall below an option: the fast, common case
+        if not self._may_leave and self._frozen:  # nobody leaves: the fast, common case
             observations, infos = self._observations(live), self._infos(live)
             rewards = dict(zip(live, self.rewards_now.tolist(), strict=True))
             terminations = dict.fromkeys(live, False)
             self.agents = [] if truncated else live
             return observations, rewards, terminations, dict.fromkeys(live, truncated), infos
-        leaving = self._leaving()
+        leaving = self._leaving() if self._may_leave else np.zeros(self.n_producers, bool)
         self.active &= ~leaving  # the observations' others are those still in
+        if not self._frozen:  # serving, departures, preference update
+            self._users_step(exits=bool(leaving.any()))
 
         # Return (for the agents that acted in this step).
         observations, infos = self._observations(live), self._infos(live)
@@ -412,6 +521,16 @@ class EngagementEnv(ParallelEnv):
         truncations = dict.fromkeys(live, truncated)
         self.agents = [] if truncated else [a for a in live if not terminations[a]]
         return observations, rewards, terminations, truncations, infos
+
+    def _users_step(self, exits: bool) -> None:
+        """Steps 4-6 of "Users who change and leave": the active users served at the
+        posted profile by the producers still in (this step's serving again unless some
+        producer just left), departures, preference update; then the demand they show."""
+        population = self.population
+        serving = population.serve(self.profile, self.active) if exits else self._serving
+        self._serving = None
+        self.departed_users = population.epoch_end(serving)
+        self.user_distribution = active_demand(population)
 
     def _leaving(self) -> np.ndarray:
         """``(n,)`` bool: active producers whose reward per user has stayed below their
@@ -498,8 +617,13 @@ class EngagementEnv(ParallelEnv):
         """Utilities and rewards at ``self.profile``.
 
         Engagement and exposure come from the rule's fast producer totals; payoffs
-        that need more (the marginal payoff) from the game's own utilities.
+        that need more (the marginal payoff) from the game's own utilities. With users
+        who change or leave, everything comes from serving the users active now
+        (``Population.serve``).
         """
+        if not self._frozen:
+            self._evaluate_current()
+            return
         game = self.game
         if game.payoff.needs_welfare_loss:
             utilities = game.utilities(self.profile, self.active)
@@ -519,6 +643,22 @@ class EngagementEnv(ParallelEnv):
         low, high = self.reward_range  # rounding never takes a reward outside its range
         self.rewards_now = np.maximum(np.minimum(payoff / self._reward_divisor, high), low)
 
+    def _evaluate_current(self) -> None:
+        """Utilities and rewards at ``self.profile`` on the users active now (0 once every
+        user has left), per user of the starting population with ``reward_scale="mean"``;
+        the serving is kept for the step's users' update."""
+        serving = self.population.serve(self.profile, self.active)
+        self._serving = serving
+        if serving is None:
+            self.engagement, self.exposure = np.zeros(self.n_producers), np.zeros(self.n_producers)
+            payoff = np.zeros(self.n_producers)
+        else:
+            utilities = serving.utilities
+            self.engagement, self.exposure = utilities.engagement, utilities.exposure
+            payoff = utilities.payoff
+        low, high = self.reward_range
+        self.rewards_now = np.maximum(np.minimum(payoff / self._reward_divisor, high), low)
+
     def _observations(self, agents: list[str] | None = None) -> dict[str, np.ndarray]:
         """Observations of ``agents`` (default: all), the others' mean over the active."""
         rows = self.observation_layout.build(self.profile, self.rewards_now,
@@ -532,12 +672,14 @@ class EngagementEnv(ParallelEnv):
         engagement = (self.engagement / self._reward_divisor).tolist()
         exposure = (self.exposure / self._reward_divisor).tolist()
         agents = self.possible_agents if agents is None else agents
+        share, departed = self.active_users, self.departed_users
         return {a: {"embedding": embeddings[i], "engagement": engagement[i],
-                    "exposure": exposure[i]} for a in agents for i in (self._index[a],)}
+                    "exposure": exposure[i], "active_users": share, "departed_users": departed}
+                for a in agents for i in (self._index[a],)}
 
     # ------------------------------------------------------------------ render
     def render(self) -> str | np.ndarray | None:
-        """Producers still in, per feature, next to the users' distribution.
+        """Producers still in, per feature, next to the current users' distribution.
 
         Returns
         -------
@@ -552,6 +694,8 @@ class EngagementEnv(ParallelEnv):
                   f"{self.reward} ({self.reward_scale}): total {self.rewards_now.sum():.4g}")
         if not self.active.all():
             header += f"  active {int(self.active.sum())}/{self.n_producers}"
+        if not self._frozen and not self.population.active.all():
+            header += f"  users {self.population.share_active:.1%}"
         posted = self.profile[self.active]  # those who left post nothing any more
         if self.render_mode == "ansi":
             return rendering.ansi_table(posted, self.user_distribution, header)
@@ -595,6 +739,34 @@ def _real_array(agent: str, action: object, expected: str) -> np.ndarray:
     return arr
 
 
+def make_population(game: EngagementGame, user_dynamics: str | UserDynamics,
+                    user_outside_option: object, user_patience: object) -> Population:
+    """``Population(game, ...)`` (``recgym.population``) whose errors name the argument.
+
+    Raises
+    ------
+    ValueError
+        An unknown model, a parameter out of range (blamed on ``user_dynamics``), a
+        negative or NaN ``user_outside_option`` or a ``user_patience`` below 1.
+    """
+    try:
+        return Population(game, user_dynamics, user_outside_option, user_patience)
+    except ValueError as exc:
+        if str(exc).startswith(("user_outside_option", "user_patience")):
+            raise
+        raise ValueError(f"user_dynamics: {exc}") from None
+
+
+def active_demand(population: Population) -> np.ndarray:
+    """The active users' demand per feature ``(d,)`` (``recgym.metrics.user_distribution``;
+    zeros when they have none, e.g. once every user has left)."""
+    users, weights = population.active_users, population.active_weights
+    total = users.sum() if weights is None else float(weights @ users.sum(axis=1))
+    if not population.active.any() or not total > 0:
+        return np.zeros(users.shape[1])
+    return metrics.user_distribution(users, weights)
+
+
 def unwrap(env: object) -> EngagementEnv:
     """The ``EngagementEnv`` under any PettingZoo wrapper, parallel or AEC.
 
@@ -631,5 +803,5 @@ def env(**kwargs: Any) -> AECEnv:
 
 
 # ---------------------------------------------------------------------- helpers
-__all__ = ["ACTION_TYPES", "CheckActionWrapper", "EngagementEnv", "env", "parallel_env",
-           "raw_env", "unwrap"]
+__all__ = ["ACTION_TYPES", "CheckActionWrapper", "EngagementEnv", "active_demand", "env",
+           "make_population", "parallel_env", "raw_env", "unwrap"]

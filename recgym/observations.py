@@ -10,13 +10,18 @@ slice               meaning                                                 boun
 ``[d, 2d)``         the others' mean embedding ``sum_{j != i} s_j / (n-1)``  ``[0, 1]``
                     over the producers still in the game (zeros when
                     there are none); order-invariant
-``[2d, 3d)``        the users' feature distribution ``U.sum(0) / U.sum()``  ``[0, 1]``
-``3d``              own reward at the current profile                       ``[r_min, r_max]``
+``[2d, 3d)``        the current users' demand per feature                   ``[0, 1]``
+                    ``U.sum(0) / U.sum()`` over the users still active
+                    (zeros once every user has left)
+``3d``              own reward of the last step (after ``reset``: at the     ``[r_min, r_max]``
+                    starting profile)
 ``[3d+1, 3d+1+n)``  one-hot producer id (only with ``agent_ids=True``)       ``{0, 1}``
 ==================  ======================================================  ==========
 
-The observation is a function of the current profile only (the users are
-static), so it is Markov. The others' mean is formed from the others' rows
+With static users who never leave (the default) the observation is a function of
+the current profile only, so it is Markov; with user dynamics or departures
+(``recgym.environment``, "Users who change and leave") the users are summarised
+by their demand per feature. The others' mean is formed from the others' rows
 directly (a fixed ``(n, n)`` averaging matrix), never as "total minus own".
 ``[r_min, r_max]`` is the environment's reward range (see ``recgym.environment``).
 """
@@ -41,7 +46,7 @@ class ObservationParts:
     others_mean : array, shape (d,)
         The other producers' mean embedding.
     user_distribution : array, shape (d,)
-        The users' feature distribution.
+        The current users' demand per feature.
     reward : float
         The producer's reward at the current profile.
     agent_index : int or None
@@ -117,6 +122,7 @@ class ObservationLayout:
         rewards : array, shape (n,)
             Current rewards.
         user_distribution : array, shape (d,)
+            The current users' demand per feature.
         active : bool array, shape (n,), optional
             Producers still in the game; the others' mean is over the active others
             (zeros when there are none). Default: all.

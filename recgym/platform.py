@@ -11,6 +11,19 @@ fewer if they reach an equilibrium), and the platform is rewarded with its socia
 choice function (``recgym.welfare``) at the profile after the response. Producers
 who leave never come back, so a choice that is best today can cost welfare later.
 
+With ``user_dynamics``, ``user_outside_option`` and ``user_patience`` (as
+``recgym.parallel_env``) each step is an epoch of the ecosystem of
+docs/ecosystem.md, E7, run by ``recgym.coevolve.Coevolution`` under the chosen
+rule: the producers respond in the game of the users active at the start of the
+epoch, as they are then; the users are served at the profile after the response;
+users served below ``user_outside_option`` in ``user_patience`` consecutive epochs
+leave for good; the users still active update their preferences by the model
+(``"static"``, ``"exposure:rate=b"``, ``"engagement:rate=e"`` or your own,
+``recgym.user_dynamics``). Users who leave do not come back either. With the
+defaults (``"static"``, option 0) users never change nor leave, and the
+environment is exactly the one without these arguments (the same episodes, as
+fast).
+
 ## Action space
 
 ``Box(low, high, (m,), float32)``: one entry per controlled parameter, in the order
@@ -20,23 +33,34 @@ not an error); NaN or the wrong shape raise ``ValueError``.
 
 ## Observation space
 
-A flat ``float32`` vector of length ``2 d + 2``:
+A flat ``float32`` vector of length ``2 d + 3``:
 
 ==============  =====================================================  ============
 index           meaning                                                bounds
 ==============  =====================================================  ============
 ``0 .. d-1``    producers' distribution over features (active ones)    ``[0, 1]``
-``d .. 2d-1``   users' demand per feature (``recgym.metrics``)         ``[0, 1]``
-``2d``          share of producers still active                        ``[0, 1]``
-``2d+1``        last step's SCF value (0 after ``reset``), clipped to   ``[-1e3, 1e3]``
+``d .. 2d-1``   the current users' demand per feature over the users   ``[0, 1]``
+                still active, after this epoch's update
+                (``recgym.metrics.user_distribution``; zeros once
+                every user has left)
+``2d``          share of the starting users still active               ``[0, 1]``
+``2d+1``        share of producers still active                        ``[0, 1]``
+``2d+2``        last step's SCF value (0 after ``reset``), clipped to   ``[-1e3, 1e3]``
                 ``[-1e3, 1e3]``
 ==============  =====================================================  ============
 
+``info`` holds ``active_producers``, ``active_users`` (the share of index ``2d``),
+``departed_users`` (users who left at this step), ``scf``, ``iterations`` (the
+dynamics' moves and exits this step), ``converged`` and, after a step, each
+controlled parameter's value.
+
 ## Rewards
 
-The SCF at the profile after the producers' response (per user; ``-inf`` values,
-e.g. ``alpha_fair`` once a payoff is 0, are clipped to ``-1e3``). Once every
-producer has left the SCF is taken over the users alone (``user_welfare`` is 0).
+The SCF at the profile after the producers' response (per user of the starting
+population: a departed user counts 0, so departures lower the reward; ``-inf``
+values, e.g. ``alpha_fair`` once a payoff is 0, are clipped to ``-1e3``). Once every
+producer has left the SCF is taken over the users alone (``user_welfare`` is 0);
+once every user has left it is 0.
 
 ## Starting state and seeding
 
@@ -49,14 +73,17 @@ the stream is seeded from ``self.np_random``. The same seed gives the same episo
 
 ## Episode end
 
-``terminated`` when every producer has left; ``truncated`` after ``horizon`` steps.
+``terminated`` when every producer has left or every user has left; ``truncated``
+after ``horizon`` steps.
 
 ## Arguments
 
 ``platform_env(users=None, n_producers=10, rule="softmax", controls=None,
 payoff="engagement", outside_option=0.0, moves_per_epoch=5, scf="user_welfare",
-horizon=20, dim=None, n_users=None, users_seed=0, users_path=None)``; see
-``PlatformEnv``. Also ``gymnasium.make("recgym/Platform-v0", ...)``.
+horizon=20, dim=None, n_users=None, users_seed=0, users_path=None,
+render_mode=None, user_dynamics="static", user_outside_option=0.0,
+user_patience=1)``; see ``PlatformEnv``. Also ``gymnasium.make("recgym/Platform-v0",
+...)``.
 
 ## Speed
 
@@ -68,15 +95,17 @@ profile (a static policy at its equilibrium, a look-ahead policy trying the same
 grid every epoch) costs dictionary look-ups; ``simulate`` peeks the stream's next
 permutations once per state. A new action every step (a learner's) costs what a
 fresh game and dynamics would. The numbers are those of a fresh computation, bit
-for bit.
+for bit. These caches hold only while the users never change: with user dynamics
+or departures every epoch runs on the users' current game (``Coevolution``), and
+``simulate`` steps a copy of the whole ecosystem (producers, stream and users).
 
 ## Example
 
 >>> import recgym
 >>> env = recgym.platform_env(n_users=200, dim=3, n_producers=4, horizon=3)
 >>> observation, info = env.reset(seed=0)
->>> observation.shape, info["active_producers"]
-((8,), 4)
+>>> observation.shape, info["active_producers"], info["active_users"]
+((9,), 4, 1.0)
 >>> observation, reward, terminated, truncated, info = env.step([-1.0, 0.1])
 >>> round(info["temperature"], 3), round(info["floor"], 3)
 (0.1, 0.1)
@@ -96,10 +125,14 @@ from gymnasium import spaces
 
 from recgym import metrics, welfare
 from recgym._validation import check_float, check_int
+from recgym.coevolve import Coevolution
 from recgym.datasets import resolve_users
-from recgym.game import EngagementGame
+from recgym.environment import active_demand, make_population
+from recgym.game import EngagementGame, Serving
+from recgym.population import Population
 from recgym.rules import ServingRule, make_rule
 from recgym.solvers import DynamicsState, VertexTable, start_directions
+from recgym.user_dynamics import UserDynamics
 
 #: Default controls: ``log10 T`` in [-2, 2] and the floor in [0, 0.5].
 DEFAULT_CONTROLS: Mapping[str, tuple[float, float]] = {"temperature": (-2.0, 2.0),
@@ -143,12 +176,20 @@ class PlatformEnv(gymnasium.Env):
         Steps per episode.
     dim, n_users, users_seed, users_path
         As ``recgym.parallel_env``.
+    render_mode : {None, "ansi"}
+    user_dynamics : str or UserDynamics
+        How users change (``recgym.user_dynamics``), default ``"static"``.
+    user_outside_option : float >= 0
+        Utility per epoch below which a user is unhappy (default 0: nobody leaves).
+    user_patience : int >= 1
+        Unhappy epochs in a row after which a user leaves.
 
     Raises
     ------
     ValueError
         Ranges with low above high or outside the parameter's allowed values, a
-        parameter the rule does not declare, ``moves_per_epoch < 1``, an unknown SCF.
+        parameter the rule does not declare, ``moves_per_epoch < 1``, an unknown SCF,
+        a bad ``user_dynamics``, ``user_outside_option`` or ``user_patience`` (named).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -160,7 +201,8 @@ class PlatformEnv(gymnasium.Env):
                  moves_per_epoch: int = 5, scf: object = "user_welfare", horizon: int = 20,
                  dim: int | None = None, n_users: int | None = None, users_seed: int = 0,
                  users_path: str | os.PathLike | None = None,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, user_dynamics: str | UserDynamics = "static",
+                 user_outside_option: float = 0.0, user_patience: int = 1) -> None:
         base = make_rule(rule)
         self.rule_family: str = base.NAME
         self.fixed_params: dict[str, Any] = base.params()
@@ -174,6 +216,10 @@ class PlatformEnv(gymnasium.Env):
         user_matrix = resolve_users(users, dim, n_users, users_seed, users_path)
         self.game: EngagementGame = EngagementGame(user_matrix, n_producers, base, payoff=payoff,
                                                    outside_option=outside_option)
+        # The users over time; frozen (static, nobody leaves): the cached path below.
+        self.population: Population = make_population(self.game, user_dynamics,
+                                                      user_outside_option, user_patience)
+        self._frozen: bool = self.population.frozen
         self.moves_per_epoch: int = check_int("moves_per_epoch", moves_per_epoch, 1)
         self.horizon: int = check_int("horizon", horizon, 1)
         try:
@@ -184,13 +230,14 @@ class PlatformEnv(gymnasium.Env):
             raise ValueError(f"render_mode must be None or one of "
                              f"{self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
-        self.user_distribution: np.ndarray = metrics.user_distribution(self.game.users)
+        self.start_distribution: np.ndarray = metrics.user_distribution(self.game.users)
+        self.user_distribution: np.ndarray = self.start_distribution  # (d,), the users now
         low, high = (np.array([bounds[i] for bounds in self.controls.values()], np.float32)
                      for i in (0, 1))
         self.action_space = spaces.Box(low, high, dtype=np.float32)
         d = self.game.dim
-        obs_low = np.zeros(2 * d + 2, dtype=np.float32)
-        obs_high = np.ones(2 * d + 2, dtype=np.float32)
+        obs_low = np.zeros(2 * d + 3, dtype=np.float32)
+        obs_high = np.ones(2 * d + 3, dtype=np.float32)
         obs_low[-1], obs_high[-1] = -WELFARE_CLIP, WELFARE_CLIP
         self.observation_space = spaces.Box(obs_low, obs_high, dtype=np.float32)
         # Rule parameters -> that rule's game, dynamics state and memos (an LRU cache of
@@ -209,6 +256,9 @@ class PlatformEnv(gymnasium.Env):
         self.active: np.ndarray = np.ones(n_producers, dtype=bool)
         self.last_scf: float = 0.0
         self.step_count: int = 0
+        self.departed_users: int = 0  # users who left at the last step
+        # The ecosystem over time (user dynamics or departures only), set by reset.
+        self.engine: Coevolution | None = None
 
     # ------------------------------------------------------------------ the rule
     def rule_for(self, action: object) -> ServingRule:
@@ -257,32 +307,57 @@ class PlatformEnv(gymnasium.Env):
         super().reset(seed=seed)
         stream = seed if seed is not None else int(self.np_random.integers(2**32))
         self.rng = np.random.RandomState(check_int("seed", stream, 0))
-        self.directions = start_directions(self.game, self.rng)
-        self.active = np.ones(self.game.n_producers, dtype=bool)
-        self.last_scf, self.step_count = 0.0, 0
+        if self._frozen:
+            self.directions = start_directions(self.game, self.rng)
+            self.active = np.ones(self.game.n_producers, dtype=bool)
+        else:  # the same stream, consumed the same way (the starting vertices first)
+            population = self.population
+            self.engine = Coevolution(self.game, population.model, population.outside_option,
+                                      population.patience, self.moves_per_epoch, self.rng)
+            self._sync()
+        self.last_scf, self.step_count, self.departed_users = 0.0, 0, 0
         self._upcoming = None
         return self._observation(), self._info(None, 0, False)
+
+    def _sync(self) -> None:
+        """The episode state from the engine: producers, users and the demand they show."""
+        engine = self.engine
+        self.directions, self.active = engine.directions, engine.active
+        self.population = engine.population
+        self.user_distribution = active_demand(self.population)
 
     def step(self, action: object) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """One epoch: set the rule, let the producers respond, collect the SCF."""
         if self.rng is None:
             raise RuntimeError("step() called before reset()")
         rule = self.rule_for(action)
-        draw = functools.partial(self.rng.permutation, self.game.n_producers)
-        value, iterations, converged = self._respond(rule, draw, self.directions, self.active)
+        if self._frozen:
+            draw = functools.partial(self.rng.permutation, self.game.n_producers)
+            value, iterations, converged = self._respond(rule, draw, self.directions,
+                                                         self.active)
+        else:
+            row, serving = self.engine.step(rule)
+            value = _scf_value(self.scf, self.engine.population, serving)
+            iterations, converged = row["iterations"], row["converged"]
+            self.departed_users = row["departed"]
+            self._sync()
         self._upcoming = None
         self.last_scf = value
         self.step_count += 1
-        terminated = not self.active.any()
+        terminated = not self.active.any() or not self.population.active.any()
         truncated = self.step_count >= self.horizon
         return (self._observation(), value, terminated, truncated,
                 self._info(rule, iterations, converged))
 
     def simulate(self, action: object) -> float:
         """The reward ``step(action)`` would give from the current state, leaving the
-        state (producers, random stream) as it is (for look-ahead policies)."""
+        state (producers, random stream, users) as it is (for look-ahead policies)."""
         if self.rng is None:
             raise RuntimeError("simulate() called before reset()")
+        if not self._frozen:  # step a copy of the whole ecosystem (the start game shared)
+            twin = copy.deepcopy(self.engine, {id(self.game): self.game})
+            _, serving = twin.step(self.rule_for(action))
+            return _scf_value(self.scf, twin.population, serving)
         if self._upcoming is None:  # the stream's next permutations, peeked once per state
             self._scratch_rng.set_state(self.rng.get_state())
             self._upcoming = [self._scratch_rng.permutation(self.game.n_producers)
@@ -307,12 +382,19 @@ class PlatformEnv(gymnasium.Env):
         n_active = int(self.active.sum())
         distribution = counts / n_active if n_active else np.zeros(d)
         return np.concatenate([distribution, self.user_distribution,
-                               [n_active / self.game.n_producers, self.last_scf]]
-                              ).astype(np.float32)
+                               [self.active_users, n_active / self.game.n_producers,
+                                self.last_scf]]).astype(np.float32)
+
+    @property
+    def active_users(self) -> float:
+        """Share of the starting users still active."""
+        return 1.0 if self._frozen else self.population.share_active
 
     def _info(self, rule: ServingRule | None, iterations: int, converged: bool
               ) -> dict[str, Any]:
         info: dict[str, Any] = {"active_producers": int(self.active.sum()),
+                                "active_users": self.active_users,
+                                "departed_users": self.departed_users,
                                 "scf": self.last_scf, "iterations": iterations,
                                 "converged": converged}
         if rule is not None:
@@ -320,13 +402,15 @@ class PlatformEnv(gymnasium.Env):
         return info
 
     def render(self) -> str | None:
-        """A line per step: controls, producers per feature, active producers, SCF."""
+        """A line per step: producers per feature, active producers (and users, when some
+        have left), SCF."""
         if self.render_mode != "ansi":
             return None
         counts = np.bincount(self.directions[self.active], minlength=self.game.n_vertices)
+        users = "" if self.active_users == 1.0 else f"  users {self.active_users:.1%}"
         return (f"step {self.step_count}/{self.horizon}  producers per feature "
                 f"{' '.join(map(str, counts[:self.game.dim]))}  active "
-                f"{int(self.active.sum())}/{self.game.n_producers}  "
+                f"{int(self.active.sum())}/{self.game.n_producers}{users}  "
                 f"{welfare.name_of(self.scf)} {self.last_scf:.5g}")
 
 
@@ -421,6 +505,16 @@ class _MemoTable:
             values.setflags(write=False)
             self._memo[key] = values
         return values
+
+
+def _scf_value(scf: welfare.SocialChoice, population: Population, serving: Serving | None
+               ) -> float:
+    """The SCF at ``serving`` per user of the starting population, clipped to
+    ``WELFARE_CLIP`` (0 once every user has left: ``serving`` is ``None``)."""
+    if serving is None:
+        return 0.0
+    value = welfare.value(scf, population.per_start_user(serving.utilities))
+    return float(np.clip(value, -WELFARE_CLIP, WELFARE_CLIP))
 
 
 def _check_controls(rule: ServingRule, controls: Mapping[str, tuple[float, float]]
