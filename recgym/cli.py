@@ -14,12 +14,19 @@ Sub-commands
     judged by social choice functions, resumable, with a summary table.
 ``recgym information --dataset NAME --epsilons E... --out DIR``
     Demand shared under differential privacy (``recgym.information``), resumable.
+``recgym coevolve --rule SPEC... --user-dynamics SPEC --epochs E --out DIR``
+    The ecosystem over time (``recgym.coevolve``): producers respond, users change
+    (``--user-dynamics``) and leave (``--user-outside-option``, ``--user-patience``),
+    epoch by epoch, one run per rule from the same users and seed; a table every
+    ``--every`` epochs, ``DIR/history.csv`` (one row per rule and epoch) and
+    ``DIR/coevolve.png``; resumable.
 ``recgym compare DIR``
     How many runs match the paper's published ones exactly (shipped with recgym),
     and which do not.
 ``recgym plot DIR``
     The figures of a sweep (the paper's, the design search's or information
-    sharing's), as PNGs in ``DIR/figures``.
+    sharing's), as PNGs in ``DIR/figures``; of a ``recgym coevolve`` folder, its
+    ``coevolve.png`` again (in ``DIR``, or ``--fig-dir``).
 ``recgym download NAME``
     A real dataset's ratings file from its original source, checked.
 Plug-in commands
@@ -96,6 +103,13 @@ def _information(args: argparse.Namespace) -> int:
     return _interruptible(config.out, lambda: print(format_summary(run_information(config))))
 
 
+def _coevolve(args: argparse.Namespace) -> int:
+    from recgym.experiments.coevolve_run import CoevolveConfig, format_summary, run_coevolve
+
+    config = config_from_args(CoevolveConfig, args)
+    return _interruptible(config.out, lambda: print(format_summary(run_coevolve(config))))
+
+
 def _interruptible(out: str, work: Callable[[], None]) -> int:
     """Run a resumable sweep; Ctrl-C and SIGTERM exit 130 and 143 with a one-line note."""
     try:
@@ -134,6 +148,8 @@ def _plot(args: argparse.Namespace) -> int:
     if args.dpi < 1:
         args.parser.error(f"--dpi must be an integer >= 1, got {args.dpi}")
     source = _existing(args.results, "DIR", "a sweep folder or results file")
+    if _coevolve_folder(source) is not None:
+        return _plot_coevolve(args, _coevolve_folder(source))
     settings = _settings_of(source)
     frame = read_results(source)
     if settings.get("experiment") not in ("design", "information"):
@@ -166,6 +182,30 @@ def _plot(args: argparse.Namespace) -> int:
                          args.dpi)
     for path in paths:
         print(path)
+    return 0
+
+
+def _coevolve_folder(source: Path) -> Path | None:
+    """The ``recgym coevolve`` folder ``source`` is (or whose ``history.csv`` it is)."""
+    from recgym.experiments.coevolve_run import HISTORY_FILE, is_coevolve_folder
+
+    folder = source.parent if source.is_file() and source.name == HISTORY_FILE else source
+    return folder if is_coevolve_folder(folder) else None
+
+
+def _plot_coevolve(args: argparse.Namespace, folder: Path) -> int:
+    """``recgym plot`` of a ``recgym coevolve`` folder: its ``coevolve.png`` again."""
+    from recgym.experiments.coevolve_run import FIGURE_FILE, draw_folder
+
+    given = [flag for flag, value in (("--data", args.data), ("--dim", args.dim),
+                                      ("--n-producers", args.n_producers),
+                                      ("--seed", args.seed)) if value is not None]
+    if given:
+        args.parser.error(f"{', '.join(given)}: only for the paper's figures, not for the "
+                          f"recgym coevolve folder {folder}")
+    fig_dir = folder if args.fig_dir is None else check_folder("--fig-dir", args.fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    print(draw_folder(folder, fig_dir / FIGURE_FILE, args.dpi))
     return 0
 
 
@@ -219,8 +259,8 @@ def build_parser(options_of: Container[str] | None = None) -> argparse.ArgumentP
     """The ``recgym`` argument parser with its sub-commands (plug-ins included).
 
     ``options_of`` names the commands whose options come from the sweep modules
-    (``design``, ``information``; they load pandas); ``None``: every command's. ``main``
-    names only the command it runs, so ``recgym --help`` loads neither.
+    (``design``, ``information``, ``coevolve``; they load pandas); ``None``: every
+    command's. ``main`` names only the command it runs, so ``recgym --help`` loads none.
     """
     parser = argparse.ArgumentParser(
         prog="recgym", description="Strategic content producers in engagement-driven "
@@ -257,6 +297,14 @@ def build_parser(options_of: Container[str] | None = None) -> argparse.ArgumentP
 
         add_arguments(information, InformationConfig)
 
+    coevolve = command("coevolve", _coevolve, "The ecosystem over time: producers respond, "
+                       "users change and leave, epoch by epoch; one run per serving rule, "
+                       "drawn side by side; resumable.")
+    if options_of is None or "coevolve" in options_of:
+        from recgym.experiments.coevolve_run import CoevolveConfig
+
+        add_arguments(coevolve, CoevolveConfig)
+
     compare = command("compare", _compare, "Compare a sweep's runs with the paper's published "
                       "runs (shipped with recgym).")
     compare.add_argument("results", metavar="DIR", help="Sweep folder or results file.")
@@ -271,13 +319,16 @@ def build_parser(options_of: Container[str] | None = None) -> argparse.ArgumentP
                          help="List at most this many differing runs; 0 lists all "
                               "(default: 50).")
 
-    plot = command("plot", _plot, "Draw the paper's figures from a sweep.")
-    plot.add_argument("results", metavar="DIR", help="Sweep folder or results file.")
+    plot = command("plot", _plot, "Draw the figures of a sweep (the paper's, design, "
+                   "information) or of a recgym coevolve folder.")
+    plot.add_argument("results", metavar="DIR", help="Sweep folder or results file, or a "
+                      "recgym coevolve folder (its coevolve.png is drawn again).")
     plot.add_argument("--data", metavar="PATH", help="Real rating data, to load the users "
                       "of results that come without user_distributions.csv (e.g. a "
                       "published file).")
     plot.add_argument("--fig-dir", metavar="DIR",
-                      help="Where the PNGs go (default: DIR/figures; required for a file).")
+                      help="Where the PNGs go (default: DIR/figures, DIR for a recgym "
+                      "coevolve folder; required for a file).")
     plot.add_argument("--dim", type=int, help="Dimension of the distribution and temperature "
                       "figures (default: the smallest).")
     plot.add_argument("--n-producers", type=int, help="Producers of the distribution figure "
