@@ -13,8 +13,10 @@ platform environment, for policies that look ahead). Three kinds:
   are deterministic).
 
 ``evaluate_platform(policy, env, episodes, seed)`` plays whole episodes and reports
-each one's cumulative SCF and producers retained; ``compare_platforms`` does it for
-several policies on the same seeds.
+each one's cumulative SCF, producers retained and share of users retained (below 1
+only with user departures, ``recgym.platform``); ``compare_platforms`` does it for
+several policies on the same seeds. With user dynamics or departures the myopic
+policy's look-ahead simulates the users too (``PlatformEnv.simulate``).
 """
 
 from __future__ import annotations
@@ -113,14 +115,18 @@ class PlatformEvaluation:
     producers_retained : array (episodes,)
         Producers still active at each episode's end.
     steps : array (episodes,)
-        Steps each episode lasted (less than the horizon if every producer left).
+        Steps each episode lasted (less than the horizon if every producer or every
+        user left).
     seeds : array (episodes,)
+    users_retained : array (episodes,)
+        Share of the starting users still active at each episode's end.
     """
 
     cumulative_scf: np.ndarray
     producers_retained: np.ndarray
     steps: np.ndarray
     seeds: np.ndarray
+    users_retained: np.ndarray
 
     @property
     def mean_cumulative_scf(self) -> float:
@@ -132,6 +138,11 @@ class PlatformEvaluation:
         """Mean over episodes."""
         return float(self.producers_retained.mean())
 
+    @property
+    def mean_users_retained(self) -> float:
+        """Mean over episodes."""
+        return float(self.users_retained.mean())
+
 
 def evaluate_platform(policy: object, env: object, episodes: int = 5, seed: int = 0
                       ) -> PlatformEvaluation:
@@ -140,7 +151,7 @@ def evaluate_platform(policy: object, env: object, episodes: int = 5, seed: int 
     act = as_platform_policy(policy)
     episodes = check_int("episodes", episodes, 1)
     seed = check_int("seed", seed, 0)
-    totals, retained, lengths = [], [], []
+    totals, retained, lengths, users = [], [], [], []
     for episode in range(episodes):
         observation, _ = base.reset(seed=seed + episode)
         total, steps, done = 0.0, 0, False
@@ -151,9 +162,10 @@ def evaluate_platform(policy: object, env: object, episodes: int = 5, seed: int 
             done = terminated or truncated
         totals.append(total)
         retained.append(int(base.active.sum()))
+        users.append(base.active_users)
         lengths.append(steps)
     return PlatformEvaluation(np.array(totals), np.array(retained), np.array(lengths),
-                              np.arange(seed, seed + episodes))
+                              np.arange(seed, seed + episodes), np.array(users))
 
 
 def best_static(env: object, grid: np.ndarray, episodes: int = 5, seed: int = 0
@@ -164,7 +176,8 @@ def best_static(env: object, grid: np.ndarray, episodes: int = 5, seed: int = 0
     for action in np.asarray(grid, dtype=np.float32):
         result = evaluate_platform(StaticPlatform(action), env, episodes, seed)
         rows.append({"action": action, "cumulative_scf": result.mean_cumulative_scf,
-                     "producers_retained": result.mean_producers_retained})
+                     "producers_retained": result.mean_producers_retained,
+                     "users_retained": result.mean_users_retained})
     import pandas as pd
 
     table = pd.DataFrame(rows)
@@ -173,14 +186,14 @@ def best_static(env: object, grid: np.ndarray, episodes: int = 5, seed: int = 0
 
 def compare_platforms(policies: Mapping[str, object], env: object, episodes: int = 5,
                       seed: int = 0) -> pd.DataFrame:
-    """One row per policy: mean cumulative SCF and producers retained on the same seeds,
-    and the cumulative SCF relative to the first policy."""
+    """One row per policy: mean cumulative SCF, producers and share of users retained on
+    the same seeds, and the cumulative SCF relative to the first policy."""
     rows = []
     for name, policy in policies.items():
         result = evaluate_platform(policy, env, episodes, seed)
         rows.append({"policy": name, "cumulative_scf": result.mean_cumulative_scf,
                      "producers_retained": result.mean_producers_retained,
-                     "episodes": episodes})
+                     "users_retained": result.mean_users_retained, "episodes": episodes})
     import pandas as pd
 
     table = pd.DataFrame(rows)

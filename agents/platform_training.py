@@ -11,6 +11,7 @@ tag                            value (at every training step of the first copy)
 =============================  ======================================================
 ``platform/scf``               the SCF after the producers' response
 ``platform/active_producers``  producers still in the game
+``platform/active_users``      share of the starting users still active
 ``platform/<control>``         each controlled parameter, e.g. ``platform/temperature``
                                and ``platform/floor``
 ``platform/cumulative_scf``    the SCF summed over the episode, at each episode's end
@@ -18,7 +19,12 @@ tag                            value (at every training step of the first copy)
                                deterministic policy's mean cumulative SCF over the
                                evaluation seeds (``evaluation_callback``)
 ``eval/producers_retained``    the same episodes' mean producers retained
+``eval/users_retained``        the same episodes' mean share of users retained
 =============================  ======================================================
+
+``--user-dynamics``, ``--user-outside-option`` and ``--user-patience`` make users
+change and leave (``recgym.platform``: each epoch then runs the ecosystem of
+``recgym.coevolve``); the defaults (``static``, 0, 1) keep them fixed.
 
 With ``gamma`` close to 1 the learner values the long run: producers who leave do
 not come back, which is where a far-sighted policy can beat a myopic one.
@@ -52,6 +58,7 @@ from recgym._validation import check_choice, check_float, check_folder, check_in
 from recgym.datasets.catalog import DATASET_NAMES
 from recgym.options import MAX_SEED, option
 from recgym.platform import DEFAULT_CONTROLS, PlatformEnv
+from recgym.population import check_population_args
 from recgym.welfare import parse as parse_scf
 
 if TYPE_CHECKING:  # `recgym --help` builds this command's options without pandas
@@ -91,6 +98,12 @@ class PlatformTrainConfig:
                                        "sets (log10 for the temperature).", metavar="PARAM")
     payoff: str = option("engagement", "Producer payoff: engagement, exposure or marginal.")
     outside_option: float = option(0.0, "Producers' outside option per user.")
+    user_dynamics: str = option("static", "How users change with what they are shown: "
+                                "static, exposure:rate=B or engagement:rate=E.",
+                                metavar="MODEL")
+    user_outside_option: float = option(0.0, "Utility per epoch below which a user is "
+                                        "unhappy (0: nobody leaves).")
+    user_patience: int = option(1, "Unhappy epochs in a row after which a user leaves.")
     moves_per_epoch: int = option(5, "Iterations of the producers' dynamics per step.")
     scf: str = option("user_welfare", "The platform's reward (a social choice function spec).",
                       metavar="SCF")
@@ -125,12 +138,23 @@ class PlatformTrainConfig:
         if self.users is not None:
             check_choice("--users", self.users, DATASET_NAMES)
         check_float("--outside-option", self.outside_option, 0.0)
+        self._check_users()
         check_float("--gamma", self.gamma, 0.0, 1.0)
         try:
             parse_scf(self.scf)
             self.make_env()
         except ValueError as exc:
             raise ValueError(f"{exc} (check --rule, --controls, --payoff and --scf)") from None
+
+    def _check_users(self) -> None:
+        """``--user-dynamics``, ``--user-outside-option``, ``--user-patience``: errors name
+        the flag."""
+        try:
+            check_population_args(self.user_dynamics, 0.0, 1)
+        except ValueError as exc:
+            raise ValueError(f"--user-dynamics: {exc}") from None
+        check_float("--user-outside-option", self.user_outside_option, 0.0)
+        check_ints("--user-patience", self.user_patience, 1)
 
     def make_env(self) -> PlatformEnv:
         """A platform environment with these settings."""
@@ -141,7 +165,10 @@ class PlatformTrainConfig:
                            moves_per_epoch=self.moves_per_epoch, scf=self.scf,
                            horizon=self.horizon, dim=self.dim,
                            n_users=None if self.users else self.n_users,
-                           users_seed=self.users_seed, users_path=self.data)
+                           users_seed=self.users_seed, users_path=self.data,
+                           user_dynamics=self.user_dynamics,
+                           user_outside_option=self.user_outside_option,
+                           user_patience=self.user_patience)
 
     def run_name(self) -> str:
         """``platform-<rule>_n<n>_d<d>__<algo>__seed<seed>__<YYYYmmdd-HHMMSS>``."""
@@ -177,6 +204,7 @@ def _logging_callback(controls: tuple[str, ...]) -> Any:
             info = self.locals["infos"][0]
             self.logger.record("platform/scf", float(info["scf"]))
             self.logger.record("platform/active_producers", info["active_producers"])
+            self.logger.record("platform/active_users", info["active_users"])
             for name in controls:
                 self.logger.record(f"platform/{name}", float(info[name]))
             self._episode_total += float(info["scf"])
@@ -235,6 +263,7 @@ def evaluation_callback(env: PlatformEnv, every: int, episodes: int, seed: int,
             self.history.append((self.num_timesteps, total, retained))
             self.logger.record("eval/cumulative_scf", total)
             self.logger.record("eval/producers_retained", retained)
+            self.logger.record("eval/users_retained", result.mean_users_retained)
             if verbose:
                 print(f"  {self.num_timesteps:>8,} steps: cumulative SCF {total:.4f}, "
                       f"producers retained {retained:.2f}", flush=True)
@@ -306,8 +335,9 @@ def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
 def format_comparison(result: PlatformTrainResult) -> str:
     """The comparison as a small text table."""
     lines = [f"run directory: {result.run_dir}", f"training: {result.seconds:.1f} s",
-             f"{'policy':<14}{'cumulative SCF':>16}{'retained':>10}{'vs trained':>12}"]
+             f"{'policy':<14}{'cumulative SCF':>16}{'retained':>10}{'users':>8}"
+             f"{'vs trained':>12}"]
     for row in result.comparison.itertuples():
         lines.append(f"{row.policy:<14}{row.cumulative_scf:16.5f}{row.producers_retained:10.2f}"
-                     f"{row.relative_to_first:12.3f}")
+                     f"{row.users_retained:8.1%}{row.relative_to_first:12.3f}")
     return "\n".join(lines)
