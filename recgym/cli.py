@@ -148,8 +148,9 @@ def _plot(args: argparse.Namespace) -> int:
     if args.dpi < 1:
         args.parser.error(f"--dpi must be an integer >= 1, got {args.dpi}")
     source = _existing(args.results, "DIR", "a sweep folder or results file")
-    if _coevolve_folder(source) is not None:
-        return _plot_coevolve(args, _coevolve_folder(source))
+    coevolve_folder = _coevolve_folder(source)
+    if coevolve_folder is not None:
+        return _plot_coevolve(args, coevolve_folder)
     settings = _settings_of(source)
     frame = read_results(source)
     if settings.get("experiment") not in ("design", "information"):

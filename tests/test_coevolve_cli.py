@@ -65,16 +65,18 @@ def test_writes_config_history_and_figure(folder: Path) -> None:
 
 
 def test_prints_a_table_and_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["coevolve", *TINY, "--rule", "softmax", "linear", "--temperature", "0.5",
+    assert main(["coevolve", *TINY, "--rule", "softmax", "linear", "softmax:temperature=2",
+                 "--temperature", "0.5",
                  "--every", "2", "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
-    # --temperature goes to the rules that have one.
+    # --temperature goes to the rules that have one and whose spec sets none.
     assert "rule softmax:temperature=0.5:" in out and "rule linear:" in out
+    assert "rule softmax:temperature=2:" in out
     assert "user_w" in out and "retained" in out and "homog" in out
-    assert "6 epochs of 2 rule(s)" in out and "2 rule(s) computed now" in out
+    assert "9 epochs of 3 rule(s)" in out and "3 rule(s) computed now" in out
     assert f"figure: {tmp_path / 'run' / 'coevolve.png'}" in out
     rules = pd.read_csv(tmp_path / "run" / "history.csv")["rule"].unique().tolist()
-    assert rules == ["softmax:temperature=0.5", "linear"]
+    assert rules == ["softmax:temperature=0.5", "linear", "softmax:temperature=2"]
 
 
 def test_a_finished_folder_is_resumed_and_other_settings_are_refused(

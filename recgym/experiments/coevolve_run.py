@@ -102,10 +102,12 @@ class CoevolveConfig:
         + ", ".join(RULES.names) + "; e.g. softmax:temperature=0.1 linear topk:k=2); each "
         "runs from the same users and seed and they are drawn side by side.",
         metavar="RULE")
-    temperature: float | None = option(None, "Temperature of the rules that have one (default: "
-                                       "the rule's, 1).")
-    k: int | None = option(None, "Producers served per user (the rules that have k: topk).")
-    floor: float | None = option(None, "Exposure floor in [0, 1] of every rule (default 0).")
+    temperature: float | None = option(None, "Temperature of the rules that have one and "
+                                       "whose spec sets none (default: the rule's, 1).")
+    k: int | None = option(None, "Producers served per user, for the rules that have k "
+                           "(topk) and whose spec sets none.")
+    floor: float | None = option(None, "Exposure floor in [0, 1] of the rules whose spec sets "
+                                 "none (default 0).")
     payoff: str = option("engagement", "Producer payoff: " + ", ".join(PAYOFFS.names) + ".")
     outside_option: float = option(0.0, "Producers' outside option per user (below it they "
                                    "leave).")
@@ -158,11 +160,13 @@ class CoevolveConfig:
         check_ints("--every", self.every, 1)
 
     def make_rules(self) -> list[ServingRule]:
-        """The rules of ``--rule``, in order; ``--temperature`` and ``--k`` go to the rules
-        that declare them (to every rule, and so fail naming the flag, if none does)."""
+        """The rules of ``--rule``, in order. ``--temperature``, ``--k`` and ``--floor`` go
+        to the rules that declare the parameter and whose spec does not set it (if no
+        rule is such, to every rule: one without the parameter is refused naming the
+        flag, as ``recgym equilibrium`` does)."""
         if len(self.rule) == 0:
             raise ValueError("--rule needs at least one rule")
-        declared = [_declared_params(spec) for spec in self.rule]
+        declared = [_open_params(spec) for spec in self.rule]
         flags = {"temperature": self.temperature, "k": self.k, "floor": self.floor}
         anyone = {key for names in declared for key in names}
         rules = []
@@ -220,10 +224,12 @@ class CoevolveConfig:
         return {**values, **require_data(self.dataset, self.data_path)}
 
 
-def _declared_params(spec: str) -> set[str]:
-    """The parameter names of the rule ``spec`` names (empty if it names none)."""
+def _open_params(spec: str) -> set[str]:
+    """The parameters the rule of ``spec`` declares and ``spec`` does not set (none if
+    ``spec`` names no rule)."""
     try:
-        return {param.name for param in RULES.get(parse_spec(spec, "rule")[0]).PARAMS}
+        name, given = parse_spec(spec, "rule")
+        return {param.name for param in RULES.get(name).PARAMS} - set(given)
     except ValueError:
         return set()
 
