@@ -281,15 +281,32 @@ class EngagementGame:
     def serve(self, profile: object, active: object | None = None) -> Serving:
         """How every user is served at ``profile``: the active producers' ratings and
         serving probabilities ``(K, n_active)`` and the ``Utilities`` they give."""
+        return self.serve_by(profile, active)
+
+    def serve_by(self, profile: object, active: object | None = None,
+                 probabilities: np.ndarray | None = None) -> Serving:
+        """As ``serve``, with the serving probabilities ``(K, n_active)`` given (a platform
+        that serves by its own scores, ``recgym.learners``; default: the rule on the
+        ratings). Users engage by their true ratings either way.
+
+        Raises
+        ------
+        ValueError
+            Given probabilities with a payoff that needs the welfare without each
+            producer (the marginal payoff), which only the rule on the ratings defines.
+        """
         mask = self.check_active(active)
         ratings = self.ratings(profile)
         n = self.n_producers
         engagement, exposure = np.zeros(n), np.zeros(n)
         user = np.zeros(self.n_users)
         live = ratings if mask.all() else np.ascontiguousarray(ratings[:, mask])
+        if probabilities is not None and self.payoff.needs_welfare_loss:
+            raise ValueError(f"payoff {self.payoff.spec!r} needs the welfare without each "
+                             "producer, defined only when the rule serves by the ratings")
         probs = live  # (K, 0) with nobody active
         if mask.any():
-            probs = self.rule.probabilities(live)
+            probs = self.rule.probabilities(live) if probabilities is None else probabilities
             weighted = probs * live
             user = weighted.sum(axis=1)
             if self.weights is None:

@@ -113,6 +113,8 @@ class ServingRule(Declared, ABC):
     symmetric: ClassVar[bool] = True
     #: A producer's serving depends on the others only through their rating total.
     others_through_total: ClassVar[bool] = False
+    #: Serving does not depend on the ratings at all (the uniform rule).
+    ignores_ratings: ClassVar[bool] = False
 
     def probabilities(self, ratings: np.ndarray) -> np.ndarray:
         """Serving probabilities ``(K, n)`` from ratings ``(K, n)``, floor included."""
@@ -159,6 +161,12 @@ class ServingRule(Declared, ABC):
         described by their counts per vertex; a ``VertexView`` gives any producer's
         serving at every vertex from those counts in ``O(K V)``.
         """
+        return None
+
+    def scored_vertex_view(self, ratings: np.ndarray, scores: np.ndarray) -> VertexView | None:
+        """As ``vertex_view``, for a platform that serves by ``scores`` ``(K, V)`` (its
+        estimates of the ratings) while users engage by the true ``ratings`` ``(K, V)``
+        at each vertex; ``None`` where the rule has no such fast path."""
         return None
 
     def vertex_certificate(self, payoff: str, users: np.ndarray, others: Others) -> bool:
@@ -291,6 +299,13 @@ class WeightRule(ServingRule):
         positive = w[ratings > 0]
         if positive.size and positive.min() < np.finfo(float).tiny:
             return None  # underflow: the count-weighted sums would lose producers
+        return VertexView(self, ratings, w)
+
+    def scored_vertex_view(self, ratings: np.ndarray, scores: np.ndarray) -> VertexView | None:
+        w = self.weights(scores, self.shift_of(scores)[:, None])
+        positive = w[scores > 0]
+        if positive.size and positive.min() < np.finfo(float).tiny:
+            return None  # underflow, as in vertex_view
         return VertexView(self, ratings, w)
 
 
@@ -599,6 +614,7 @@ class Uniform(WeightRule):
     NAME: ClassVar[str] = "uniform"
     PARAMS: ClassVar[tuple[Param, ...]] = (FLOOR,)
     others_through_total: ClassVar[bool] = True
+    ignores_ratings: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self._check_params()

@@ -32,7 +32,7 @@ from recgym.solvers.dynamics import (
     start_directions,
 )
 from recgym.solvers.summary import EquilibriumSummary, summarize_equilibrium
-from recgym.solvers.vertex_table import VertexTable
+from recgym.solvers.vertex_table import ServedVertexTable, VertexTable
 
 __all__ = [
     "SEARCH_SETS",
@@ -46,6 +46,7 @@ __all__ = [
     "Exit",
     "Move",
     "NashConvResult",
+    "ServedVertexTable",
     "VertexTable",
     "as_random_state",
     "best_response_dynamics",

@@ -165,12 +165,15 @@ class DynamicsState:
         Starting vertices.
     active : bool array (n,), optional
         Producers in the game (default: all).
+    table : VertexTable, optional
+        The payoffs at every vertex (default ``VertexTable(game)``; the epoch engine
+        passes the table of the game the platform's serving makes).
     """
 
     def __init__(self, game: EngagementGame, directions: np.ndarray,
-                 active: np.ndarray | None = None) -> None:
+                 active: np.ndarray | None = None, table: VertexTable | None = None) -> None:
         self.game = game
-        self.table = VertexTable(game)
+        self.table = VertexTable(game) if table is None else table
         self.directions = np.array(directions, dtype=np.int64)
         self.active = np.ones(game.n_producers, dtype=bool) if active is None else \
             np.array(active, dtype=bool)

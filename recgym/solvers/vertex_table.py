@@ -86,3 +86,40 @@ class VertexTable:
         others = game.others(profile, producer, active)
         served = others.served(game.vertices @ game.users.T)  # (V, K)
         return game.user_sum(game.payoff.per_user(served))
+
+
+class ServedVertexTable(VertexTable):
+    """Payoffs at every vertex when the platform serves by scores, not ratings.
+
+    Users engage by their true ratings ``r_kv = <c_k, v>``; the rule serves by the
+    platform's ``scores`` ``(K, V)`` at each vertex (``recgym.learners``), so a producer on
+    vertex ``b`` earns ``sum_k p_b(sigma_k) r_kb``. Fast path: the rule's
+    ``scored_vertex_view``; generic path (top-k): the rule on the active producers'
+    scores with the producer's own column set to each vertex in turn, ``O(V K n)``.
+    Payoffs must not need the welfare without each producer (engagement, exposure).
+    """
+
+    def __init__(self, game: EngagementGame, scores: np.ndarray) -> None:
+        self.game = game
+        self.symmetric = game.rule.symmetric
+        self.scores = scores
+        self.ratings = game.users @ game.vertices.T  # (K, V)
+        self._view = game.rule.scored_vertex_view(self.ratings, scores)
+        self.fast = self._view is not None
+        self._with_others = False
+
+    def _generic(self, directions: np.ndarray, producer: int,
+                 active: np.ndarray | None) -> np.ndarray:
+        game = self.game
+        mask = np.ones(game.n_producers, dtype=bool) if active is None else active.copy()
+        mask[producer] = True
+        live = np.flatnonzero(mask)
+        own = int(np.searchsorted(live, producer))
+        scores = self.scores[:, directions[live]]  # (K, m)
+        engagement, exposure = np.zeros(game.n_vertices), np.zeros(game.n_vertices)
+        for vertex in range(game.n_vertices):  # over vertices, vectorised over users
+            scores[:, own] = self.scores[:, vertex]
+            share = game.rule.probabilities(scores)[:, own]
+            engagement[vertex] = game.user_sum(share * self.ratings[:, vertex])
+            exposure[vertex] = game.user_sum(share)
+        return game.payoff.profile_totals(engagement, exposure, None)
