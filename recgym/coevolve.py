@@ -86,9 +86,11 @@ from recgym import metrics, welfare
 from recgym._validation import check_int
 from recgym.datasets import resolve_users
 from recgym.game import EngagementGame, Serving
+from recgym.learners import Learner
+from recgym.learning_platform import LearningPlatform
 from recgym.population import Population
 from recgym.rules import ServingRule
-from recgym.solvers import DynamicsState, as_random_state, start_directions
+from recgym.solvers import DynamicsState, ExactSolver, as_random_state, start_directions
 from recgym.user_dynamics import UserDynamics
 
 if TYPE_CHECKING:
@@ -101,6 +103,7 @@ RECORD_BYTES = 256 * 2**20
 #: The history's columns before the requested SCFs.
 HISTORY_COLUMNS = ("epoch", "user_welfare", "producer_welfare", "active_users",
                    "active_producers", "homogenization", "demand_entropy", "content_features",
+                   "clicks", "estimation_error", "regret_vs_oracle", "cumulative_regret",
                    "departed", "exits", "iterations", "converged")
 
 
@@ -115,6 +118,7 @@ class Trajectory:
     active_producers: np.ndarray
     history: pd.DataFrame
     config: dict[str, Any]
+    estimates: np.ndarray
 
     @property
     def epochs(self) -> int:
@@ -123,11 +127,19 @@ class Trajectory:
 
     def users_at(self, epoch: int) -> np.ndarray:
         """The users after ``epoch``'s update ``(K, d)``; ``KeyError`` unless recorded."""
+        return self.users[self._index(epoch)]
+
+    def estimates_at(self, epoch: int) -> np.ndarray:
+        """The platform's estimates after ``epoch``'s feedback ``(K, d)`` (epoch 0: after
+        the elicitation); ``KeyError`` unless recorded."""
+        return self.estimates[self._index(epoch)]
+
+    def _index(self, epoch: int) -> int:
         where = np.flatnonzero(self.record_epochs == epoch)
         if where.size == 0:
             raise KeyError(f"epoch {epoch} was not recorded; recorded epochs: "
                            f"{self.record_epochs.tolist()} (pass record=... to coevolve)")
-        return self.users[int(where[0])]
+        return int(where[0])
 
 
 class Coevolution:
@@ -142,40 +154,67 @@ class Coevolution:
     moves_per_epoch : int >= 1
         Iterations of the dynamics per epoch.
     seed : int or RandomState
-        The producers' legacy stream (module docstring, step 1).
+        The producers' legacy stream (module docstring, step 1); an ``int`` also seeds
+        the feedback stream (``recgym.learning_platform``).
     scfs : sequence of SCFs
         Recorded in the history by name, besides user and producer welfare.
+    learner, impressions, elicit
+        How the platform serves and learns (``recgym.learners``; default ``"oracle"``,
+        the true ratings).
+    feedback_seed : int, optional
+        Seed of the feedback stream (default: ``seed``, or 0 for a ``RandomState``).
     """
 
     def __init__(self, game: EngagementGame, user_dynamics: str | UserDynamics = "static",
                  user_outside_option: object = 0.0, user_patience: object = 1,
                  moves_per_epoch: object = 5, seed: int | np.random.RandomState = 0,
-                 scfs: Sequence[welfare.SocialChoice] = ()) -> None:
+                 scfs: Sequence[welfare.SocialChoice] = (), learner: str | Learner = "oracle",
+                 impressions: object = 1, elicit: object = 0,
+                 feedback_seed: int | None = None) -> None:
         self.game = game
         self.population = Population(game, user_dynamics, user_outside_option, user_patience)
         self.moves_per_epoch: int = check_int("moves_per_epoch", moves_per_epoch, 1)
         self.scfs = tuple(scfs)
+        if feedback_seed is None:
+            feedback_seed = 0 if isinstance(seed, np.random.RandomState) else seed
+        self.platform = LearningPlatform(game, learner, impressions, elicit, feedback_seed)
         self.rng: np.random.RandomState = as_random_state(seed)
         self.directions: np.ndarray = start_directions(game, self.rng)
         self.active: np.ndarray = np.ones(game.n_producers, dtype=bool)
         self.iterations: int = 0  # events (moves and exits) over the whole run
         self.epoch: int = 0
+        self.cumulative_regret: float = 0.0
+        self.last_clicks: np.ndarray = np.zeros(game.n_users)  # (K,), last epoch's
         self._state: DynamicsState | None = None
+        self._scores: np.ndarray | None = None  # the producers' scores this epoch
 
     @property
     def profile(self) -> np.ndarray:
         """The producers' current profile ``(n, d)`` (exited ones: their last vertex)."""
         return self.game.vertex_profile(self.directions)
 
+    def served_game(self, rule: ServingRule | None = None) -> EngagementGame | None:
+        """The game of the active users under ``rule`` (default the game's) as the platform
+        serves it (``None`` once every user has left)."""
+        base = self.population.game(rule)
+        if base is None or self.platform.oracle:
+            return base
+        return self.population.game(self.platform.serving_rule(base.rule))
+
     def respond(self, rule: ServingRule | None = None) -> tuple[int, int, bool]:
         """Step 1 under ``rule`` (default the game's): ``(events, exits, converged)``."""
-        game = self.population.game(rule)
+        game = self.served_game(rule)
         if game is None:
             return 0, 0, False
         state = self._state
-        if state is None or state.game is not game:
-            state = DynamicsState(game, self.directions, self.active)
-            self._state = state
+        if self.platform.oracle:
+            if state is None or state.game is not game:
+                state = DynamicsState(game, self.directions, self.active)
+        else:  # the scores move with every epoch's feedback: a new served game
+            self._scores = self.platform.producer_scores(game, self._rows())
+            state = DynamicsState(game, self.directions, self.active,
+                                  self.platform.table(game, self._scores))
+        self._state = state
         exits_before, events = len(state.exits), 0
         converged = False
         for _ in range(self.moves_per_epoch):
@@ -189,24 +228,87 @@ class Coevolution:
         self.directions, self.active = state.directions.copy(), state.active.copy()
         return events, len(state.exits) - exits_before, converged
 
+    def _rows(self) -> np.ndarray:
+        """Indices of the active users among the starting ones ``(K_a,)``."""
+        return np.flatnonzero(self.population.active)
+
+    def serve(self, rule: ServingRule | None = None) -> Serving | None:
+        """Step 2 at the current profile (``None`` once every user has left)."""
+        game = self.served_game(rule)
+        if game is None:
+            return None
+        return self.platform.serve(game, self.directions, self.active, self._rows(),
+                                   self._scores)
+
     def step(self, rule: ServingRule | None = None) -> tuple[dict[str, Any], Serving | None]:
         """One epoch (module docstring): its history row and the serving of step 2."""
         self.epoch += 1
+        self._scores = None
         events, exits, converged = self.respond(rule)
         population = self.population
         users_now = population.active_users
         weights_now = population.active_weights
         share = population.share_active
-        serving = population.serve(self.profile, self.active, rule)
+        serving = self.serve(rule)
         row = {"epoch": self.epoch, **self.welfare_of(serving),
                "active_users": share, "active_producers": int(self.active.sum()),
-               "homogenization": metrics.homogenization(users_now) if serving is not None else 1.0,
+               "homogenization": 1.0 if serving is None else
+               metrics.homogenization(users_now),
                "demand_entropy": 0.0 if serving is None else
                metrics.demand_entropy(users_now, weights_now),
                "content_features": metrics.features_used(self.profile[self.active]),
+               **self._learn(serving, rule, users_now),
                "departed": population.epoch_end(serving), "exits": exits,
                "iterations": events, "converged": converged}
         return row, serving
+
+    def _learn(self, serving: Serving | None, rule: ServingRule | None,
+               users_now: np.ndarray) -> dict[str, float]:
+        """Feedback, the estimates' update and the platform's figures of the epoch."""
+        self.last_clicks = np.zeros(self.game.n_users)
+        if serving is None:
+            return {"clicks": 0.0, "estimation_error": 0.0, "regret_vs_oracle": 0.0,
+                    "cumulative_regret": self.cumulative_regret}
+        rows = self._rows()
+        clicks = self.platform.observe(serving, rows)
+        self.last_clicks[rows] = clicks
+        total = self.game.total_weight
+        regret = self.platform.regret_vs_oracle(self.population.game(rule), serving)
+        regret_value = _weighted(regret, self.population.active_weights) / total
+        self.cumulative_regret += regret_value
+        return {"clicks": float(_weighted(clicks, self.population.active_weights)) / total,
+                "estimation_error": self.platform.estimation_error(users_now, rows),
+                "regret_vs_oracle": regret_value,
+                "cumulative_regret": self.cumulative_regret}
+
+    def estimates(self) -> np.ndarray:
+        """The platform's estimates ``(K, d)`` of every starting user now."""
+        return self.platform.estimates(self.population.users)
+
+    def nash_conv(self, rule: ServingRule | None = None) -> tuple[float, bool]:
+        """``(NashConv per starting user, certified)`` at the current profile, in the game
+        the platform's serving makes for the current users.
+
+        Oracle: over the strategy set, certified where the rule proves it (as
+        ``recgym.solvers.ExactSolver``). A learner: over the vertices (and 0 where the
+        payoff searches it) of the served game, certified only where serving ignores
+        the scores (uniform serving, or a floor of 1), since the rule's certificates
+        are about payoffs of the own rating alone and a served payoff depends on the
+        rating and the score.
+        """
+        game = self.served_game(rule)
+        if game is None or not self.active.any():
+            return 0.0, True
+        if self.platform.oracle:
+            result = ExactSolver(game).nash_conv(self.profile, "strategy_set", self.active)
+            return result.value / self.game.total_weight, bool(result.certified)
+        table = self.platform.table(game, self.platform.producer_scores(game, self._rows()))
+        counts = np.bincount(self.directions[self.active], minlength=game.n_vertices)
+        gains = [float(values.max() - values[self.directions[i]])
+                 for i in np.flatnonzero(self.active)
+                 for values in (table(self.directions, counts, int(i), self.active),)]
+        certified = game.rule.ignores_ratings or game.rule.floor == 1.0
+        return float(sum(gains)) / self.game.total_weight, bool(certified)
 
     def welfare_of(self, serving: Serving | None) -> dict[str, float]:
         """User and producer welfare and each SCF, per starting user (0 with nobody left)."""
@@ -218,6 +320,11 @@ class Coevolution:
                   float(utilities.payoff[utilities.active].sum()) / utilities.total_weight]
         values += [welfare.value(scf, utilities) for scf in self.scfs]
         return dict(zip(names, values, strict=True))
+
+
+def _weighted(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """``sum_k w_k x_k`` (``w = 1`` when ``None``)."""
+    return float(values.sum() if weights is None else values @ weights)
 
 
 def _record_epochs(record: object, epochs: int, n_users: int, dim: int) -> np.ndarray:
@@ -269,7 +376,8 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
              *, temperature: float | None = None, k: int | None = None,
              floor: float | None = None, outside_option: object = None,
              dim: int | None = None, n_users: int | None = None, users_seed: int = 0,
-             users_path: str | None = None, progress: Any = None) -> Trajectory:
+             users_path: str | None = None, learner: str | Learner = "oracle",
+             impressions: int = 1, elicit: int = 0, progress: Any = None) -> Trajectory:
     """Run the ecosystem for ``epochs`` epochs (module docstring) and record it.
 
     Parameters
@@ -303,6 +411,14 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
         The producers' outside options per user (default 0).
     dim, n_users, users_seed, users_path
         As ``recgym.parallel_env``.
+    learner : str or Learner
+        How the platform serves and learns its users (``recgym.learners``): ``"oracle"``
+        (default: the true ratings, no learning), ``"greedy"``, ``"epsilon:eps=x"``,
+        ``"ucb:alpha=a"``, ``"thompson:scale=v"``, each with ``lam``.
+    impressions : int >= 1
+        Impressions (and clicks) per active user and epoch.
+    elicit : int >= 0
+        Questions per user before epoch 1.
     progress : callable(row), optional
         Called with each epoch's history row as it finishes.
 
@@ -322,10 +438,12 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
     epochs = check_int("epochs", epochs, 0)
     scfs = _scfs(scf)
     engine = Coevolution(game, user_dynamics, user_outside_option, user_patience,
-                         moves_per_epoch, check_int("seed", seed, 0), scfs)
+                         moves_per_epoch, check_int("seed", seed, 0), scfs, learner,
+                         impressions, elicit)
     recorded = _record_epochs(record, epochs, game.n_users, game.dim)
     keep = set(recorded.tolist())
     users_kept = [np.array(game.users)] if 0 in keep else []
+    estimates_kept = [engine.estimates()] if 0 in keep else []
     profiles = [engine.profile]
     active_users = [engine.population.active.copy()]
     active_producers = [engine.active.copy()]
@@ -335,6 +453,7 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
         rows.append(row)
         if engine.epoch in keep:
             users_kept.append(np.array(engine.population.users))
+            estimates_kept.append(engine.estimates())
         profiles.append(engine.profile)
         active_users.append(engine.population.active.copy())
         active_producers.append(engine.active.copy())
@@ -350,11 +469,14 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
               "user_outside_option": engine.population.outside_option,
               "user_patience": engine.population.patience, "epochs": epochs,
               "moves_per_epoch": engine.moves_per_epoch, "seed": seed,
-              "scf": [welfare.name_of(s) for s in scfs]}
+              "scf": [welfare.name_of(s) for s in scfs],
+              "learner": engine.platform.learner.spec, "impressions": engine.platform.impressions,
+              "elicit": engine.platform.elicit}
     shape = (0, game.n_users, game.dim)
     return Trajectory(np.stack(users_kept) if users_kept else np.zeros(shape), recorded,
                       np.stack(profiles), np.stack(active_users), np.stack(active_producers),
-                      history, config)
+                      history, config,
+                      np.stack(estimates_kept) if estimates_kept else np.zeros(shape))
 
 
 def _game_of(users: object, n_producers: int | None, rule: object, payoff: str | None,

@@ -120,6 +120,8 @@ class Learner(Declared, ABC):
     oracle: ClassVar[bool] = False
     #: The parameter that sets how much it explores (``None``: it does not explore).
     exploration: ClassVar[str | None] = None
+    #: Its serving scores are random draws (the producers face other scores).
+    samples: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         self._check_params()
@@ -219,6 +221,7 @@ class Thompson(Learner):
     PARAMS: ClassVar[tuple[Param, ...]] = (
         Param("scale", float, 1.0, low=0.0, doc="v: posterior scale of the draws"), LAM)
     exploration: ClassVar[str | None] = "scale"
+    samples: ClassVar[bool] = True
     scale: float = 1.0
     lam: float = 1.0
 

@@ -108,7 +108,7 @@ class Population:
     def active_weights(self) -> np.ndarray | None:
         """The active users' weights ``(K_a,)`` (``None`` for unit weights)."""
         weights = self.start.weights
-        return None if weights is None or self.active.all() else weights[self.active]
+        return weights if weights is None or self.active.all() else weights[self.active]
 
     def game(self, rule: ServingRule | None = None) -> EngagementGame | None:
         """The game of the active users as they are now (``None`` once all have left),

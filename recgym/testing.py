@@ -41,13 +41,15 @@ import dataclasses
 
 import numpy as np
 
+from recgym.coevolve import Coevolution
 from recgym.game import EngagementGame
+from recgym.learners import Learner, RidgeModels
 from recgym.payoffs import PAYOFFS
 from recgym.rules import ServingRule
 from recgym.solvers import ExactSolver, VertexTable
 from recgym.user_dynamics import UserDynamics
 
-__all__ = ["check_game", "check_rule", "check_user_dynamics"]
+__all__ = ["check_game", "check_learner", "check_rule", "check_user_dynamics"]
 
 RTOL = 1e-8  # agreement of two computations of the same number
 FD_STEP = 1e-6  # finite-difference step on own ratings
@@ -300,3 +302,43 @@ def check_user_dynamics(model: UserDynamics, seed: int = 0) -> None:
         permuted = EngagementGame(users[order], n, rule).serve(profile)
         _close(np.asarray(model.update(users[order], permuted)), new[order],
                "each user's update depends on its own row (permuting users permutes it)")
+
+
+def check_learner(learner: Learner, seed: int = 0) -> None:
+    """Check the learner contract (module docstring) on seeded random instances.
+
+    Raises
+    ------
+    AssertionError
+        Naming the violated property.
+    """
+    if not isinstance(learner, Learner):
+        raise _fail("type", f"{learner!r} is not a recgym.learners.Learner")
+    share = learner.uniform_share()
+    if not 0.0 <= share <= 1.0:
+        raise _fail("uniform share", f"{share!r} is outside [0, 1]")
+    rng = np.random.default_rng(seed)
+    users = rng.dirichlet(np.ones(4), size=30)
+    if not learner.oracle:
+        models = RidgeModels(users.sum(axis=1), 4, learner.lam)
+        rows = np.arange(30)
+        for _ in range(3):
+            shown = np.eye(4)[rng.integers(4, size=30)]
+            models.update(rows, shown, (rng.random(30) < (users * shown).sum(1)).astype(float))
+        vertices = np.vstack([np.eye(4), np.zeros(4)])
+        scores = np.asarray(learner.vertex_scores(models, rows, vertices, None))
+        if scores.shape != (30, 5) or not np.all(np.isfinite(scores)):
+            raise _fail("scores", f"expected finite scores of shape (30, 5), got {scores.shape}")
+        subset = rows[::3]
+        _close(learner.vertex_scores(models, subset, vertices, None), scores[subset],
+               "each user's scores its own (a subset of rows)")
+        _close(learner.vertex_scores(models, rows, vertices, None), scores,
+               "the producers' scores are deterministic")
+        sampled = learner.vertex_scores(models, rows, vertices, np.random.default_rng(seed))
+        if np.shape(sampled) != (30, 5) or not np.all(np.isfinite(sampled)):
+            raise _fail("serving scores", "not finite of shape (30, 5)")
+    engine = Coevolution(EngagementGame(users, 3, "softmax"), learner=learner, seed=seed)
+    for _ in range(2):
+        row, _ = engine.step()
+        if not all(np.isfinite(float(v)) for v in row.values()):
+            raise _fail("epoch", f"a figure is not finite: {row}")
