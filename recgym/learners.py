@@ -86,15 +86,27 @@ class RidgeModels:
         return self._estimate
 
     def update(self, rows: np.ndarray, shown: np.ndarray, feedback: np.ndarray) -> None:
-        """Add one observation per user ``rows`` ``(m,)``: content ``shown`` ``(m, d)`` and
-        feedback ``feedback`` ``(m,)`` (Sherman-Morrison on ``A^-1``)."""
+        """Add one observation per user ``rows`` ``(m,)`` (distinct): content ``shown``
+        ``(m, d)`` and feedback ``feedback`` ``(m,)`` (Sherman-Morrison on ``A^-1``).
+
+        Every user at once is updated in place; basis-vector content (the dynamics'
+        vertices) reads ``A^-1 s`` as a column instead of forming the product.
+        """
         if rows.size == 0:
             return
-        inverse = self.inverse[rows]
-        u = np.einsum("kde,ke->kd", inverse, shown)  # A^-1 s (A^-1 is symmetric)
-        gain = 1.0 + np.einsum("kd,kd->k", shown, u)
+        everyone = rows.size == self.b.shape[0] and np.array_equal(rows, np.arange(rows.size))
+        inverse = self.inverse if everyone else self.inverse[rows]
+        index = np.arange(rows.size)
+        feature = shown.argmax(axis=1)
+        if np.array_equal(shown, np.eye(shown.shape[1])[feature]):
+            u = inverse[index, :, feature]  # A^-1 e_j, a column (A^-1 is symmetric)
+            gain = 1.0 + inverse[index, feature, feature]
+        else:
+            u = np.einsum("kde,ke->kd", inverse, shown)
+            gain = 1.0 + np.einsum("kd,kd->k", shown, u)
         inverse -= u[:, :, None] * (u / gain[:, None])[:, None, :]
-        self.inverse[rows] = inverse
+        if not everyone:
+            self.inverse[rows] = inverse
         self.b[rows] += feedback[:, None] * shown
         self._estimate = None
 
