@@ -186,6 +186,19 @@ paper's stream) and do not depend on ``reset``'s seed.
 >>> obs, rewards, terminations, truncations, infos = env.step(actions)
 >>> bool(np.isclose(sum(rewards.values()), env.game.utilities(env.profile).user.mean()))
 True
+
+Users who drift toward what they are shown and leave when served below 0.45:
+
+>>> env = recgym.parallel_env(n_producers=3, dim=2, n_users=50,
+...                           user_dynamics="exposure:rate=0.5", user_outside_option=0.45)
+>>> obs, infos = env.reset(seed=0)
+>>> obs, rewards, terminations, truncations, infos = env.step(actions)
+>>> infos["producer_0"]["active_users"], infos["producer_0"]["departed_users"]
+(0.64, 18)
+>>> any(terminations.values())  # user departures end no producer's episode
+False
+>>> obs["producer_0"][4:6].round(3)  # the remaining users' demand, drawn to feature 0
+array([0.854, 0.146], dtype=float32)
 """
 
 from __future__ import annotations

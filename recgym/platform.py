@@ -70,6 +70,8 @@ consumed exactly as the paper's dynamics consume it: the starting vertices
 action and ``moves_per_epoch`` large enough the producers reach the same
 equilibrium as ``recgym.solvers.best_response_dynamics(game, s)``. Without a seed
 the stream is seeded from ``self.np_random``. The same seed gives the same episode.
+``reset`` also brings back the starting users, all active (the users' dynamics and
+departures are deterministic).
 
 ## Episode end
 
