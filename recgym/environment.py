@@ -140,8 +140,8 @@ bit-identical to one built without these arguments, and as fast.
 
 **Creators who leave.** Each producer has an outside option ``o_i`` (per user,
 ``outside_option``, default 0). A producer whose reward per user (its payoff
-divided by the total user weight ``K``, whatever ``reward_scale``) stays below
-``o_i`` for ``patience`` consecutive steps is terminated (``terminations[agent]``
+divided by the starting total user weight ``K``, whatever ``reward_scale``) stays
+below ``o_i`` for ``patience`` consecutive steps is terminated (``terminations[agent]``
 is True at that step) and leaves ``env.agents``: it is no longer served, and the
 others keep playing against the smaller field (its last embedding stays in
 ``env.profile``; ``env.active`` marks who is still in). With every option 0 and a
@@ -149,7 +149,8 @@ non-negative payoff nobody ever leaves; the marginal payoff can be negative, and
 producer whose marginal payoff is below 0 leaves even at option 0.
 
 Truncation after ``horizon`` steps, for every producer still in; ``env.agents`` is
-then empty until ``reset``, as it is once every producer has left.
+then empty until ``reset``, as it is once every producer has left. Users who leave
+end no producer's episode (not even the last user: rewards are then 0).
 
 ## Arguments
 
