@@ -237,8 +237,8 @@ class Coevolution:
         game = self.served_game(rule)
         if game is None:
             return None
-        return self.platform.serve(game, self.directions, self.active, self._rows(),
-                                   self._scores)
+        scores = None if self._scores is None else self._scores[:, self.directions[self.active]]
+        return self.platform.serve(game, self.profile, self.active, self._rows(), scores)
 
     def step(self, rule: ServingRule | None = None) -> tuple[dict[str, Any], Serving | None]:
         """One epoch (module docstring): its history row and the serving of step 2."""

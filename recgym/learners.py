@@ -26,8 +26,9 @@ spec                        scores ``sigma_ki``
 Every learner takes ``lam``. Producers best respond to the game the platform's serving
 makes (``recgym.coevolve``); under ``thompson`` they face the posterior mean's scores
 (they know how the platform serves, not its draws). All the epoch engine needs of a
-learner is its scores at the vertices of the strategy set (``vertex_scores``, ``(K, V)``)
-and the extra uniform share of its impressions (``uniform_share``); a learner of your own
+learner is its scores of any content (``scores``: ``(K, V)`` for ``V`` strategies, the
+vertices of the strategy set in the dynamics) and the extra uniform share of its
+impressions (``uniform_share``); a learner of your own
 is a frozen dataclass subclassing ``Learner``, registered with ``LEARNERS.register``
 (``recgym.testing.check_learner`` checks the contract).
 """
@@ -139,11 +140,12 @@ class Learner(Declared, ABC):
         self._check_params()
 
     @abstractmethod
-    def vertex_scores(self, models: RidgeModels, rows: np.ndarray, vertices: np.ndarray,
-                      rng: np.random.Generator | None) -> np.ndarray:
-        """Serving scores ``(K', V)`` of the users ``rows`` for content at ``vertices``
-        ``(V, d)`` (basis vectors and possibly 0). ``rng`` is the feedback stream for
-        learners that sample (``None``: the producers' view, the posterior mean)."""
+    def scores(self, models: RidgeModels, rows: np.ndarray, vertices: np.ndarray,
+               rng: np.random.Generator | None) -> np.ndarray:
+        """Serving scores ``(K', V)`` of the users ``rows`` for the strategies ``vertices``
+        ``(V, d)`` (the vertices of the strategy set in the dynamics, or any posted
+        content). ``rng`` is the feedback stream for learners that sample (``None``: the
+        producers' view, the posterior mean)."""
 
     def uniform_share(self) -> float:
         """Share of impressions served uniformly over the active producers."""
@@ -168,7 +170,7 @@ class Oracle(Learner):
     oracle: ClassVar[bool] = True
     lam: float = 1.0
 
-    def vertex_scores(self, models, rows, vertices, rng):
+    def scores(self, models, rows, vertices, rng):
         raise TypeError("the oracle serves by the true ratings; it has no scores")
 
 
@@ -181,7 +183,7 @@ class Greedy(Learner):
     PARAMS: ClassVar[tuple[Param, ...]] = (LAM,)
     lam: float = 1.0
 
-    def vertex_scores(self, models, rows, vertices, rng):
+    def scores(self, models, rows, vertices, rng):
         return _greedy_scores(models, rows, vertices)
 
 
@@ -197,7 +199,7 @@ class Epsilon(Learner):
     eps: float = 0.1
     lam: float = 1.0
 
-    def vertex_scores(self, models, rows, vertices, rng):
+    def scores(self, models, rows, vertices, rng):
         return _greedy_scores(models, rows, vertices)
 
     def uniform_share(self) -> float:
@@ -216,7 +218,7 @@ class UCB(Learner):
     alpha: float = 1.0
     lam: float = 1.0
 
-    def vertex_scores(self, models, rows, vertices, rng):
+    def scores(self, models, rows, vertices, rng):
         # s^T A^-1 s for s a basis vector is a diagonal entry; 0 for the zero strategy.
         spread = np.einsum("kde,vd,ve->kv", models.inverse[rows], vertices, vertices) \
             if not _basis(vertices) else models.variances()[rows] @ vertices.T
@@ -237,7 +239,7 @@ class Thompson(Learner):
     scale: float = 1.0
     lam: float = 1.0
 
-    def vertex_scores(self, models, rows, vertices, rng):
+    def scores(self, models, rows, vertices, rng):
         if rng is None:  # the producers' view: the posterior mean's scores
             return _greedy_scores(models, rows, vertices)
         inverse = models.inverse[rows]

@@ -120,25 +120,24 @@ class LearningPlatform:
 
     def producer_scores(self, game: EngagementGame, rows: np.ndarray) -> np.ndarray:
         """Scores ``(K_a, V)`` the producers best respond to, of the users ``rows``."""
-        return self.learner.vertex_scores(self.models, rows, game.vertices, None)
+        return self.learner.scores(self.models, rows, game.vertices, None)
 
     def table(self, game: EngagementGame, scores: np.ndarray) -> ServedVertexTable:
         """The served game's vertex table (``game``'s rule already ``serving_rule``'s)."""
         return ServedVertexTable(game, scores)
 
-    def serve(self, game: EngagementGame, directions: np.ndarray, active: np.ndarray,
-              rows: np.ndarray, producer_scores: np.ndarray | None) -> Serving:
-        """Step 2 at the vertex profile ``directions`` ``(n,)`` over ``active``: the rule on
-        the serving scores of the users ``rows`` (the oracle: on the ratings)."""
-        profile = game.vertex_profile(directions)
+    def serve(self, game: EngagementGame, profile: np.ndarray, active: np.ndarray,
+              rows: np.ndarray, scores: np.ndarray | None = None) -> Serving:
+        """Step 2 at ``profile`` ``(n, d)`` over ``active``: the rule on the serving scores
+        of the users ``rows`` (the oracle: on the ratings). ``scores`` ``(K_a, m)``: the
+        active producers' scores when the caller has them (ignored by learners that
+        sample their serving scores)."""
         if self.oracle or not active.any():
             return game.serve(profile, active)
-        scores = producer_scores
         if self.learner.samples or scores is None:
-            scores = self.learner.vertex_scores(self.models, rows, game.vertices, self.rng)
-        probabilities = game.rule.probabilities(
-            np.ascontiguousarray(scores[:, directions[active]]))
-        return game.serve_by(profile, active, probabilities)
+            scores = self.learner.scores(self.models, rows, profile[active], self.rng)
+        return game.serve_by(profile, active,
+                             game.rule.probabilities(np.ascontiguousarray(scores)))
 
     def observe(self, serving: Serving, rows: np.ndarray) -> np.ndarray:
         """The epoch's impressions and clicks of the users ``rows`` ``(K_a,)``; updates the

@@ -326,15 +326,15 @@ def check_learner(learner: Learner, seed: int = 0) -> None:
             shown = np.eye(4)[rng.integers(4, size=30)]
             models.update(rows, shown, (rng.random(30) < (users * shown).sum(1)).astype(float))
         vertices = np.vstack([np.eye(4), np.zeros(4)])
-        scores = np.asarray(learner.vertex_scores(models, rows, vertices, None))
+        scores = np.asarray(learner.scores(models, rows, vertices, None))
         if scores.shape != (30, 5) or not np.all(np.isfinite(scores)):
             raise _fail("scores", f"expected finite scores of shape (30, 5), got {scores.shape}")
         subset = rows[::3]
-        _close(learner.vertex_scores(models, subset, vertices, None), scores[subset],
+        _close(learner.scores(models, subset, vertices, None), scores[subset],
                "each user's scores its own (a subset of rows)")
-        _close(learner.vertex_scores(models, rows, vertices, None), scores,
+        _close(learner.scores(models, rows, vertices, None), scores,
                "the producers' scores are deterministic")
-        sampled = learner.vertex_scores(models, rows, vertices, np.random.default_rng(seed))
+        sampled = learner.scores(models, rows, vertices, np.random.default_rng(seed))
         if np.shape(sampled) != (30, 5) or not np.all(np.isfinite(sampled)):
             raise _fail("serving scores", "not finite of shape (30, 5)")
     engine = Coevolution(EngagementGame(users, 3, "softmax"), learner=learner, seed=seed)

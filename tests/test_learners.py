@@ -212,7 +212,7 @@ class Pessimist(Learner):
     margin: float = 0.1
     lam: float = 1.0
 
-    def vertex_scores(self, models, rows, vertices, rng):
+    def scores(self, models, rows, vertices, rng):
         return np.maximum(models.estimate()[rows] @ vertices.T - self.margin, 0.0)
 
 
