@@ -346,7 +346,8 @@ class PlatformEnv(gymnasium.Env):
         self._upcoming = None
         self.last_scf = value
         self.step_count += 1
-        terminated = not self.active.any() or not self.population.active.any()
+        terminated = not self.active.any() or (not self._frozen
+                                               and not self.population.active.any())
         truncated = self.step_count >= self.horizon
         return (self._observation(), value, terminated, truncated,
                 self._info(rule, iterations, converged))
