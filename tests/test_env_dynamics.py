@@ -152,6 +152,8 @@ def test_observed_demand_is_that_of_the_current_active_users(settings):
         if not env.agents:
             break
         observations, _, _, _, _ = env.step(_actions(env, rng))
+    if "user_outside_option" in settings:
+        assert not env.population.active.all()  # the demand was checked after departures
 
 
 def test_rewards_are_on_the_users_at_the_start_of_the_step_per_starting_user():
