@@ -27,6 +27,26 @@ vertex is evaluated at most once.
 
 ``callback(event, directions)`` is called after every move or exit; the
 environment path (``agents``) uses it to play each move in the environment.
+
+**Boundedly rational producers** (``behavior=``, ``recgym.behaviors``). Both draw from a
+``numpy.random.Generator`` of their own, ``SeedSequence([BEHAVIOR_STREAM,
+behavior_seed])`` (``behavior_seed`` defaults to ``seed``), so the legacy stream above is
+consumed exactly as the paper's:
+
+* ``quantal:rationality=l``: as above, except that a visited active producer that does
+  not exit picks a vertex by the logit rule (one uniform from the behaviour stream per
+  visit); a pick other than its own vertex is a move (its ``gain`` may be negative). The
+  run stops when a full pass picks no move and no exit.
+* ``hedge:rate=h``: ``max_iter`` rounds. Round 1 plays the starting vertices; every
+  round ``t`` each producer sees its payoff at every vertex against the others' play
+  (per user), adds ``h / sqrt(t)`` times it to its log-weights (the anytime rate, so
+  the average regret falls as ``O(1 / sqrt(T))``), and the next round's vertices are
+  drawn from the normalised weights (one uniform per producer and round, in index
+  order). Reported: the last play, ``average_profile`` (the time average of the mixed
+  strategies played, as embeddings ``(n, d)``), each producer's average regret against
+  its best fixed vertex and the largest, ``max_average_regret`` (per user, per round),
+  which falls toward 0 as the rounds grow. Hedge producers never leave: games whose
+  producers may leave are refused.
 """
 
 from __future__ import annotations
@@ -38,6 +58,7 @@ from typing import NamedTuple
 import numpy as np
 
 from recgym._validation import check_directions, check_int
+from recgym.behaviors import BEHAVIOR_STREAM, Behavior, Hedge, Quantal, make_behavior
 from recgym.game import EngagementGame
 from recgym.solvers.vertex_table import VertexTable
 
@@ -91,6 +112,12 @@ class DynamicsResult:
         Producers still in the game.
     exits : tuple of Exit
         Every exit ``(iteration, producer)``, in order.
+    average_profile : array (n, d) or None
+        ``hedge`` only: the time-averaged mixed play, as embeddings.
+    average_regret : array (n,) or None
+        ``hedge`` only: each producer's average regret (per user, per round).
+    max_average_regret : float or None
+        ``hedge`` only: the largest average regret.
     """
 
     converged: bool
@@ -101,6 +128,9 @@ class DynamicsResult:
     moves: tuple[Move, ...]
     active: np.ndarray
     exits: tuple[Exit, ...] = ()
+    average_profile: np.ndarray | None = None
+    average_regret: np.ndarray | None = None
+    max_average_regret: float | None = None
 
 
 def as_random_state(seed: int | np.random.RandomState) -> np.random.RandomState:
@@ -123,7 +153,9 @@ def start_directions(game: EngagementGame, rng: np.random.RandomState,
 
 def best_response_dynamics(game: EngagementGame, seed: int | np.random.RandomState = 0,
                            max_iter: int = 500, init: object | None = None,
-                           callback: EventCallback | None = None) -> DynamicsResult:
+                           callback: EventCallback | None = None,
+                           behavior: str | Behavior = "best_response",
+                           behavior_seed: int | None = None) -> DynamicsResult:
     """Run the paper's best-response dynamics on ``game`` (module docstring).
 
     Parameters
@@ -133,10 +165,16 @@ def best_response_dynamics(game: EngagementGame, seed: int | np.random.RandomSta
         An ``int`` starts a new stream; a ``RandomState`` is continued (the paper's
         experiment loops share one across runs).
     max_iter : int >= 1
+        Iterations (rounds for ``hedge``).
     init : int array, shape (n,), optional
         Starting vertex per producer; when given, no ``rng.choice`` is drawn.
     callback : callable(event, directions), optional
         Called after every move or exit with the new directions ``(n,)``.
+    behavior : str or Behavior
+        ``"best_response"`` (default, the paper's), ``"quantal:rationality=l"`` or
+        ``"hedge:rate=h"`` (``recgym.behaviors``).
+    behavior_seed : int >= 0, optional
+        Seed of the behaviour's own stream (default ``seed``, or 0 for a ``RandomState``).
 
     Returns
     -------
@@ -144,7 +182,18 @@ def best_response_dynamics(game: EngagementGame, seed: int | np.random.RandomSta
     """
     rng = as_random_state(seed)
     max_iter = check_int("max_iter", max_iter, 1)
+    chosen = make_behavior(behavior)
+    stream = None
+    if chosen.random:
+        if behavior_seed is None:
+            behavior_seed = 0 if isinstance(seed, np.random.RandomState) else int(seed)
+        stream = np.random.default_rng(np.random.SeedSequence(
+            [BEHAVIOR_STREAM, check_int("behavior_seed", behavior_seed, 0)]))
+    if isinstance(chosen, Hedge):
+        return _hedge(game, chosen, start_directions(game, rng, init), max_iter, stream)
     state = DynamicsState(game, start_directions(game, rng, init))
+    if isinstance(chosen, Quantal):
+        state = QuantalState(game, state.directions, chooser=chosen, stream=stream)
     for iteration in range(max_iter):
         event = state.first_event(rng.permutation(game.n_producers), iteration)
         if event is None:
@@ -153,6 +202,53 @@ def best_response_dynamics(game: EngagementGame, seed: int | np.random.RandomSta
         if callback is not None:
             callback(event, state.directions.copy())
     return state.result(False, max_iter - 1)
+
+
+def _hedge(game: EngagementGame, hedge: Hedge, start: np.ndarray, rounds: int,
+           stream: np.random.Generator) -> DynamicsResult:
+    """Every producer runs Hedge over the vertices for ``rounds`` rounds (module docstring)."""
+    if game.producers_may_leave:
+        raise ValueError("behavior 'hedge': hedge producers never leave; the game's producers "
+                         "may (an outside option above 0 or the marginal payoff)")
+    n, n_vertices = game.n_producers, game.n_vertices
+    table = VertexTable(game)
+    directions = start.copy()
+    mixed = np.eye(n_vertices)[directions]  # round 1 plays the starting vertices
+    log_weights = np.zeros((n, n_vertices))
+    played_sum = np.zeros((n, n_vertices))
+    vertex_total = np.zeros((n, n_vertices))  # sum over rounds of each vertex's payoff
+    realised = np.zeros(n)
+    for round_ in range(1, rounds + 1):
+        counts = np.bincount(directions, minlength=n_vertices)
+        values = _all_tables(table, directions, counts) / game.total_weight  # (n, V)
+        played_sum += mixed
+        vertex_total += values
+        realised += values[np.arange(n), directions]
+        log_weights += hedge.rate / np.sqrt(round_) * values  # anytime rate h / sqrt(t)
+        shifted = np.exp(log_weights - log_weights.max(axis=1, keepdims=True))
+        mixed = shifted / shifted.sum(axis=1, keepdims=True)
+        cumulative = np.cumsum(mixed, axis=1)
+        directions = np.minimum((cumulative < stream.random(n)[:, None]).sum(axis=1),
+                                n_vertices - 1)
+    regret = (vertex_total.max(axis=1) - realised) / rounds
+    average = played_sum / rounds
+    last = directions
+    return DynamicsResult(False, rounds, last, np.bincount(last, minlength=n_vertices)[:game.dim],
+                          game.vertex_profile(last), (), np.ones(n, dtype=bool), (),
+                          average @ game.vertices, regret, float(regret.max()))
+
+
+def _all_tables(table: VertexTable, directions: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Every producer's payoffs at every vertex ``(n, V)`` (shared per vertex where the
+    rule is symmetric)."""
+    shared: dict[int, np.ndarray] = {}
+    rows = []
+    for producer, own in enumerate(directions.tolist()):
+        key = own if table.symmetric else -1 - producer
+        if key not in shared:
+            shared[key] = table(directions, counts, producer)
+        rows.append(shared[key])
+    return np.stack(rows)
 
 
 class DynamicsState:
@@ -224,3 +320,41 @@ class DynamicsState:
                               self.counts[:game.dim].copy(),
                               game.vertex_profile(self.directions), tuple(self.moves),
                               self.active.copy(), tuple(self.exits))
+
+
+class QuantalState(DynamicsState):
+    """The dynamics with quantal producers: a visited producer picks its vertex by the
+    logit rule (``recgym.behaviors.Quantal``) instead of the first better one.
+
+    Parameters
+    ----------
+    game, directions, active, table
+        As ``DynamicsState``.
+    chooser : Quantal
+    stream : numpy.random.Generator
+        The behaviour's stream (one uniform per visit of an active producer that stays).
+    """
+
+    def __init__(self, game: EngagementGame, directions: np.ndarray,
+                 active: np.ndarray | None = None, table: VertexTable | None = None, *,
+                 chooser: Quantal, stream: np.random.Generator) -> None:
+        super().__init__(game, directions, active, table)
+        self.chooser = chooser
+        self.stream = stream
+
+    def first_event(self, order: np.ndarray, iteration: int) -> Event | None:
+        tables: dict[int, np.ndarray] = {}
+        for producer in order.tolist():
+            if not self.active[producer]:
+                continue
+            own = int(self.directions[producer])
+            key = own if self.table.symmetric else -1 - producer
+            if key not in tables:
+                tables[key] = self.table(self.directions, self.counts, producer, self.active)
+            values = tables[key]
+            if values.max() / self.game.total_weight < self.game.outside_option[producer]:
+                return Exit(iteration, producer)
+            target = self.chooser.choose(values, self.stream)
+            if target != own:
+                return Move(iteration, producer, own, target, float(values[target] - values[own]))
+        return None
