@@ -76,6 +76,7 @@ respond (no permutation is drawn), and every welfare and SCF value is 0,
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -192,6 +193,20 @@ class Coevolution:
     def profile(self) -> np.ndarray:
         """The producers' current profile ``(n, d)`` (exited ones: their last vertex)."""
         return self.game.vertex_profile(self.directions)
+
+    def copy(self) -> Coevolution:
+        """An independent engine in the same state (users, models, both random streams),
+        sharing the read-only games: stepping one leaves the other as it was (for
+        look-ahead policies)."""
+        other = copy.copy(self)
+        other.population = self.population.copy()
+        other.platform = self.platform.copy()
+        other.rng = np.random.RandomState()
+        other.rng.set_state(self.rng.get_state())
+        other.directions, other.active = self.directions.copy(), self.active.copy()
+        other.last_clicks = self.last_clicks.copy()
+        other._state = None if self._state is None else self._state.copy()
+        return other
 
     def served_game(self, rule: ServingRule | None = None) -> EngagementGame | None:
         """The game of the active users under ``rule`` (default the game's) as the platform

@@ -76,6 +76,14 @@ class RidgeModels:
         self.b = np.zeros((n_users, dim))
         self._estimate: np.ndarray | None = None
 
+    def copy(self) -> RidgeModels:
+        """Independent models in the same state."""
+        other = RidgeModels.__new__(RidgeModels)
+        other.norms = self.norms
+        other.inverse, other.b = self.inverse.copy(), self.b.copy()
+        other._estimate = self._estimate
+        return other
+
     def mean(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """``A_k^-1 b_k`` ``(K', d)`` for the users ``rows``."""
         return np.einsum("kde,ke->kd", self.inverse[rows], self.b[rows])

@@ -29,6 +29,7 @@ stream only.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -100,6 +101,13 @@ class LearningPlatform:
             self.models = RidgeModels(game.users.sum(axis=1), game.dim, self.learner.lam)
             if self.elicit:
                 self.models.elicit(np.asarray(game.users), self.elicit, self.rng)
+
+    def copy(self) -> LearningPlatform:
+        """An independent platform in the same state (models and feedback stream)."""
+        other = copy.copy(self)
+        other.rng = copy.deepcopy(self.rng)
+        other.models = None if self.models is None else self.models.copy()
+        return other
 
     @property
     def oracle(self) -> bool:

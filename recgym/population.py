@@ -94,6 +94,12 @@ class Population:
         self.below: np.ndarray = np.zeros(game.n_users, dtype=np.int64)
         self._game: EngagementGame | None = game
 
+    def copy(self) -> Population:
+        """An independent population in the same state (the games are shared: read-only)."""
+        other = copy.copy(self)
+        other.active, other.below = self.active.copy(), self.below.copy()
+        return other  # ``users`` is replaced, never written in place
+
     @property
     def share_active(self) -> float:
         """Share of the starting users still active."""

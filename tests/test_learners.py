@@ -252,3 +252,16 @@ def test_users_above_unit_norm_need_the_oracle():
     with pytest.raises(ValueError, match="<= 1"):
         recgym.coevolve(heavy, n_producers=2, epochs=1, learner="greedy")
     assert len(recgym.coevolve(heavy, n_producers=2, epochs=1).history) == 1
+
+
+@pytest.mark.parametrize("spec", ["oracle", "ucb:alpha=0.5", "thompson:scale=0.3"])
+def test_a_copied_engine_is_independent(users, spec):
+    game = recgym.EngagementGame(users, 4, "softmax:temperature=0.1")
+    engine = Coevolution(game, "exposure:rate=0.3", 0.2, 2, learner=spec, seed=5)
+    engine.step()
+    twin = engine.copy()
+    ahead = [twin.step()[0] for _ in range(3)]  # the copy runs ahead ...
+    behind = [engine.step()[0] for _ in range(3)]  # ... and the original is where it was
+    assert ahead == behind
+    np.testing.assert_array_equal(engine.population.users, twin.population.users)
+    np.testing.assert_array_equal(engine.estimates(), twin.estimates())

@@ -51,6 +51,7 @@ consumed exactly as the paper's:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -276,6 +277,14 @@ class DynamicsState:
         self.counts = np.bincount(self.directions[self.active], minlength=game.n_vertices)
         self.moves: list[Move] = []
         self.exits: list[Exit] = []
+
+    def copy(self) -> DynamicsState:
+        """An independent state at the same point (the game and its table are shared)."""
+        other = copy.copy(self)
+        other.directions, other.active = self.directions.copy(), self.active.copy()
+        other.counts = self.counts.copy()
+        other.moves, other.exits = list(self.moves), list(self.exits)
+        return other
 
     def first_event(self, order: np.ndarray, iteration: int) -> Event | None:
         """The exit or move of the first producer in ``order`` that has one."""
