@@ -14,19 +14,22 @@ Sub-commands
     judged by social choice functions, resumable, with a summary table.
 ``recgym information --dataset NAME --epsilons E... --out DIR``
     Demand shared under differential privacy (``recgym.information``), resumable.
-``recgym coevolve --rule SPEC... --user-dynamics SPEC --epochs E --out DIR``
+``recgym coevolve --rule SPEC... --learner SPEC... --user-dynamics SPEC --epochs E --out DIR``
     The ecosystem over time (``recgym.coevolve``): producers respond, users change
     (``--user-dynamics``) and leave (``--user-outside-option``, ``--user-patience``),
-    epoch by epoch, one run per rule from the same users and seed; a table every
-    ``--every`` epochs, ``DIR/history.csv`` (one row per rule and epoch) and
-    ``DIR/coevolve.png``; resumable.
+    the platform serves by the true ratings (``--learner oracle``, the default) or
+    learns its users from clicks (``--learner greedy ucb:alpha=0.5 ...``,
+    ``--impressions``, ``--elicit``), epoch by epoch, one run per rule and learner from
+    the same users and seed; a table every ``--every`` epochs, ``DIR/history.csv``
+    (one row per rule, learner and epoch), ``DIR/coevolve.png`` and, with a learner
+    other than the oracle, ``DIR/learning.png``; resumable.
 ``recgym compare DIR``
     How many runs match the paper's published ones exactly (shipped with recgym),
     and which do not.
 ``recgym plot DIR``
     The figures of a sweep (the paper's, the design search's or information
     sharing's), as PNGs in ``DIR/figures``; of a ``recgym coevolve`` folder, its
-    ``coevolve.png`` again (in ``DIR``, or ``--fig-dir``).
+    ``coevolve.png`` (and ``learning.png``) again (in ``DIR``, or ``--fig-dir``).
 ``recgym download NAME``
     A real dataset's ratings file from its original source, checked.
 Plug-in commands
@@ -195,8 +198,9 @@ def _coevolve_folder(source: Path) -> Path | None:
 
 
 def _plot_coevolve(args: argparse.Namespace, folder: Path) -> int:
-    """``recgym plot`` of a ``recgym coevolve`` folder: its ``coevolve.png`` again."""
-    from recgym.experiments.coevolve_run import FIGURE_FILE, draw_folder
+    """``recgym plot`` of a ``recgym coevolve`` folder: its ``coevolve.png`` (and
+    ``learning.png``) again."""
+    from recgym.experiments.coevolve_run import draw_folder
 
     given = [flag for flag, value in (("--data", args.data), ("--dim", args.dim),
                                       ("--n-producers", args.n_producers),
@@ -206,7 +210,8 @@ def _plot_coevolve(args: argparse.Namespace, folder: Path) -> int:
                           f"recgym coevolve folder {folder}")
     fig_dir = folder if args.fig_dir is None else check_folder("--fig-dir", args.fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
-    print(draw_folder(folder, fig_dir / FIGURE_FILE, args.dpi))
+    for path in draw_folder(folder, fig_dir, args.dpi):
+        print(path)
     return 0
 
 
@@ -299,8 +304,9 @@ def build_parser(options_of: Container[str] | None = None) -> argparse.ArgumentP
         add_arguments(information, InformationConfig)
 
     coevolve = command("coevolve", _coevolve, "The ecosystem over time: producers respond, "
-                       "users change and leave, epoch by epoch; one run per serving rule, "
-                       "drawn side by side; resumable.")
+                       "users change and leave, the platform serves by the true ratings or "
+                       "learns its users from clicks, epoch by epoch; one run per serving "
+                       "rule and learner, drawn side by side; resumable.")
     if options_of is None or "coevolve" in options_of:
         from recgym.experiments.coevolve_run import CoevolveConfig
 
@@ -323,7 +329,8 @@ def build_parser(options_of: Container[str] | None = None) -> argparse.ArgumentP
     plot = command("plot", _plot, "Draw the figures of a sweep (the paper's, design, "
                    "information) or of a recgym coevolve folder.")
     plot.add_argument("results", metavar="DIR", help="Sweep folder or results file, or a "
-                      "recgym coevolve folder (its coevolve.png is drawn again).")
+                      "recgym coevolve folder (its coevolve.png and learning.png are "
+                      "drawn again).")
     plot.add_argument("--data", metavar="PATH", help="Real rating data, to load the users "
                       "of results that come without user_distributions.csv (e.g. a "
                       "published file).")

@@ -41,7 +41,7 @@ def _expected(rule: str) -> pd.DataFrame:
     game = EngagementGame(users, 3, rule)
     history = coevolve(game, user_dynamics="exposure:rate=0.2", user_outside_option=0.4,
                        epochs=3, scf=["user_min"], record="none").history
-    return history.assign(rule=rule)
+    return history.assign(rule=rule, learner="oracle")
 
 
 def test_writes_config_history_and_figure(folder: Path) -> None:
@@ -52,8 +52,11 @@ def test_writes_config_history_and_figure(folder: Path) -> None:
     assert config["epochs"] == 3 and config["user_dynamics"] == "exposure:rate=0.2"
     assert config["start_users"] == 30 and config["data_file"] is None
     assert config["scf_columns"] == ["user_min"]
+    assert config["learners"] == ["oracle"] and config["impressions"] == 1
+    assert config["elicit"] == 0
     history = pd.read_csv(folder / "history.csv")
-    assert list(history.columns) == ["rule", *HISTORY_COLUMNS, "user_min"]
+    assert list(history.columns) == ["rule", "learner", *HISTORY_COLUMNS, "user_min"]
+    assert set(history["learner"]) == {"oracle"}
     assert history["rule"].tolist() == [rule for rule in RULES for _ in range(3)]
     assert history["epoch"].tolist() == [1, 2, 3] * 3
     assert not history.isna().to_numpy().any()
@@ -174,8 +177,8 @@ def test_help_lists_the_flags(capsys: pytest.CaptureFixture) -> None:
     flags = ["--out", "--dataset", "--data", "--embedding-seed", "--dim", "--n-users",
              "--n-producers", "--rule", "--temperature", "--k", "--floor", "--payoff",
              "--outside-option", "--user-dynamics", "--user-outside-option",
-             "--user-patience", "--epochs", "--moves-per-epoch", "--seed", "--scf",
-             "--every", "--progress"]
+             "--user-patience", "--learner", "--impressions", "--elicit", "--epochs",
+             "--moves-per-epoch", "--seed", "--scf", "--every", "--progress"]
     assert [flag for flag in flags if flag not in text] == []
     with pytest.raises(SystemExit):
         main(["--help"])

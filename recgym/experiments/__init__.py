@@ -1,18 +1,21 @@
 """The paper's experiments, end to end (docs/model.md section 8).
 
-=================  ==============================================================
-module             job
-=================  ==============================================================
-``config``         ``Exp1Config``, ``Exp2Config``, ``EquilibriumConfig``: every
-                   setting, documented, and the command-line options made from them
-``sweep``          the loops as independent chains; ``run_sweep`` runs, writes and
-                   resumes them
-``backends``       where chains run: ``LocalBackend`` (processes), ``RayBackend``
-``results``        the per-run files (the published columns), CSV or Parquet
-``compare``        ``compare_runs``: which runs match the published ones exactly
-``plots``          ``save_figures``: the paper's figures
-``equilibrium``    one dynamics run, reported (``recgym equilibrium``)
-=================  ==============================================================
+====================  ==============================================================
+module                job
+====================  ==============================================================
+``config``            ``Exp1Config``, ``Exp2Config``, ``EquilibriumConfig``: every
+                      setting, documented, and the command-line options made from them
+``sweep``             the loops as independent chains; ``run_sweep`` runs, writes and
+                      resumes them
+``backends``          where chains run: ``LocalBackend`` (processes), ``RayBackend``
+``results``           the per-run files (the published columns), CSV or Parquet
+``compare``           ``compare_runs``: which runs match the published ones exactly
+``plots``             ``save_figures``: the paper's figures
+``equilibrium``       one dynamics run, reported (``recgym equilibrium``)
+``coevolve_run``      the ecosystem over time per rule and learner, written and
+                      resumed (``recgym coevolve``)
+``coevolve_plots``    its figures: ``coevolve.png``, ``learning.png``
+====================  ==============================================================
 
 Examples
 --------

@@ -1,26 +1,44 @@
-"""``recgym coevolve``: the ecosystem over time (``recgym.coevolve``), one run per rule.
+"""``recgym coevolve``: the ecosystem over time (``recgym.coevolve``), one run per rule
+and learner.
 
-Every rule of ``--rule`` runs ``recgym.coevolve.coevolve`` on the same starting users,
-producers, payoff, user dynamics and seed, so the rules can be compared epoch by
-epoch. The command writes into ``--out``:
+Every pair of a rule of ``--rule`` and a learner of ``--learner`` (rule by rule, the
+learners in turn) runs ``recgym.coevolve.coevolve`` on the same starting users,
+producers, payoff, user dynamics and seed (the producers' stream and the feedback
+stream both come from ``--seed``), with ``--impressions`` and ``--elicit``, so the
+runs can be compared epoch by epoch. The learner ``oracle`` (the default) serves by
+the true ratings, exactly recgym without learning; the others serve by their
+estimates and learn from Bernoulli clicks (``recgym.learners``, docs/ecosystem.md
+E8). The command writes into ``--out``:
 
 * ``config.json``: every setting (``CoevolveConfig.settings``: the flags, the rules'
-  spec strings as they appear in ``history.csv``, the SCF columns, the number of
-  starting users, and for real data the ratings file found and its sha256);
-* ``history.csv``: one row per rule and epoch, appended as epochs finish, with the
-  columns ``rule`` (the rule's spec string), ``recgym.coevolve.HISTORY_COLUMNS`` and
+  and learners' spec strings as they appear in ``history.csv`` (``rules``,
+  ``learners``), ``impressions``, ``elicit``, the SCF columns, the number of starting
+  users, and for real data the ratings file found and its sha256);
+* ``history.csv``: one row per rule, learner and epoch, appended as epochs finish,
+  with the columns ``rule`` and ``learner`` (spec strings),
+  ``recgym.coevolve.HISTORY_COLUMNS`` (with ``clicks``, ``estimation_error``,
+  ``regret_vs_oracle`` and ``cumulative_regret``, 0 for the oracle but its clicks) and
   one per extra SCF (``--scf``); no value is missing;
 * ``coevolve.png``: homogenization, user welfare, retention (``active_users``) and
-  content features against the epochs, one line per rule
-  (``recgym.experiments.coevolve_plots``); ``recgym plot DIR`` draws it again.
+  content features against the epochs, one line per rule and learner
+  (``recgym.experiments.coevolve_plots``);
+* ``learning.png``, when a learner is not the oracle: estimation error, cumulative
+  regret against the oracle, user welfare and clicks against the epochs, one line per
+  rule and learner. ``recgym plot DIR`` draws both again.
 
 **Resuming.** Like the sweeps, the folder is resumable: run the same command again
-and the rules whose epochs are all in ``history.csv`` are not computed again; a rule
-cut short (Ctrl-C, SIGTERM) is computed again from its first epoch (an epoch needs
-the state of the ones before, which is not saved), its partial rows replaced. Other
-result settings are refused (``recgym.experiments.folders.write_or_check_config``);
-``--out``, ``--data``, ``--progress`` and ``--every`` may change. Every flag, the
-data file and the users are checked before anything is written.
+and the (rule, learner) runs whose epochs are all in ``history.csv`` are not computed
+again; a run cut short (Ctrl-C, SIGTERM) is computed again from its first epoch (an
+epoch needs the state of the ones before, which is not saved), its partial rows
+replaced. Other result settings are refused (``recgym.experiments.folders.
+write_or_check_config``), the learners, ``--impressions`` and ``--elicit`` included;
+``--out``, ``--data``, ``--progress`` and ``--every`` may change. A folder written
+before ``recgym coevolve`` had learners (its ``config.json`` without ``learner``,
+``learners``, ``impressions``, ``elicit``, its ``history.csv`` without the learner's
+columns) is refused like any other settings (missing settings are different ones,
+as for every sweep, and its history lacks the clicks the engine now records): run it
+again into a new folder; ``recgym plot`` still draws it (as the oracle). Every flag,
+the data file and the users are checked before anything is written.
 """
 
 from __future__ import annotations
@@ -56,19 +74,27 @@ from recgym.experiments.folders import (
 )
 from recgym.experiments.results import check_regular_file, replace_file
 from recgym.game import EngagementGame
+from recgym.learners import LEARNERS, Learner, make_learner
+from recgym.learning_platform import NORM_TOL
 from recgym.options import MAX_SEED, option, rule_from_flags
 from recgym.payoffs import PAYOFFS
 from recgym.registry import parse_spec
 from recgym.rules import RULES, ServingRule
 from recgym.user_dynamics import USER_DYNAMICS, make_user_dynamics
 
-__all__ = ["EXPERIMENT", "FIGURE_FILE", "HISTORY_FILE", "CoevolveConfig", "CoevolveResult",
-           "draw_folder", "format_summary", "is_coevolve_folder", "read_history",
-           "run_coevolve"]
+__all__ = ["EXPERIMENT", "FIGURE_FILE", "HISTORY_FILE", "LEARNING_FIGURE_FILE", "RUN_KEYS",
+           "CoevolveConfig", "CoevolveResult", "draw_folder", "format_summary",
+           "is_coevolve_folder", "read_history", "run_coevolve"]
 
 EXPERIMENT = "coevolve"
 HISTORY_FILE = "history.csv"
 FIGURE_FILE = "coevolve.png"
+#: The second figure, drawn when a learner is not the oracle.
+LEARNING_FIGURE_FILE = "learning.png"
+#: The columns of ``history.csv`` that name a run.
+RUN_KEYS = ("rule", "learner")
+#: The learner of a folder that records none (written before learners).
+ORACLE = "oracle"
 #: Resolution of the figure the command writes (``recgym plot`` takes ``--dpi``).
 FIGURE_DPI = 80
 #: Settings that change no result: they may differ when a folder is resumed.
@@ -80,14 +106,17 @@ TABLE = (("epoch", "epoch", "d"), ("user_welfare", "user_w", ".4f"),
          ("demand_entropy", "entropy", ".4f"), ("content_features", "features", "d"),
          ("departed", "departed", "d"), ("exits", "exits", "d"),
          ("converged", "eq", ""))
+#: Columns the table adds, after ``features``, when a learner is not the oracle.
+LEARNING_TABLE = (("estimation_error", "est_err", ".4f"), ("clicks", "clicks", ".3f"),
+                  ("cumulative_regret", "cum_regret", ".4f"))
 
 
 @dataclass(frozen=True)
 class CoevolveConfig:
     """Producers and users co-evolving over epochs (``recgym coevolve``)."""
 
-    out: str = option(None, "Output folder: config.json, history.csv, coevolve.png.",
-                      metavar="DIR")
+    out: str = option(None, "Output folder: config.json, history.csv, coevolve.png (and "
+                      "learning.png with a learner other than oracle).", metavar="DIR")
     dataset: str = option("synth-uniform", f"User data: {', '.join(DATASET_NAMES)}.")
     data: str | None = option(None, "Folder or file with the real rating data (default: the "
                               "RECGYM_DATA environment variable; ignored for synthetic data).",
@@ -119,6 +148,16 @@ class CoevolveConfig:
                                         metavar="W")
     user_patience: int = option(1, "Users' patience P: consecutive epochs below w before "
                                 "leaving.", metavar="P")
+    learner: tuple[str, ...] = option(
+        ("oracle",), "How the platform serves and learns its users: learner spec strings ("
+        + ", ".join(LEARNERS.names) + "; e.g. greedy epsilon:eps=0.1 ucb:alpha=0.5 "
+        "thompson:scale=1, each with lam); oracle serves by the true ratings, the others by "
+        "their estimates, learning from clicks. Every rule runs with every learner, from the "
+        "same users and seed.", metavar="SPEC")
+    impressions: int = option(1, "Impressions (each with a Bernoulli click) per active user "
+                              "and epoch, which the learners learn from.", metavar="N")
+    elicit: int = option(0, "Questions the platform asks each user before epoch 1 (a basis "
+                         "vector shown, a click observed).", metavar="Q")
     epochs: int = option(50, "Epochs E.", metavar="E")
     moves_per_epoch: int = option(5, "Iterations of the producers' dynamics per epoch.",
                                   metavar="M")
@@ -153,6 +192,14 @@ class CoevolveConfig:
             raise ValueError(f"--user-dynamics: {exc}") from None
         check_float("--user-outside-option", self.user_outside_option, 0.0)
         check_ints("--user-patience", self.user_patience, 1)
+        learners = self.make_learners()  # validates --learner
+        check_ints("--impressions", self.impressions, 1)
+        check_ints("--elicit", self.elicit, 0)
+        learning = [learner.spec for learner in learners if not learner.oracle]
+        if learning and PAYOFFS.get(self.payoff).needs_welfare_loss:
+            raise ValueError(f"--learner {learning[0]}: --payoff {self.payoff} is not supported "
+                             "with a learner other than oracle (it needs the welfare without "
+                             "each producer, defined only for serving by the true ratings)")
         check_ints("--epochs", self.epochs, 1)
         check_ints("--moves-per-epoch", self.moves_per_epoch, 1)
         check_ints("--seed", self.seed, 0, MAX_SEED)
@@ -181,6 +228,27 @@ class CoevolveConfig:
             raise ValueError(f"--rule gives the same rule twice: {', '.join(repeated)}")
         return rules
 
+    def make_learners(self) -> list[Learner]:
+        """The learners of ``--learner``, in order; ``ValueError`` naming ``--learner``."""
+        if len(self.learner) == 0:
+            raise ValueError("--learner needs at least one learner")
+        learners = []
+        for spec in self.learner:
+            try:
+                learners.append(make_learner(spec))
+            except ValueError as exc:
+                raise ValueError(f"--learner {spec}: {exc}") from None
+        specs = [learner.spec for learner in learners]
+        repeated = sorted({spec for spec in specs if specs.count(spec) > 1})
+        if repeated:
+            raise ValueError(f"--learner gives the same learner twice: {', '.join(repeated)}")
+        return learners
+
+    @property
+    def learns(self) -> bool:
+        """A learner is not the oracle (the platform learns its users)."""
+        return any(not learner.oracle for learner in self.make_learners())
+
     @property
     def scf_columns(self) -> list[str]:
         """The history columns of ``--scf`` (``user_welfare`` and ``producer_welfare``
@@ -196,7 +264,7 @@ class CoevolveConfig:
     @property
     def columns(self) -> list[str]:
         """The columns of ``history.csv``."""
-        return ["rule", *HISTORY_COLUMNS, *self.scf_columns]
+        return [*RUN_KEYS, *HISTORY_COLUMNS, *self.scf_columns]
 
     @property
     def data_path(self) -> str | None:
@@ -212,13 +280,14 @@ class CoevolveConfig:
         return str(locate(DATA_FILES[self.dataset], self.data_path).resolve())
 
     def settings(self, n_users: int) -> dict[str, Any]:
-        """What ``config.json`` records: every flag, the rules' and SCFs' column names,
+        """What ``config.json`` records: every flag, the rules', learners' and SCFs' names,
         the ``n_users`` starting users, the data file and its sha256 (real data;
         ``require_data`` refuses a missing or wrong file: call it before writing)."""
         values: dict[str, Any] = {"experiment": self.experiment}
         for key, value in dataclasses.asdict(self).items():
             values[key] = list(value) if isinstance(value, tuple) else value
         values.update(rules=[rule.spec for rule in self.make_rules()],
+                      learners=[learner.spec for learner in self.make_learners()],
                       scf_columns=self.scf_columns, start_users=n_users,
                       data_file=self.data_file())
         return {**values, **require_data(self.dataset, self.data_path)}
@@ -236,7 +305,12 @@ def _open_params(spec: str) -> set[str]:
 
 @dataclass(frozen=True)
 class CoevolveResult:
-    """What ``run_coevolve`` did: every rule's history, where it went, what it computed."""
+    """What ``run_coevolve`` did: every run's history, where it went, what it computed.
+
+    ``runs`` are the ``(rule, learner)`` pairs in order, ``n_computed`` of them computed
+    now; ``figure`` is ``coevolve.png``, ``figures`` every figure drawn (with
+    ``learning.png`` when a learner is not the oracle).
+    """
 
     history: pd.DataFrame
     folder: Path
@@ -244,6 +318,12 @@ class CoevolveResult:
     rules: list[str]
     n_computed: int
     seconds: float
+    learners: list[str] = dataclasses.field(default_factory=lambda: [ORACLE])
+    figures: list[Path] = dataclasses.field(default_factory=list)
+
+    @property
+    def runs(self) -> list[tuple[str, str]]:
+        return [(rule, learner) for rule in self.rules for learner in self.learners]
 
 
 def load_start_users(config: CoevolveConfig) -> np.ndarray:
@@ -255,9 +335,23 @@ def load_start_users(config: CoevolveConfig) -> np.ndarray:
     return users if config.n_users is None else users[:config.n_users]
 
 
+def check_learnable(config: CoevolveConfig, users: np.ndarray) -> None:
+    """Users with ``||c_k||_1 > 1`` cannot click with probability ``r_ki`` under a learner
+    other than the oracle: ``ValueError`` naming ``--learner`` (the data sets' users are
+    L1-normalised, so only users of your own get here)."""
+    if not config.learns or users.shape[0] == 0:
+        return
+    largest = float(users.sum(axis=1).max())
+    if largest > 1.0 + NORM_TOL:
+        learner = next(lr.spec for lr in config.make_learners() if not lr.oracle)
+        raise ValueError(f"--learner {learner}: the users must have ||c_k||_1 <= 1 (clicks "
+                         f"are Bernoulli draws of the ratings); the largest is {largest:.6g}")
+
+
 def run_coevolve(config: CoevolveConfig, echo: Callable[[str], None] | None = None
                  ) -> CoevolveResult:
-    """Run every rule of ``config`` (module docstring), writing ``config.out``.
+    """Run every (rule, learner) pair of ``config`` (module docstring), writing
+    ``config.out``.
 
     ``echo`` prints the table's lines (default: ``tqdm.write`` to stdout, which keeps
     the progress bar on stderr intact).
@@ -265,55 +359,67 @@ def run_coevolve(config: CoevolveConfig, echo: Callable[[str], None] | None = No
     echo = echo or (lambda line: tqdm.write(line, file=sys.stdout))
     start = time.perf_counter()
     users = load_start_users(config)
+    check_learnable(config, users)
     games = [EngagementGame(users, config.n_producers, rule, payoff=config.payoff,
                             outside_option=config.outside_option)
              for rule in config.make_rules()]
     settings = config.settings(users.shape[0])
+    rules, learners = settings["rules"], settings["learners"]
+    runs = [(rule, learner) for rule in rules for learner in learners]
     out = Path(config.out)
     make_folder(out)
     with folder_lock(out), sigterm_as_interrupt():
-        write_or_check_config(out, settings, NON_RESULT_FIELDS, (HISTORY_FILE, FIGURE_FILE))
-        rules = settings["rules"]
-        kept = _finished_rules(out / HISTORY_FILE, config.columns, rules, config.epochs)
-        done = set(kept["rule"])
-        new_rows = _run_rules(config, [g for g, r in zip(games, rules, strict=True)
-                                       if r not in done], len(done), out, echo)
+        write_or_check_config(out, settings, NON_RESULT_FIELDS,
+                              (HISTORY_FILE, FIGURE_FILE, LEARNING_FIGURE_FILE))
+        kept = _finished_runs(out / HISTORY_FILE, config.columns, runs, config.epochs)
+        done = set(_keys(kept))
+        todo = [(game, (rule, learner)) for game, rule in zip(games, rules, strict=True)
+                for learner in learners if (rule, learner) not in done]
+        new_rows = _run_all(config, todo, len(done), out, echo)
         on_disk = _joined(kept, pd.DataFrame(new_rows, columns=config.columns))
-        history = _in_rule_order(on_disk, rules)
+        history = _in_run_order(on_disk, runs)
         _write_history(out / HISTORY_FILE, config.columns, history.to_dict("records"),
-                       replace=history["rule"].tolist() != on_disk["rule"].tolist())
-        figure = _draw(history, settings, out / FIGURE_FILE, FIGURE_DPI)
-    return CoevolveResult(history, out, figure, rules, len(rules) - len(done),
-                          time.perf_counter() - start)
+                       replace=_keys(history) != _keys(on_disk))
+        figures = _draw(history, settings, out, FIGURE_DPI)
+    return CoevolveResult(history, out, figures[0], rules, len(runs) - len(done),
+                          time.perf_counter() - start, learners, figures)
 
 
-def _run_rules(config: CoevolveConfig, games: Sequence[EngagementGame], n_done: int,
-               out: Path, echo: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Run ``games`` in turn, appending each epoch's row to ``history.csv`` as it ends."""
+def _run_all(config: CoevolveConfig, todo: Sequence[tuple[EngagementGame, tuple[str, str]]],
+             n_done: int, out: Path, echo: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Run each game with its learner in turn, appending each epoch's row to
+    ``history.csv`` as it ends."""
     rows: list[dict[str, Any]] = []
-    total = (n_done + len(games)) * config.epochs
+    total = (n_done + len(todo)) * config.epochs
+    learns, named = config.learns, _names_learners(config.learner)
     with tqdm(total=total, initial=n_done * config.epochs, unit="epoch", desc=EXPERIMENT,
               file=sys.stderr, disable=not config.progress, dynamic_ncols=True) as bar, \
             _appender(out / HISTORY_FILE, config.columns) as append:
-        for game in games:
-            spec = game.rule.spec
-            echo(f"rule {spec}:")
-            echo(_header(config.scf_columns))
+        for game, (spec, learner) in todo:
+            echo(f"rule {spec}, learner {learner}:" if named else f"rule {spec}:")
+            echo(_header(config.scf_columns, learns))
 
-            def finished(row: dict[str, Any], spec: str = spec) -> None:
-                row = {"rule": spec, **row}
+            def finished(row: dict[str, Any], key: tuple[str, str] = (spec, learner)) -> None:
+                row = dict(zip(RUN_KEYS, key, strict=True)) | row
                 append(row)
                 rows.append(row)
                 bar.update()
                 if row["epoch"] in (1, config.epochs) or row["epoch"] % config.every == 0:
-                    echo(_line(row, config.scf_columns))
+                    echo(_line(row, config.scf_columns, learns))
 
             coevolve(game, user_dynamics=config.user_dynamics,
                      user_outside_option=config.user_outside_option,
                      user_patience=config.user_patience, epochs=config.epochs,
                      moves_per_epoch=config.moves_per_epoch, seed=config.seed,
-                     scf=list(config.scf or ()), record="none", progress=finished)
+                     scf=list(config.scf or ()), record="none", learner=learner,
+                     impressions=config.impressions, elicit=config.elicit,
+                     progress=finished)
     return rows
+
+
+def _names_learners(learners: Sequence[str]) -> bool:
+    """The table and summary name the learner unless the only one is the oracle."""
+    return list(learners) != [ORACLE]
 
 
 # ---------------------------------------------------------------------------
@@ -367,7 +473,8 @@ def _write_history(path: Path, columns: Sequence[str], rows: Sequence[dict[str, 
 def _read_csv(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
     """The rows of ``path`` (a last line cut short is left out); ``ValueError`` if its
     header is not ``columns`` (any header with a ``rule`` and an ``epoch`` column when
-    ``columns`` is None) or it cannot be parsed."""
+    ``columns`` is None) or it cannot be parsed. Without a ``learner`` column (a folder
+    written before learners) every row's learner is ``oracle``."""
     text = path.read_text(encoding="utf-8")
     text = text[:text.rfind("\n") + 1]
     found = next(csv.reader([text.partition("\n")[0]]), [])
@@ -377,16 +484,20 @@ def _read_csv(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
                          f"({', '.join(columns or ('rule', 'epoch', '...'))}); choose another "
                          "--out folder")
     try:
-        return pd.read_csv(io.StringIO(text), dtype={"rule": str})
+        frame = pd.read_csv(io.StringIO(text), dtype=dict.fromkeys(RUN_KEYS, str))
     except (ValueError, pd.errors.ParserError) as exc:
         raise ValueError(f"{path} cannot be read ({exc}); delete it to compute it again, or "
                          "choose another --out folder") from None
+    if "learner" not in frame.columns:
+        frame.insert(1, "learner", ORACLE)
+    return frame
 
 
-def _finished_rules(path: Path, columns: Sequence[str], rules: Sequence[str],
-                    epochs: int) -> pd.DataFrame:
-    """The rows of the rules whose ``epochs`` epochs are all in ``path`` (complete, no
-    value missing); the file is rewritten without the others' rows."""
+def _finished_runs(path: Path, columns: Sequence[str], runs: Sequence[tuple[str, str]],
+                   epochs: int) -> pd.DataFrame:
+    """The rows of the ``(rule, learner)`` runs whose ``epochs`` epochs are all in
+    ``path`` (complete, no value missing); the file is rewritten without the others'
+    rows."""
     empty = pd.DataFrame(columns=list(columns))
     if not check_regular_file(path):
         return empty
@@ -395,8 +506,9 @@ def _finished_rules(path: Path, columns: Sequence[str], rules: Sequence[str],
         _write_history(path, columns, [], replace=True)
         return empty
     frame = _read_csv(path, columns)
-    complete = [rule for rule in rules if _complete(frame[frame["rule"] == rule], epochs)]
-    kept = _in_rule_order(frame[frame["rule"].isin(complete)], complete)
+    keys = _keys(frame)
+    complete = [run for run in runs if _complete(frame[_is_in(keys, {run})], epochs)]
+    kept = _in_run_order(frame[_is_in(keys, set(complete))], complete)
     if len(kept) != len(frame) or not raw.endswith(b"\n"):
         _write_history(path, columns, kept.to_dict("records"), replace=True)
     return kept
@@ -414,10 +526,22 @@ def _joined(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
         (parts[0] if parts else first).reset_index(drop=True)
 
 
-def _in_rule_order(frame: pd.DataFrame, rules: Sequence[str]) -> pd.DataFrame:
-    """``frame`` sorted by the position of its rule in ``rules``, then by epoch."""
-    position = frame["rule"].map({rule: i for i, rule in enumerate(rules)})
-    order = np.lexsort((frame["epoch"].to_numpy(), position.to_numpy()))
+def _is_in(keys: Sequence[tuple[str, str]], wanted: set[tuple[str, str]]) -> np.ndarray:
+    """Boolean mask of the ``keys`` in ``wanted``."""
+    return np.array([key in wanted for key in keys], dtype=bool)
+
+
+def _keys(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """The ``(rule, learner)`` of every row of ``frame``."""
+    return list(zip(frame["rule"], frame["learner"], strict=True))
+
+
+def _in_run_order(frame: pd.DataFrame, runs: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """``frame`` sorted by the position of its ``(rule, learner)`` in ``runs``, then by
+    epoch."""
+    where = {run: i for i, run in enumerate(runs)}
+    position = np.array([where[key] for key in _keys(frame)], dtype=np.int64)
+    order = np.lexsort((frame["epoch"].to_numpy(), position))
     return frame.iloc[order].reset_index(drop=True)
 
 
@@ -437,56 +561,92 @@ def is_coevolve_folder(folder: Path) -> bool:
 
 
 def read_history(folder: Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The settings (``{}`` without ``config.json``) and the rows of a saved run."""
+    """The settings (``{}`` without ``config.json``) and the rows of a saved run (with a
+    ``learner`` column, ``oracle`` for a folder written before learners)."""
     settings = read_config(folder / CONFIG_FILE) or {}
     path = folder / HISTORY_FILE
     if not check_regular_file(path):
         raise ValueError(f"{folder} holds no {HISTORY_FILE}: nothing to draw")
-    columns = (["rule", *HISTORY_COLUMNS, *settings["scf_columns"]]
-               if "scf_columns" in settings else None)
+    columns = ([*RUN_KEYS, *HISTORY_COLUMNS, *settings["scf_columns"]]
+               if {"scf_columns", "learners"} <= set(settings) else None)
     return settings, _read_csv(path, columns)
 
 
-def draw_folder(folder: Path, figure: Path, dpi: int = FIGURE_DPI) -> Path:
-    """Draw the saved run in ``folder`` into ``figure`` (a PNG); its path."""
+def draw_folder(folder: Path, fig_dir: Path, dpi: int = FIGURE_DPI) -> list[Path]:
+    """Draw the saved run in ``folder`` into ``fig_dir``: ``coevolve.png``, and
+    ``learning.png`` when a learner is not the oracle; their paths."""
     settings, history = read_history(folder)
-    return _draw(history, settings, figure, dpi)
+    return _draw(history, settings, fig_dir, dpi)
 
 
-def _draw(history: pd.DataFrame, settings: dict[str, Any], figure: Path, dpi: int) -> Path:
-    from recgym.experiments.coevolve_plots import save_coevolve_figure
+def _draw(history: pd.DataFrame, settings: dict[str, Any], fig_dir: Path,
+          dpi: int) -> list[Path]:
+    from recgym.experiments.coevolve_plots import (
+        LEARNING_PANELS,
+        save_coevolve_figure,
+        save_learning_figure,
+    )
 
-    rules = settings.get("rules") or list(dict.fromkeys(history["rule"]))
-    return save_coevolve_figure(history, figure, rules=rules, title=_title(settings), dpi=dpi)
+    found = list(dict.fromkeys(_keys(history)))
+    if "rules" in settings:
+        learners = settings.get("learners") or [ORACLE]
+        runs = [(rule, learner) for rule in settings["rules"] for learner in learners]
+    else:
+        runs = found
+    title = _title(settings)
+    paths = [save_coevolve_figure(history, fig_dir / FIGURE_FILE, runs=runs, title=title,
+                                  dpi=dpi)]
+    learning = {column for column, _ in LEARNING_PANELS} <= set(history.columns)
+    if learning and not all(_is_oracle(learner) for _, learner in runs):
+        paths.append(save_learning_figure(history, fig_dir / LEARNING_FIGURE_FILE, runs=runs,
+                                          title=title, dpi=dpi))
+    return paths
+
+
+def _is_oracle(spec: str) -> bool:
+    """``spec`` names the oracle (a learner unknown here, e.g. a plug-in's, is not)."""
+    try:
+        return make_learner(spec).oracle
+    except ValueError:
+        return False
 
 
 def _title(settings: dict[str, Any]) -> str:
-    """The figure's title: the users, the game and the users' dynamics."""
+    """The figure's title: the users, the game, the users' dynamics, the feedback."""
     if not settings:
         return ""
+    feedback = ""
+    if not all(_is_oracle(learner) for learner in settings.get("learners") or [ORACLE]):
+        feedback = (f"; {settings['impressions']} impression(s) per user and epoch, "
+                    f"{settings['elicit']} elicited")
     return (f"{settings['dataset']} (K={settings['start_users']}, d={settings['dim']}), "
             f"n={settings['n_producers']}, payoff {settings['payoff']}; users "
             f"{settings['user_dynamics']}, w={settings['user_outside_option']:g}, "
             f"P={settings['user_patience']}; {settings['moves_per_epoch']} moves per epoch, "
-            f"seed {settings['seed']}")
+            f"seed {settings['seed']}{feedback}")
 
 
 # ---------------------------------------------------------------------------
 # The printed table
 # ---------------------------------------------------------------------------
 
-def _widths(scf_columns: Sequence[str]) -> list[tuple[str, str, str, int]]:
-    columns = [*TABLE, *((name, name, ".4f") for name in scf_columns)]
+def _widths(scf_columns: Sequence[str], learns: bool = False
+            ) -> list[tuple[str, str, str, int]]:
+    """The table's columns: ``TABLE`` (with ``LEARNING_TABLE`` after ``features`` when
+    ``learns``) and the SCFs'."""
+    cut = [key for key, _, _ in TABLE].index("content_features") + 1
+    columns = [*TABLE[:cut], *(LEARNING_TABLE if learns else ()), *TABLE[cut:],
+               *((name, name, ".4f") for name in scf_columns)]
     return [(key, head, fmt, max(len(head), 6)) for key, head, fmt in columns]
 
 
-def _header(scf_columns: Sequence[str]) -> str:
-    return "  ".join(f"{head:>{width}}" for _, head, _, width in _widths(scf_columns))
+def _header(scf_columns: Sequence[str], learns: bool = False) -> str:
+    return "  ".join(f"{head:>{width}}" for _, head, _, width in _widths(scf_columns, learns))
 
 
-def _line(row: dict[str, Any], scf_columns: Sequence[str]) -> str:
+def _line(row: dict[str, Any], scf_columns: Sequence[str], learns: bool = False) -> str:
     cells = []
-    for key, _, fmt, width in _widths(scf_columns):
+    for key, _, fmt, width in _widths(scf_columns, learns):
         value = row[key]
         text = ("yes" if value else "no") if key == "converged" else format(value, fmt)
         cells.append(f"{text:>{width}}")
@@ -494,15 +654,28 @@ def _line(row: dict[str, Any], scf_columns: Sequence[str]) -> str:
 
 
 def format_summary(result: CoevolveResult) -> str:
-    """The closing lines: where the history and figure are and every rule's last epoch."""
-    width = max(len(rule) for rule in result.rules)
-    scfs = [c for c in result.history.columns if c not in ("rule", *HISTORY_COLUMNS)]
-    last = result.history.groupby("rule", sort=False).tail(1)
-    lines = [f"{len(result.history)} epochs of {len(result.rules)} rule(s) in "
-             f"{result.folder / HISTORY_FILE} ({result.n_computed} rule(s) computed now, "
-             f"{len(result.rules) - result.n_computed} already there) in "
-             f"{result.seconds:.1f} s", "last epoch per rule:",
-             f"{'rule':<{width}}  {_header(scfs)}"]
-    lines += [f"{row['rule']:<{width}}  {_line(row, scfs)}" for row in last.to_dict("records")]
-    lines.append(f"figure: {result.figure}")
+    """The closing lines: where the history and figures are and every run's last epoch
+    (with the estimation error, clicks and cumulative regret when a learner is not the
+    oracle)."""
+    learns = not all(_is_oracle(learner) for learner in result.learners)
+    named = _names_learners(result.learners)
+    scfs = [c for c in result.history.columns if c not in (*RUN_KEYS, *HISTORY_COLUMNS)]
+    last = result.history.groupby(list(RUN_KEYS), sort=False).tail(1)
+    rule_width = max(len("rule"), *map(len, result.rules))
+    learner_width = max(len("learner"), *map(len, result.learners))
+    n_runs = len(result.runs)
+
+    def key(rule: str, learner: str) -> str:
+        return f"{rule:<{rule_width}}  " + (f"{learner:<{learner_width}}  " if named else "")
+
+    runs = (f"{n_runs} run(s) ({len(result.rules)} rule(s) x {len(result.learners)} "
+            "learner(s))" if named else f"{n_runs} rule(s)")
+    lines = [f"{len(result.history)} epochs of {runs} in {result.folder / HISTORY_FILE} "
+             f"({result.n_computed} {'run' if named else 'rule'}(s) computed now, "
+             f"{n_runs - result.n_computed} already there) in {result.seconds:.1f} s",
+             "last epoch per rule and learner:" if named else "last epoch per rule:",
+             key("rule", "learner") + _header(scfs, learns)]
+    lines += [key(row["rule"], row["learner"]) + _line(row, scfs, learns)
+              for row in last.to_dict("records")]
+    lines += [f"figure: {path}" for path in (result.figures or [result.figure])]
     return "\n".join(lines)
