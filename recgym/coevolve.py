@@ -85,13 +85,21 @@ import numpy as np
 
 from recgym import metrics, welfare
 from recgym._validation import check_int
+from recgym.behaviors import BEHAVIOR_STREAM, Behavior, Hedge, Quantal, make_behavior
 from recgym.datasets import resolve_users
 from recgym.game import EngagementGame, Serving
 from recgym.learners import Learner
 from recgym.learning_platform import LearningPlatform
 from recgym.population import Population
 from recgym.rules import ServingRule
-from recgym.solvers import DynamicsState, ExactSolver, as_random_state, start_directions
+from recgym.solvers import (
+    DynamicsState,
+    ExactSolver,
+    QuantalState,
+    VertexTable,
+    as_random_state,
+    start_directions,
+)
 from recgym.user_dynamics import UserDynamics
 
 if TYPE_CHECKING:
@@ -163,7 +171,11 @@ class Coevolution:
         How the platform serves and learns (``recgym.learners``; default ``"oracle"``,
         the true ratings).
     feedback_seed : int, optional
-        Seed of the feedback stream (default: ``seed``, or 0 for a ``RandomState``).
+        Seed of the feedback stream (default: ``seed``, or 0 for a ``RandomState``) and of
+        the quantal producers' choices.
+    behavior : str or Behavior
+        How producers choose (``recgym.behaviors``): ``"best_response"`` (default) or
+        ``"quantal:rationality=l"``; ``hedge`` is refused (it plays simultaneous rounds).
     """
 
     def __init__(self, game: EngagementGame, user_dynamics: str | UserDynamics = "static",
@@ -171,14 +183,23 @@ class Coevolution:
                  moves_per_epoch: object = 5, seed: int | np.random.RandomState = 0,
                  scfs: Sequence[welfare.SocialChoice] = (), learner: str | Learner = "oracle",
                  impressions: object = 1, elicit: object = 0,
-                 feedback_seed: int | None = None) -> None:
+                 feedback_seed: int | None = None,
+                 behavior: str | Behavior = "best_response") -> None:
         self.game = game
+        self.behavior: Behavior = make_behavior(behavior)
+        if isinstance(self.behavior, Hedge):
+            raise ValueError("behavior 'hedge' plays simultaneous rounds; the epoch engine's "
+                             "producers move one at a time: use best_response or quantal here "
+                             "(hedge runs in recgym.solvers.best_response_dynamics)")
         self.population = Population(game, user_dynamics, user_outside_option, user_patience)
         self.moves_per_epoch: int = check_int("moves_per_epoch", moves_per_epoch, 1)
         self.scfs = tuple(scfs)
         if feedback_seed is None:
             feedback_seed = 0 if isinstance(seed, np.random.RandomState) else seed
         self.platform = LearningPlatform(game, learner, impressions, elicit, feedback_seed)
+        # The quantal producers' own stream (recgym.solvers.dynamics), seeded like the feedback.
+        self._choices = np.random.default_rng(np.random.SeedSequence(
+            [BEHAVIOR_STREAM, feedback_seed])) if self.behavior.random else None
         self.rng: np.random.RandomState = as_random_state(seed)
         self.directions: np.ndarray = start_directions(game, self.rng)
         self.active: np.ndarray = np.ones(game.n_producers, dtype=bool)
@@ -206,6 +227,10 @@ class Coevolution:
         other.directions, other.active = self.directions.copy(), self.active.copy()
         other.last_clicks = self.last_clicks.copy()
         other._state = None if self._state is None else self._state.copy()
+        if self._choices is not None:
+            other._choices = copy.deepcopy(self._choices)
+            if isinstance(other._state, QuantalState):
+                other._state.stream = other._choices
         return other
 
     def served_game(self, rule: ServingRule | None = None) -> EngagementGame | None:
@@ -222,13 +247,11 @@ class Coevolution:
         if game is None:
             return 0, 0, False
         state = self._state
-        if self.platform.oracle:
-            if state is None or state.game is not game:
-                state = DynamicsState(game, self.directions, self.active)
-        else:  # the scores move with every epoch's feedback: a new served game
+        if not self.platform.oracle:  # the scores move with every epoch's feedback
             self._scores = self.platform.producer_scores(game, self._rows())
-            state = DynamicsState(game, self.directions, self.active,
-                                  self.platform.table(game, self._scores))
+            state = self._new_state(game, self.platform.table(game, self._scores))
+        elif state is None or state.game is not game:
+            state = self._new_state(game, None)
         self._state = state
         exits_before, events = len(state.exits), 0
         converged = False
@@ -242,6 +265,13 @@ class Coevolution:
             events += 1
         self.directions, self.active = state.directions.copy(), state.active.copy()
         return events, len(state.exits) - exits_before, converged
+
+    def _new_state(self, game: EngagementGame, table: VertexTable | None) -> DynamicsState:
+        """The dynamics' state in ``game`` at the current profile, for the behaviour."""
+        if isinstance(self.behavior, Quantal):
+            return QuantalState(game, self.directions, self.active, table,
+                                chooser=self.behavior, stream=self._choices)
+        return DynamicsState(game, self.directions, self.active, table)
 
     def _rows(self) -> np.ndarray:
         """Indices of the active users among the starting ones ``(K_a,)``."""
@@ -392,7 +422,8 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
              floor: float | None = None, outside_option: object = None,
              dim: int | None = None, n_users: int | None = None, users_seed: int = 0,
              users_path: str | None = None, learner: str | Learner = "oracle",
-             impressions: int = 1, elicit: int = 0, progress: Any = None) -> Trajectory:
+             impressions: int = 1, elicit: int = 0, behavior: str = "best_response",
+             progress: Any = None) -> Trajectory:
     """Run the ecosystem for ``epochs`` epochs (module docstring) and record it.
 
     Parameters
@@ -434,6 +465,9 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
         Impressions (and clicks) per active user and epoch.
     elicit : int >= 0
         Questions per user before epoch 1.
+    behavior : str
+        The producers' behaviour: ``"best_response"`` (default, the paper's) or
+        ``"quantal:rationality=l"`` (``recgym.behaviors``).
     progress : callable(row), optional
         Called with each epoch's history row as it finishes.
 
@@ -454,7 +488,7 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
     scfs = _scfs(scf)
     engine = Coevolution(game, user_dynamics, user_outside_option, user_patience,
                          moves_per_epoch, check_int("seed", seed, 0), scfs, learner,
-                         impressions, elicit)
+                         impressions, elicit, behavior=behavior)
     recorded = _record_epochs(record, epochs, game.n_users, game.dim)
     keep = set(recorded.tolist())
     users_kept = [np.array(game.users)] if 0 in keep else []
@@ -486,7 +520,7 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
               "moves_per_epoch": engine.moves_per_epoch, "seed": seed,
               "scf": [welfare.name_of(s) for s in scfs],
               "learner": engine.platform.learner.spec, "impressions": engine.platform.impressions,
-              "elicit": engine.platform.elicit}
+              "elicit": engine.platform.elicit, "behavior": engine.behavior.spec}
     shape = (0, game.n_users, game.dim)
     return Trajectory(np.stack(users_kept) if users_kept else np.zeros(shape), recorded,
                       np.stack(profiles), np.stack(active_users), np.stack(active_producers),

@@ -103,3 +103,18 @@ def test_hedge_refuses_producers_who_may_leave(users):
     game = recgym.EngagementGame(users, 3, outside_option=0.1)
     with pytest.raises(ValueError, match="never leave"):
         best_response_dynamics(game, 0, behavior="hedge")
+
+
+def test_quantal_producers_in_the_epoch_engine(users):
+    """Very rational quantal producers in the engine follow the paper's dynamics; hedge
+    is refused there (it plays simultaneous rounds)."""
+    game = recgym.EngagementGame(users, 5, "softmax:temperature=0.1")
+    exact = best_response_dynamics(game, 2)
+    run = recgym.coevolve(game, epochs=exact.iterations + 2, moves_per_epoch=1, seed=2,
+                          behavior="quantal:rationality=1e9")
+    np.testing.assert_array_equal(run.profiles[-1], exact.profile)
+    noisy = recgym.coevolve(game, epochs=10, seed=2, behavior="quantal:rationality=1")
+    again = recgym.coevolve(game, epochs=10, seed=2, behavior="quantal:rationality=1")
+    np.testing.assert_array_equal(noisy.profiles, again.profiles)
+    with pytest.raises(ValueError, match="hedge"):
+        recgym.coevolve(game, epochs=1, behavior="hedge")
