@@ -30,15 +30,22 @@ E8). The command writes into ``--out``:
 and the (rule, learner) runs whose epochs are all in ``history.csv`` are not computed
 again; a run cut short (Ctrl-C, SIGTERM) is computed again from its first epoch (an
 epoch needs the state of the ones before, which is not saved), its partial rows
-replaced. Other result settings are refused (``recgym.experiments.folders.
-write_or_check_config``), the learners, ``--impressions`` and ``--elicit`` included;
+replaced. Other result settings are refused
+(``recgym.experiments.folders.write_or_check_config``), the learners,
+``--impressions`` and ``--elicit`` included;
 ``--out``, ``--data``, ``--progress`` and ``--every`` may change. A folder written
 before ``recgym coevolve`` had learners (its ``config.json`` without ``learner``,
 ``learners``, ``impressions``, ``elicit``, its ``history.csv`` without the learner's
 columns) is refused like any other settings (missing settings are different ones,
 as for every sweep, and its history lacks the clicks the engine now records): run it
-again into a new folder; ``recgym plot`` still draws it (as the oracle). Every flag,
-the data file and the users are checked before anything is written.
+again into a new folder; ``recgym plot`` still draws it (as the oracle).
+
+**Checks.** Every flag, the data file and the users are checked before anything is
+written. A learner other than the oracle refuses ``--payoff marginal`` (it needs the
+welfare without each producer, defined only for serving by the true ratings; exit 2
+naming ``--learner``) and users with ``||c_k||_1 > 1`` (clicks are Bernoulli draws of
+the ratings; the data sets' users are L1-normalised, so only users of one's own reach
+this ``ValueError``).
 """
 
 from __future__ import annotations
