@@ -21,10 +21,12 @@ Random numbers: one ``numpy.random.Generator`` seeded by
 ``SeedSequence([FEEDBACK_STREAM, seed])``, separate from the producers' legacy stream,
 consumed in this order: elicitation (one uniform per user and question), then each
 epoch Thompson's draws (``standard_normal((K_a, d))``), then per impression one uniform
-per active user for the producer and one for the click. So ``learner="oracle"`` leaves
-the producers exactly as without a learner, and the same seed gives the same run.
-The oracle draws impressions too (clicks are what a platform observes), from this
-stream only.
+per active user for the content shown (drawn over the distinct contents: producers
+posting the same content are one option) and one for the click. So
+``learner="oracle"`` leaves the producers exactly as without a learner, and the same
+seed gives the same run. The oracle's clicks come from this stream only: it learns
+nothing, so each impression is one uniform per user, a click with probability ``v_k``
+(the same distribution as drawing the content first).
 """
 
 from __future__ import annotations
@@ -149,24 +151,34 @@ class LearningPlatform:
 
     def observe(self, serving: Serving, rows: np.ndarray) -> np.ndarray:
         """The epoch's impressions and clicks of the users ``rows`` ``(K_a,)``; updates the
-        models. Returns the clicks per user ``(K_a,)``."""
-        probs, ratings = serving.probabilities, serving.ratings
-        n_users, m = probs.shape
+        models. Returns the clicks per user ``(K_a,)``.
+
+        Producers posting the same content are one option (the click depends on the
+        content alone), so impressions are drawn over the distinct contents; the oracle,
+        which learns nothing, draws each click directly with probability ``v_k``.
+        """
+        n_users = serving.ratings.shape[0]
         clicks = np.zeros(n_users)
-        if m == 0:
+        if serving.ratings.shape[1] == 0:
             return clicks
-        cumulative = np.cumsum(probs, axis=1)
+        if self.models is None:
+            chance = serving.utilities.user  # P(click) = sum_i p_i r_ki
+            for _ in range(self.impressions):
+                clicks += self.rng.random(n_users) < chance
+            return clicks
+        contents, shares, ratings = _options(serving)
+        cumulative = np.cumsum(shares, axis=1)
         total = cumulative[:, -1]
         reached = total > 0  # a user the rule serves nobody gets no impression
         everyone = np.arange(n_users)
+        last = contents.shape[0] - 1
         for _ in range(self.impressions):
             pick = (cumulative < (self.rng.random(n_users) * total)[:, None]).sum(axis=1)
-            pick = np.minimum(pick, m - 1)
+            pick = np.minimum(pick, last)
             clicked = (self.rng.random(n_users) < ratings[everyone, pick]) & reached
             clicks += clicked
-            if self.models is not None:
-                self.models.update(rows[reached], serving.profile[pick[reached]],
-                                   clicked[reached].astype(float))
+            self.models.update(rows[reached], contents[pick[reached]],
+                               clicked[reached].astype(float))
         return clicks
 
     def estimation_error(self, users: np.ndarray, rows: np.ndarray) -> float:
@@ -184,3 +196,16 @@ class LearningPlatform:
         ratings = serving.ratings
         oracle = (game.rule.probabilities(ratings) * ratings).sum(axis=1)
         return oracle - serving.utilities.user
+
+
+def _options(serving: Serving) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct contents shown ``(m', d)``, each user's chance of each ``(K, m')`` and
+    its rating of each ``(K, m')``: for a profile of basis vectors one option per
+    feature in use, otherwise one per producer."""
+    profile = serving.profile
+    features = profile.argmax(axis=1)
+    if not np.array_equal(profile, np.eye(profile.shape[1])[features]):
+        return profile, serving.probabilities, serving.ratings
+    used, first = np.unique(features, return_index=True)
+    return (np.eye(profile.shape[1])[used], np.ascontiguousarray(serving.consumed[:, used]),
+            np.ascontiguousarray(serving.ratings[:, first]))
