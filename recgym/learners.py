@@ -6,8 +6,10 @@ model over the content ``s`` it showed and the feedback ``y`` it got,
 
     ``A_k = lam I + sum s s^T``,   ``b_k = sum y s``   (``lam > 0``, default 1),
 
-held batched as the inverses ``A_k^-1`` ``(K, d, d)`` (rank-one Sherman-Morrison updates,
-``O(K d^2)`` per impression) and ``b_k`` ``(K, d)``. Its estimate ``c^_k`` is the Euclidean
+held batched: while every content shown is a basis vector (the dynamics' vertices)
+each ``A_k`` is diagonal and is kept as its diagonal ``(K, d)``; after any other content,
+as the inverses ``A_k^-1`` ``(K, d, d)`` with rank-one Sherman-Morrison updates
+(``O(K d^2)`` per impression); and ``b_k`` ``(K, d)``. Its estimate ``c^_k`` is the Euclidean
 projection of ``A_k^-1 b_k`` onto ``{c >= 0, sum(c) = ||c_k||_1}`` (the uniform vector
 before any feedback).
 
@@ -35,6 +37,7 @@ is a frozen dataclass subclassing ``Learner``, registered with ``LEARNERS.regist
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -60,6 +63,12 @@ def project_to_scaled_simplex(x: np.ndarray, totals: np.ndarray) -> np.ndarray:
 class RidgeModels:
     """The platform's per-user ridge models, batched over users (module docstring).
 
+    While every content shown is a basis vector (the dynamics' vertices), every ``A_k``
+    is diagonal, ``lam`` plus the impressions per feature, and is kept as its diagonal
+    ``(K, d)`` (``O(K)`` per impression); the first other content turns the models into
+    the full inverses ``A_k^-1`` ``(K, d, d)``, kept by Sherman-Morrison updates. Both
+    hold the same numbers (up to rounding).
+
     Parameters
     ----------
     norms : array (K,)
@@ -72,21 +81,34 @@ class RidgeModels:
     def __init__(self, norms: np.ndarray, dim: int, lam: float) -> None:
         n_users = norms.shape[0]
         self.norms = np.asarray(norms, dtype=float)
-        self.inverse = np.broadcast_to(np.eye(dim) / lam, (n_users, dim, dim)).copy()  # A^-1
+        self.diagonal: np.ndarray | None = np.full((n_users, dim), float(lam))  # diag of A
+        self._inverse: np.ndarray | None = None  # A^-1 (K, d, d) once content is not a vertex
         self.b = np.zeros((n_users, dim))
         self._estimate: np.ndarray | None = None
 
     def copy(self) -> RidgeModels:
         """Independent models in the same state."""
-        other = RidgeModels.__new__(RidgeModels)
-        other.norms = self.norms
-        other.inverse, other.b = self.inverse.copy(), self.b.copy()
-        other._estimate = self._estimate
+        other = copy.copy(self)
+        other.diagonal = None if self.diagonal is None else self.diagonal.copy()
+        other._inverse = None if self._inverse is None else self._inverse.copy()
+        other.b = self.b.copy()
         return other
+
+    @property
+    def inverse(self) -> np.ndarray:
+        """``A_k^-1`` ``(K, d, d)`` (formed from the diagonal while it is one)."""
+        if self._inverse is not None:
+            return self._inverse
+        n_users, dim = self.b.shape
+        full = np.zeros((n_users, dim, dim))
+        full[:, np.arange(dim), np.arange(dim)] = 1.0 / self.diagonal
+        return full
 
     def mean(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """``A_k^-1 b_k`` ``(K', d)`` for the users ``rows``."""
-        return np.einsum("kde,ke->kd", self.inverse[rows], self.b[rows])
+        if self._inverse is None:
+            return self.b[rows] / self.diagonal[rows]
+        return np.einsum("kde,ke->kd", self._inverse[rows], self.b[rows])
 
     def estimate(self) -> np.ndarray:
         """``c^_k`` ``(K, d)``: the mean projected onto ``{c >= 0, sum(c) = ||c_k||_1}``."""
@@ -96,18 +118,28 @@ class RidgeModels:
 
     def update(self, rows: np.ndarray, shown: np.ndarray, feedback: np.ndarray) -> None:
         """Add one observation per user ``rows`` ``(m,)`` (distinct): content ``shown``
-        ``(m, d)`` and feedback ``feedback`` ``(m,)`` (Sherman-Morrison on ``A^-1``).
-
-        Every user at once is updated in place; basis-vector content (the dynamics'
-        vertices) reads ``A^-1 s`` as a column instead of forming the product.
-        """
+        ``(m, d)`` and feedback ``feedback`` ``(m,)``."""
         if rows.size == 0:
             return
-        everyone = rows.size == self.b.shape[0] and np.array_equal(rows, np.arange(rows.size))
-        inverse = self.inverse if everyone else self.inverse[rows]
-        index = np.arange(rows.size)
         feature = shown.argmax(axis=1)
-        if np.array_equal(shown, np.eye(shown.shape[1])[feature]):
+        basis = np.array_equal(shown, np.eye(shown.shape[1])[feature])
+        if basis and self._inverse is None:
+            self.diagonal[rows, feature] += 1.0
+        else:
+            if self._inverse is None:
+                self._inverse, self.diagonal = self.inverse, None
+            self._sherman_morrison(rows, shown, feature if basis else None)
+        self.b[rows] += feedback[:, None] * shown
+        self._estimate = None
+
+    def _sherman_morrison(self, rows: np.ndarray, shown: np.ndarray,
+                          feature: np.ndarray | None) -> None:
+        """``A^-1 <- A^-1 - A^-1 s s^T A^-1 / (1 + s^T A^-1 s)`` for the users ``rows``, in
+        place when they are everybody; ``feature``: the basis vector's index, if one."""
+        everyone = rows.size == self.b.shape[0] and np.array_equal(rows, np.arange(rows.size))
+        inverse = self._inverse if everyone else self._inverse[rows]
+        index = np.arange(rows.size)
+        if feature is not None:
             u = inverse[index, :, feature]  # A^-1 e_j, a column (A^-1 is symmetric)
             gain = 1.0 + inverse[index, feature, feature]
         else:
@@ -115,13 +147,30 @@ class RidgeModels:
             gain = 1.0 + np.einsum("kd,kd->k", shown, u)
         inverse -= u[:, :, None] * (u / gain[:, None])[:, None, :]
         if not everyone:
-            self.inverse[rows] = inverse
-        self.b[rows] += feedback[:, None] * shown
-        self._estimate = None
+            self._inverse[rows] = inverse
 
     def variances(self) -> np.ndarray:
         """``e_j^T A_k^-1 e_j`` ``(K, d)``: the uncertainty along each feature."""
-        return np.einsum("kjj->kj", self.inverse)
+        if self._inverse is None:
+            return 1.0 / self.diagonal
+        return np.einsum("kjj->kj", self._inverse)
+
+    def spread(self, rows: np.ndarray, contents: np.ndarray) -> np.ndarray:
+        """``s^T A_k^-1 s`` ``(K', V)`` of the users ``rows`` for contents ``(V, d)``."""
+        if self._inverse is None:
+            return (1.0 / self.diagonal[rows]) @ (contents * contents).T
+        if _basis(contents):
+            return self.variances()[rows] @ contents.T
+        return np.einsum("kde,vd,ve->kv", self._inverse[rows], contents, contents)
+
+    def draw(self, rows: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+        """``theta_k ~ N(A_k^-1 b_k, scale^2 A_k^-1)`` ``(K', d)`` for the users ``rows``
+        (one ``standard_normal((K', d))`` from ``rng``)."""
+        noise = rng.standard_normal((rows.size, self.b.shape[1]))
+        if self._inverse is None:
+            return self.mean(rows) + scale * noise / np.sqrt(self.diagonal[rows])
+        chol = np.linalg.cholesky(self._inverse[rows])
+        return self.mean(rows) + scale * np.einsum("kde,ke->kd", chol, noise)
 
     def elicit(self, users: np.ndarray, questions: int, rng: np.random.Generator) -> None:
         """Ask every user ``questions`` questions: show ``e_j`` with the largest
@@ -227,9 +276,7 @@ class UCB(Learner):
     lam: float = 1.0
 
     def scores(self, models, rows, vertices, rng):
-        # s^T A^-1 s for s a basis vector is a diagonal entry; 0 for the zero strategy.
-        spread = np.einsum("kde,vd,ve->kv", models.inverse[rows], vertices, vertices) \
-            if not _basis(vertices) else models.variances()[rows] @ vertices.T
+        spread = models.spread(rows, vertices)  # s^T A^-1 s (0 for the zero strategy)
         return _greedy_scores(models, rows, vertices) + self.alpha * np.sqrt(
             np.maximum(spread, 0.0))
 
@@ -250,10 +297,7 @@ class Thompson(Learner):
     def scores(self, models, rows, vertices, rng):
         if rng is None:  # the producers' view: the posterior mean's scores
             return _greedy_scores(models, rows, vertices)
-        inverse = models.inverse[rows]
-        chol = np.linalg.cholesky(inverse)
-        noise = rng.standard_normal((rows.size, inverse.shape[1]))
-        theta = models.mean(rows) + self.scale * np.einsum("kde,ke->kd", chol, noise)
+        theta = models.draw(rows, self.scale, rng)
         return project_to_scaled_simplex(theta, models.norms[rows]) @ vertices.T
 
 

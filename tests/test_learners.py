@@ -54,12 +54,17 @@ def test_oracle_runs_are_the_runs_without_learning(users):
     np.testing.assert_array_equal(busy.estimates, busy.users)
 
 
-def test_ridge_against_least_squares():
+@pytest.mark.parametrize("content", ["basis", "mixed", "interior"])
+def test_ridge_against_least_squares(content):
+    """Basis-vector content keeps A diagonal; other content switches to full inverses;
+    either way the model is the ridge solution of the recorded history."""
     rng = np.random.default_rng(0)
     models = RidgeModels(np.ones(3), 4, lam=0.7)
     shown_log, clicks_log = [], []
-    for _ in range(9):
-        shown = rng.dirichlet(np.ones(4), size=3)
+    for step in range(9):
+        basis = content == "basis" or (content == "mixed" and step < 6)
+        shown = np.eye(4)[rng.integers(4, size=3)] if basis else \
+            rng.dirichlet(np.ones(4), size=3)
         clicks = rng.integers(0, 2, size=3).astype(float)
         models.update(np.arange(3), shown, clicks)
         shown_log.append(shown)
@@ -70,6 +75,11 @@ def test_ridge_against_least_squares():
         a = 0.7 * np.eye(4) + s.T @ s
         np.testing.assert_allclose(models.inverse[k], np.linalg.inv(a), rtol=1e-10)
         np.testing.assert_allclose(models.mean()[k], np.linalg.solve(a, s.T @ y), rtol=1e-10)
+        np.testing.assert_allclose(models.variances()[k], np.diag(np.linalg.inv(a)), rtol=1e-10)
+        probe = rng.dirichlet(np.ones(4), size=2)
+        np.testing.assert_allclose(models.spread(np.array([k]), probe)[0],
+                                   [v @ np.linalg.inv(a) @ v for v in probe], rtol=1e-10)
+    assert (models.diagonal is not None) == (content == "basis")
 
 
 def _projection_by_bisection(x: np.ndarray, total: float) -> np.ndarray:
