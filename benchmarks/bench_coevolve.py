@@ -30,6 +30,17 @@ softmax ``T = 1``, ``moves_per_epoch = 5``:
     utility pass written here: ``R = U @ S.T``, softmax probabilities ``P``,
     ``v = (P * R).sum(1)``.
 
+(c) **A learning platform's epoch against the oracle's** (issue: "the platform does not
+    know its users"): an engine with ``learner="ucb:alpha=1"`` and 1 impression against
+    one with ``learner="oracle"`` (static users), each after ``--warm-epochs`` epochs,
+    one ``step()`` timed on fresh copies (``Coevolution.copy``). The UCB epoch serves by
+    its scores, draws the impressions and clicks, updates the ridge models and computes
+    the estimation error and the regret against the oracle. Its producers face a new
+    served game every epoch (the scores move), so they keep moving where the oracle's
+    may have converged: the moves each epoch made are printed. Goal: at most
+    ``LEARNER_RATIO_GOAL``. The peak traced memory of one UCB epoch and the size of the
+    ridge models are printed too.
+
 Peak traced memory (``tracemalloc``) of one dynamic epoch is printed as a multiple of
 the ``(K, d)`` user matrix. Times are the minimum and the median over ``--repeat``
 timings, wall and CPU (``time.process_time``), the variants' timings interleaved. BLAS
@@ -77,6 +88,8 @@ from recgym.solvers import DynamicsState  # noqa: E402
 from recgym.users import synthetic_uniform  # noqa: E402
 
 EPOCH_RATIO_GOAL = 1.3  # dynamic epoch / static epoch from the same state
+LEARNER_RATIO_GOAL = 3.0  # ucb epoch / oracle epoch
+LEARNER = "ucb:alpha=1"
 GOAL_CONFIG = {"n_users": 10_000, "dim": 20, "n_producers": 100}
 QUICK = {"n_users": 2_000, "dim": 10, "n_producers": 20, "repeat": 5}
 DYNAMICS = "exposure:rate=0.1"
@@ -304,10 +317,49 @@ def run(args: argparse.Namespace) -> int:
           f"{peak / user_bytes:.1f}x the (K, d) user matrix ({user_bytes / 2**20:.1f} MiB); "
           f"one (K, n) float64 array is {kn_bytes / 2**20:.1f} MiB")
 
+    learning_epochs(game, args)
+
     if args.profile:
         profile_epoch(lambda: copy.deepcopy(engine), "dynamic")
         profile_epoch(lambda: static_from(engine, warm=True), "static")
     return 0
+
+
+def learning_epochs(game: EngagementGame, args: argparse.Namespace) -> None:
+    """(c): a UCB epoch against an oracle epoch, each after the warm-up epochs."""
+    engines = {}
+    for learner in ("oracle", LEARNER):
+        engine = Coevolution(game, moves_per_epoch=args.moves_per_epoch, seed=args.run_seed,
+                             learner=learner, impressions=1)
+        for _ in range(args.warm_epochs):
+            engine.step()
+        engines[learner] = engine
+    (oracle, oracle_row), (ucb, ucb_row) = timed_steps(
+        [engines["oracle"].copy, engines[LEARNER].copy], args.repeat)
+    print(f"\n(c) a learning platform's epoch ({args.repeat} timings each, after "
+          f"{args.warm_epochs} warm-up epochs; moves in the timed epoch: oracle "
+          f"{oracle_row['iterations']}, {LEARNER} {ucb_row['iterations']})")
+    print(oracle.line("oracle (serving by the true ratings)"))
+    print(ucb.line(f"{LEARNER}, 1 impression"))
+    ratio = ucb.best / oracle.best
+    verdict = ""
+    if all(getattr(args, key) == value for key, value in GOAL_CONFIG.items()):
+        met = "met" if ratio <= LEARNER_RATIO_GOAL else "NOT met"
+        verdict = f" (goal <= {LEARNER_RATIO_GOAL}x: {met})"
+    print(f"  ratio {LEARNER} / oracle: {ratio:.2f}x on the minimum wall time{verdict}; "
+          f"{statistics.median(ucb.wall) / statistics.median(oracle.wall):.2f}x on the "
+          f"median, {min(ucb.cpu) / min(oracle.cpu):.2f}x on the minimum CPU time")
+    fresh = engines[LEARNER].copy()
+    tracemalloc.start()
+    fresh.step()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    models = fresh.platform.models
+    held = sum(a.nbytes for a in (models.diagonal, models.b) if a is not None)
+    print(f"  peak traced memory of one {LEARNER} epoch: {peak / 2**20:.1f} MiB = "
+          f"{peak / game.users.nbytes:.1f}x the (K, d) user matrix; the ridge models hold "
+          f"{held / 2**20:.1f} MiB (diagonal A while content is on the vertices; full "
+          f"inverses would be {game.n_users * game.dim ** 2 * 8 / 2**20:.1f} MiB)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

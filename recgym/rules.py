@@ -294,19 +294,33 @@ class WeightRule(ServingRule):
                 (1 - eta) * exposure + eta * mass / n)
 
     def vertex_view(self, users: np.ndarray, vertices: np.ndarray) -> VertexView | None:
-        ratings = users @ vertices.T  # (K, V)
-        w = self.weights(ratings, self.shift_of(users)[:, None])
-        positive = w[ratings > 0]
+        ratings = _vertex_ratings(users, vertices)  # (V, K)
+        return self._view(ratings, ratings, self.shift_of(users))
+
+    def scored_vertex_view(self, ratings: np.ndarray, scores: np.ndarray) -> VertexView | None:
+        return self._view(np.ascontiguousarray(ratings.T), np.ascontiguousarray(scores.T),
+                          self.shift_of(scores))
+
+    def _view(self, ratings: np.ndarray, scores: np.ndarray, shift: np.ndarray
+              ) -> VertexView | None:
+        """The view from ratings and scores ``(V, K)`` and the per-user shift ``(K,)``."""
+        w = self.weights(scores, shift[None, :])
+        positive = w[scores > 0]
         if positive.size and positive.min() < np.finfo(float).tiny:
             return None  # underflow: the count-weighted sums would lose producers
         return VertexView(self, ratings, w)
 
-    def scored_vertex_view(self, ratings: np.ndarray, scores: np.ndarray) -> VertexView | None:
-        w = self.weights(scores, self.shift_of(scores)[:, None])
-        positive = w[scores > 0]
-        if positive.size and positive.min() < np.finfo(float).tiny:
-            return None  # underflow, as in vertex_view
-        return VertexView(self, ratings, w)
+
+def _vertex_ratings(users: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Every user's rating of every vertex, ``(V, K)`` from users ``(K, d)`` and vertices
+    ``(V, d)``: the users' columns where the vertices are the basis vectors (then 0)."""
+    dim = users.shape[1]
+    if vertices.shape[0] >= dim and np.array_equal(vertices[:dim], np.eye(dim)) \
+            and not vertices[dim:].any():
+        ratings = np.zeros((vertices.shape[0], users.shape[0]))
+        ratings[:dim] = users.T
+        return ratings
+    return vertices @ users.T
 
 
 class VertexView:
@@ -322,17 +336,17 @@ class VertexView:
     Parameters
     ----------
     rule : WeightRule
-    ratings : array (K, V)
-        Each user's rating of each vertex.
-    weights : array (K, V)
-        ``W``.
+    ratings : array (V, K)
+        Each user's rating of each vertex (vertices by row, users contiguous).
+    weights : array (V, K)
+        ``W`` transposed.
     """
 
     def __init__(self, rule: WeightRule, ratings: np.ndarray, weights: np.ndarray) -> None:
         self.rule = rule
-        self._ratings = np.ascontiguousarray(ratings.T)  # (V, K)
-        self._weights = np.ascontiguousarray(weights.T)  # (V, K)
-        self._rated = np.ascontiguousarray((ratings * weights).T)  # (V, K)
+        self._ratings = np.ascontiguousarray(ratings)  # (V, K)
+        self._weights = np.ascontiguousarray(weights)  # (V, K)
+        self._rated = self._ratings * self._weights  # (V, K)
         #: ``a + B > 0`` everywhere (not so for linear users who rate some vertex 0).
         self._den_positive = rule.den_positive or not bool(np.any(weights == 0))
         self._buffer = np.empty_like(self._weights)  # scratch for a + B, one block at a time
