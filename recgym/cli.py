@@ -49,7 +49,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Callable, Container, Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, version
 from pathlib import Path
 
 from recgym._validation import check_folder
@@ -272,6 +272,7 @@ def build_parser(options_of: Container[str] | None = None) -> argparse.ArgumentP
         prog="recgym", description="Strategic content producers in engagement-driven "
         "recommender systems: equilibria, the paper's dynamics, experiments and figures. "
         "`recgym COMMAND --help` lists each command's options.")
+    parser.add_argument("--version", action="version", version=f"recgym {version('recgym')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], text: str,

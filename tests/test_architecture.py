@@ -61,6 +61,24 @@ def test_help_loads_neither_pandas_nor_the_heavy_libraries():
     assert done.stdout.strip() == "[]", done.stdout
 
 
+def test_version_reads_the_package_metadata_without_torch():
+    """``recgym --version`` prints the installed version (one source: pyproject.toml)."""
+    from importlib.metadata import version
+
+    import recgym
+
+    code = ("import contextlib, io, sys, recgym.cli\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+            "    recgym.cli.main(['--version'])\n"
+            "print(out.getvalue().strip(), 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["recgym", version("recgym"), "False"]
+    assert recgym.__version__ == version("recgym")
+
+
 @dataclass(frozen=True)
 class Cube(WeightRule):
     """A toy rule for this test: serving proportional to the cube of the rating."""
