@@ -219,6 +219,8 @@ from recgym import metrics, rendering
 from recgym._validation import check_choice, check_int
 from recgym.datasets import resolve_users
 from recgym.game import EngagementGame, Serving
+from recgym.learners import Learner
+from recgym.learning_platform import LearningPlatform
 from recgym.observations import ObservationLayout
 from recgym.payoffs import PAYOFFS
 from recgym.population import Population
@@ -297,6 +299,15 @@ class EngagementEnv(ParallelEnv):
         leaves (default 0: nobody leaves).
     user_patience : int >= 1
         Consecutive steps below ``user_outside_option`` after which a user leaves.
+    learner : str or Learner
+        How the platform serves and learns its users ("The platform learns",
+        ``recgym.learners``): ``"oracle"`` (default: serves by the true ratings),
+        ``"greedy"``, ``"epsilon:eps=x"``, ``"ucb:alpha=a"``, ``"thompson:scale=v"``
+        (each with ``lam``) or a registered learner.
+    impressions : int >= 1
+        Impressions (each a click or not) per active user and step under a learner.
+    elicit : int >= 0
+        Questions per user the platform asks at ``reset``, before the first step.
 
     Raises
     ------
@@ -315,7 +326,9 @@ class EngagementEnv(ParallelEnv):
                  outside_option: object = 0.0, patience: int = 1, users_seed: int = 0,
                  users_path: str | os.PathLike | None = None, agent_ids: bool = True,
                  action_type: str = "box", user_dynamics: str | UserDynamics = "static",
-                 user_outside_option: float = 0.0, user_patience: int = 1) -> None:
+                 user_outside_option: float = 0.0, user_patience: int = 1,
+                 learner: str | Learner = "oracle", impressions: int = 1,
+                 elicit: int = 0) -> None:
         check_choice("reward", reward, PAYOFFS.names)
         check_choice("action_type", action_type, ACTION_TYPES)
         check_choice("reward_scale", reward_scale, REWARD_SCALES)
@@ -335,7 +348,11 @@ class EngagementEnv(ParallelEnv):
         # The users over time; frozen (static, nobody leaves): today's fast paths, untouched.
         self.population: Population = make_population(self.game, user_dynamics,
                                                       user_outside_option, user_patience)
-        self._frozen: bool = self.population.frozen
+        # The platform's serving and learning; the oracle serves by the true ratings.
+        self.platform: LearningPlatform = make_platform(self.game, learner, impressions,
+                                                        elicit)
+        self._learning: bool = not self.platform.oracle
+        self._frozen: bool = self.population.frozen and not self._learning
         self.users: np.ndarray = self.game.users  # (K, d), read-only, ratings per feature
         self.n_producers: int = n_producers  # n
         self.dim: int = self.game.dim  # d
@@ -380,6 +397,8 @@ class EngagementEnv(ParallelEnv):
         self.step_count: int = 0  # steps since reset
         self.departed_users: int = 0  # users who left at the last step
         self._serving: Serving | None = None  # this step's serving, before producer exits
+        self.clicks: float = 0.0  # this step's clicks per starting user (under a learner)
+        self.estimation_error: float = self._estimation_error()  # mean ||c^_k - c_k||_1
 
     def _payoff_bounds(self) -> tuple[float, float]:
         """``(low, high)`` on a producer's payoff (sum over users) over a whole episode:
@@ -448,10 +467,21 @@ class EngagementEnv(ParallelEnv):
         if not self._frozen:
             self.population.reset()
             self.user_distribution, self.departed_users = self.start_distribution, 0
+        if self._learning:  # a fresh platform, its feedback stream drawn from np_random
+            self.platform = self._fresh_platform()
+            self.clicks, self.estimation_error = 0.0, self._estimation_error()
         self._evaluate()
         self.step_count = 0
         self.agents = list(self.possible_agents)
         return self._observations(), self._infos()
+
+    def _fresh_platform(self) -> LearningPlatform:
+        """The platform knowing nothing yet (then its elicitation), with a feedback seed
+        drawn from ``env.np_random`` (after the starting profile's draws)."""
+        seed = int(self.np_random.integers(np.iinfo(np.int64).max))
+        platform = self.platform
+        return LearningPlatform(self.game, platform.learner, platform.impressions,
+                                platform.elicit, seed)
 
     def _initial_profile(self, options: Mapping[str, Any]) -> np.ndarray:
         """The starting profile ``(n, d)`` from ``options`` or the generator."""
@@ -541,10 +571,47 @@ class EngagementEnv(ParallelEnv):
         posted profile by the producers still in (this step's serving again unless some
         producer just left), departures, preference update; then the demand they show."""
         population = self.population
-        serving = population.serve(self.profile, self.active) if exits else self._serving
+        serving = self._serve() if exits else self._serving
         self._serving = None
+        if self._learning:
+            self._learn(serving)
         self.departed_users = population.epoch_end(serving)
         self.user_distribution = active_demand(population)
+
+    def _serve(self) -> Serving | None:
+        """The active users served at ``self.profile`` over the active producers (``None``
+        once every user has left): by the rule on the true ratings (the oracle) or, under
+        a learner, by the rule (with the learner's uniform share folded into its floor) on
+        the platform's scores, ``LearningPlatform.serve``; users engage by their true
+        ratings either way."""
+        population = self.population
+        if not self._learning:
+            return population.serve(self.profile, self.active)
+        game = population.game(self.platform.serving_rule(self.game.rule))
+        if game is None:
+            return None
+        return self.platform.serve(game, self.profile, self.active,
+                                   np.flatnonzero(population.active))
+
+    def _learn(self, serving: Serving | None) -> None:
+        """This step's impressions and clicks of the active users (``serving``'s rows), the
+        models' update, and the figures reported in the infos."""
+        population = self.population
+        rows = np.flatnonzero(population.active)
+        if serving is None:  # every user has left: no feedback
+            self.clicks, self.estimation_error = 0.0, 0.0
+            return
+        clicks = self.platform.observe(serving, rows)  # (K_a,)
+        weights = population.active_weights
+        total = float(clicks.sum()) if weights is None else float(weights @ clicks)
+        self.clicks = total / self.game.total_weight
+        self.estimation_error = self.platform.estimation_error(population.active_users, rows)
+
+    def _estimation_error(self) -> float:
+        """Mean ``||c^_k - c_k||_1`` over the active users now (0 for the oracle)."""
+        population = self.population
+        return self.platform.estimation_error(population.active_users,
+                                              np.flatnonzero(population.active))
 
     def _leaving(self) -> np.ndarray:
         """``(n,)`` bool: active producers whose reward per user has stayed below their
@@ -661,7 +728,7 @@ class EngagementEnv(ParallelEnv):
         """Utilities and rewards at ``self.profile`` on the users active now (0 once every
         user has left), per user of the starting population with ``reward_scale="mean"``;
         the serving is kept for the step's users' update."""
-        serving = self.population.serve(self.profile, self.active)
+        serving = self._serve()
         self._serving = serving
         if serving is None:
             self.engagement, self.exposure = np.zeros(self.n_producers), np.zeros(self.n_producers)
@@ -687,9 +754,13 @@ class EngagementEnv(ParallelEnv):
         exposure = (self.exposure / self._reward_divisor).tolist()
         agents = self.possible_agents if agents is None else agents
         share, departed = self.active_users, self.departed_users
-        return {a: {"embedding": embeddings[i], "engagement": engagement[i],
-                    "exposure": exposure[i], "active_users": share, "departed_users": departed}
-                for a in agents for i in (self._index[a],)}
+        infos = {a: {"embedding": embeddings[i], "engagement": engagement[i],
+                     "exposure": exposure[i], "active_users": share, "departed_users": departed}
+                 for a in agents for i in (self._index[a],)}
+        if self._learning:
+            for info in infos.values():
+                info["clicks"], info["estimation_error"] = self.clicks, self.estimation_error
+        return infos
 
     # ------------------------------------------------------------------ render
     def render(self) -> str | np.ndarray | None:
@@ -771,6 +842,29 @@ def make_population(game: EngagementGame, user_dynamics: str | UserDynamics,
         raise ValueError(f"user_dynamics: {exc}") from None
 
 
+def make_platform(game: EngagementGame, learner: str | Learner, impressions: object,
+                  elicit: object) -> LearningPlatform:
+    """``LearningPlatform(game, learner, impressions, elicit)`` (``recgym.learning_platform``)
+    whose errors name the argument (its feedback seed is drawn at each ``reset``).
+
+    Raises
+    ------
+    ValueError
+        An unknown learner or parameter (``learner``), ``impressions`` below 1, ``elicit``
+        below 0, users with ``||c_k||_1 > 1`` or a payoff that needs the welfare without
+        each producer (``reward="marginal"``) under a learner.
+    """
+    try:
+        return LearningPlatform(game, learner, impressions, elicit, 0)
+    except ValueError as exc:
+        message = str(exc)
+        if message.startswith("payoff"):
+            raise ValueError(f"reward: {message}") from None
+        if message.startswith(("learner", "impressions", "elicit", "users")):
+            raise
+        raise ValueError(f"learner: {message}") from None
+
+
 def active_demand(population: Population) -> np.ndarray:
     """The active users' demand per feature ``(d,)`` (``recgym.metrics.user_distribution``;
     zeros when they have none, e.g. once every user has left)."""
@@ -818,4 +912,4 @@ def env(**kwargs: Any) -> AECEnv:
 
 # ---------------------------------------------------------------------- helpers
 __all__ = ["ACTION_TYPES", "CheckActionWrapper", "EngagementEnv", "active_demand", "env",
-           "make_population", "parallel_env", "raw_env", "unwrap"]
+           "make_platform", "make_population", "parallel_env", "raw_env", "unwrap"]
