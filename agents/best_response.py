@@ -7,10 +7,13 @@ the acting layer's entry point on top of them:
 
 * ``BestResponse(game)`` for an ``EngagementGame``;
 * ``BestResponse(env)`` for a recgym environment (``recgym.parallel_env``,
-  ``recgym.env``, ``recgym.raw_env``, possibly wrapped): it solves the environment's
-  game, ``action(agent)`` returns the exact best-response action from the
-  environment's state, and ``dynamics`` plays the paper's dynamics through the
-  environment's own API (``agents.env_play``), with identical results.
+  ``recgym.env``, ``recgym.raw_env``, possibly wrapped): ``best_response`` and
+  ``nash_conv`` solve the environment's game ``env.game`` (the starting users),
+  ``action(agent)`` returns the exact best-response action from the environment's
+  state, for the users active now (``env.current_game``, which differs from
+  ``env.game`` only with user dynamics or departures; a learning platform is refused),
+  and ``dynamics`` plays the paper's dynamics through the environment's own API
+  (``agents.env_play``), with identical results.
 
 Best responses maximise the game's payoff (``recgym.payoffs``), which for an
 environment is its ``reward``.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.env_play import best_response_action, dynamics_through_env
+from agents.env_play import best_response_action, dynamics_through_env, solver_for
 from recgym.environment import unwrap
 from recgym.game import EngagementGame
 from recgym.solvers import (
@@ -67,6 +70,7 @@ class BestResponse:
             self.env = target
         self.game: EngagementGame = game
         self.solver = ExactSolver(game, n_random_starts, max_steps, seed)
+        self._acting = self.solver  # of the environment's current game (``action``)
 
     def best_response(self, profile: object, producer: int, over: str = "strategy_set",
                       active: object | None = None) -> BestResponseResult:
@@ -83,13 +87,18 @@ class BestResponse:
         """Exact best-response action of ``agent`` in the environment: an embedding
         ``(d,)`` float32, or a feature index with ``action_type="vertex"``.
 
-        Computed against the producers still in, from the environment's current state or
-        from ``observation`` where it determines the answer
-        (``agents.env_play.best_response_action``).
+        Computed against the producers still in, for the users active now
+        (``env.current_game``: with user dynamics, the users of this step, not the
+        starting ones), from the environment's current state or from ``observation``
+        where it determines the answer (``agents.env_play.best_response_action``). A
+        learning platform (``learner`` other than ``"oracle"``) raises ``ValueError``.
         """
         if self.env is None:
             raise TypeError("action() needs an environment: construct BestResponse(env)")
-        return best_response_action(self.env, agent, observation, self.solver)
+        solver = solver_for(self.env, self._acting)  # None once every user has left
+        if solver is not None:
+            self._acting = solver
+        return best_response_action(self.env, agent, observation, self._acting)
 
     def dynamics(self, seed: int | np.random.RandomState = 0, max_iter: int = 500,
                  init: object | None = None, callback: EventCallback | None = None

@@ -22,6 +22,17 @@ embeddings maximises its payoff, the environment's ``reward`` (whatever its
 
 The action is the best strategy rounded to ``float32`` (basis vectors exactly).
 
+**The users it faces.** Best responses are computed in ``env.current_game``, the game
+of the users active now, as they are now (``env.game`` while nothing has changed, so
+without user dynamics everything is as before): with user dynamics or departures
+(``user_dynamics``, ``user_outside_option``), a producer best responds to the users of
+this moment, not the starting ones. Once every user has left every action earns 0 and
+is a best response: the producer's current embedding is returned (with vertex actions
+its feature, 0 if it posts none). Under a learner (``learner`` other than
+``"oracle"``) the platform serves by its estimates, not the true ratings; these exact
+best responses are for the true game only, so they raise a ``ValueError`` there
+(``recgym.coevolve`` runs producers who best respond to a learning platform).
+
 **Dynamics.** ``dynamics_through_env`` runs the one dynamics loop,
 ``recgym.solvers.best_response_dynamics`` (the same ``RandomState`` draws in the
 same order), and plays each move in the environment: the start ``rng.choice(d, n)``
@@ -32,7 +43,9 @@ the dynamics'. The horizon does not cut the run short: on truncation the
 environment is reset to the current vertices and the run continues in a new
 episode. Vertex environments post feature indices. Games whose producers can leave
 (an outside option, or the marginal payoff, which can be negative) are not played
-through the environment: use ``BestResponse(env.game).dynamics``.
+through the environment: use ``BestResponse(env.game).dynamics``; nor are
+environments whose users change or leave (the dynamics are those of one fixed game:
+``recgym.coevolve`` runs producers and users together), nor a learning platform.
 """
 
 from __future__ import annotations
@@ -40,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from recgym.environment import unwrap
+from recgym.environment import EngagementEnv, unwrap
 from recgym.game import EngagementGame
 from recgym.solvers import (
     DynamicsResult,
@@ -54,8 +67,44 @@ from recgym.solvers import (
 )
 from recgym.strategy import project_to_strategy_set
 
-__all__ = ["best_response_action", "dynamics_through_env",
-           "observation_determines_best_response", "profile_from_observation"]
+__all__ = ["best_response_action", "check_true_game", "dynamics_through_env",
+           "observation_determines_best_response", "profile_from_observation", "solver_for"]
+
+
+def check_true_game(env: object) -> None:
+    """Refuse an environment whose platform learns (module docstring).
+
+    Raises
+    ------
+    ValueError
+        Under a learner other than ``"oracle"``.
+    """
+    base = unwrap(env)
+    if not base.platform.oracle:
+        raise ValueError(
+            f"the exact best response of agents.BestResponse is for the true game (serving "
+            f"by the true ratings); this environment's platform serves by learner "
+            f"{base.platform.learner.spec!r}, whose served game is not supported there yet "
+            "(recgym.coevolve runs producers best responding to a learning platform)")
+
+
+def solver_for(env: object, solver: ExactSolver | None = None) -> ExactSolver | None:
+    """An ``ExactSolver`` of ``env.current_game``: ``solver`` itself when it is of that
+    game, else a new one with ``solver``'s settings (default settings without one);
+    ``None`` once every user has left.
+
+    Raises
+    ------
+    ValueError
+        Under a learner (``check_true_game``).
+    """
+    check_true_game(env)
+    game = unwrap(env).current_game
+    if game is None or (solver is not None and solver.game is game):
+        return None if game is None else solver
+    if solver is None:
+        return ExactSolver(game)
+    return ExactSolver(game, solver.n_random_starts, solver.max_steps, solver.seed)
 
 
 def observation_determines_best_response(game: EngagementGame) -> bool:
@@ -105,7 +154,8 @@ def profile_from_observation(env: object, agent: str, observation: object) -> np
 def best_response_action(env: object, agent: str, observation: object | None = None,
                          solver: ExactSolver | None = None) -> np.ndarray | np.int64:
     """The exact best-response action of ``agent`` (module docstring), against the
-    producers still in the game (``env.active``).
+    producers still in the game (``env.active``), for the users active now
+    (``env.current_game``).
 
     Parameters
     ----------
@@ -115,7 +165,9 @@ def best_response_action(env: object, agent: str, observation: object | None = N
     observation : array, shape (obs_size,), optional
         The agent's observation; default: the environment's current state.
     solver : ExactSolver, optional
-        Of ``env.game`` (default: a new ``recgym.solvers.ExactSolver(env.game)``).
+        Of ``env.current_game`` (default: a new ``recgym.solvers.ExactSolver`` of it; a
+        solver of another game is replaced by one of the current game with its settings,
+        ``solver_for``).
 
     Returns
     -------
@@ -127,7 +179,8 @@ def best_response_action(env: object, agent: str, observation: object | None = N
     ------
     ValueError
         ``agent`` has left; an observation that does not determine the answer; with
-        vertex actions, a best vertex that posts nothing (the marginal payoff's zero).
+        vertex actions, a best vertex that posts nothing (the marginal payoff's zero);
+        a learning platform (``check_true_game``).
     """
     base = unwrap(env)
     index = base.agent_index(agent)
@@ -135,8 +188,10 @@ def best_response_action(env: object, agent: str, observation: object | None = N
         raise ValueError(f"{agent} has left the game (terminated): it takes no action")
     profile = base.profile.copy() if observation is None else \
         profile_from_observation(base, agent, observation)
-    solver = ExactSolver(base.game) if solver is None else solver
+    solver = solver_for(base, solver)
     vertex = base.action_type == "vertex"
+    if solver is None:  # every user has left: every action earns 0
+        return _current_action(base, index)
     strategy = solver.best_response(profile, index, "vertices" if vertex else "strategy_set",
                                     base.active).strategy
     if not vertex:
@@ -146,6 +201,16 @@ def best_response_action(env: object, agent: str, observation: object | None = N
         raise ValueError(f"{agent}'s best vertex posts nothing (the zero strategy), which "
                          "action_type='vertex' cannot post")
     return np.int64(direction[0])
+
+
+def _current_action(base: EngagementEnv, index: int) -> np.ndarray | np.int64:
+    """Producer ``index``'s current embedding as an action ``(d,)`` float32 or, with vertex
+    actions, its feature (0 when it posts no basis vector)."""
+    own = base.profile[index]
+    if base.action_type != "vertex":
+        return own.astype(np.float32)
+    direction = base.game.vertex_directions(own[None, :])
+    return np.int64(0 if direction is None or direction[0] >= base.dim else direction[0])
 
 
 def dynamics_through_env(env: object, seed: int | np.random.RandomState = 0,
@@ -161,10 +226,20 @@ def dynamics_through_env(env: object, seed: int | np.random.RandomState = 0,
     Raises
     ------
     ValueError
-        If producers can leave the environment's game (``producers_may_leave``).
+        If producers can leave the environment's game (``producers_may_leave``), its
+        users change or leave (``env.population.frozen`` is False) or its platform learns.
     """
     base = unwrap(env)
+    check_true_game(base)
     game = base.game
+    if not base.population.frozen:
+        population = base.population
+        raise ValueError(
+            f"users change or leave in this environment (user_dynamics="
+            f"{population.model.spec!r}, user_outside_option={population.outside_option}): "
+            "the paper's dynamics are those of one fixed game; use recgym.coevolve for "
+            "producers and users together, or BestResponse(env.game).dynamics for the "
+            "starting users")
     if game.producers_may_leave:
         raise ValueError(f"producers can leave this game (an outside option > 0, or the "
                          f"{game.payoff.NAME} payoff, which can be negative): its dynamics run "
