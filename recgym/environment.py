@@ -12,7 +12,10 @@ one-shot game ``recgym.EngagementGame`` on the users as they are at the start of
 the step. By default the users are static and never leave; with
 ``user_dynamics``, ``user_outside_option`` and ``user_patience`` they change with
 what they are shown and leave when served badly ("Users who change and leave"),
-as in an epoch of ``recgym.coevolve`` (docs/ecosystem.md, E7).
+as in an epoch of ``recgym.coevolve`` (docs/ecosystem.md, E7). By default the
+platform serves by the true ratings; with ``learner`` it does not know its users,
+serves by its estimates and learns them from clicks ("The platform learns";
+docs/ecosystem.md, E8).
 
 ## Agents
 
@@ -60,6 +63,10 @@ index               meaning                                                bound
 ``3d+1 .. 3d+n``    one-hot producer id (``agent_ids=True``, the default)   ``{0, 1}``
 ==================  =====================================================  ==========
 
+The users' demand is the true current users' demand under a learner too: a producer
+observes the market (what users want, as a producer sees it in its own analytics),
+not the platform's internals (its estimates stay in ``env.platform``).
+
 ``[r_min, r_max]`` is the payoff's range (``env.reward_range``): ``r_max`` is
 ``sum_k max_f U_kf`` for engagement and the marginal payoff (no rating exceeds
 ``max_f U_kf``) and ``K`` for exposure; ``r_min`` is 0, or ``-r_max`` for the marginal
@@ -78,7 +85,10 @@ active at the start of the step, as they are then, divided by the starting numbe
 of users ``K`` when ``reward_scale="mean"`` (per user of the starting population,
 comparable across user populations; departed users count 0, so departures lower
 rewards) and as the sum over the active users with ``"sum"`` (the paper's scale).
-Once every user has left, every reward is 0. ``infos[agent]`` holds:
+Once every user has left, every reward is 0. Under a learner ("The platform learns")
+the serving probabilities are the rule's on the platform's scores, ``p_i(sigma_k)``,
+and the payoff is that of this serving with the true ratings: engagement
+``sum_k p_i(sigma_k) r_ki``, exposure ``sum_k p_i(sigma_k)``. ``infos[agent]`` holds:
 
 =====================  ==========================================================
 key                    value
@@ -89,6 +99,11 @@ key                    value
 ``"active_users"``     share of the ``K`` starting users still active (after this
                        step's departures; 1 after ``reset``)
 ``"departed_users"``   users who left at this step (0 after ``reset``)
+``"clicks"``           under a learner only: this step's clicks per starting user
+                       (``impressions`` per active user; 0 after ``reset``)
+``"estimation_error"`` under a learner only: mean ``||c^_k - c_k||_1`` over the
+                       users active during the step, after its clicks (after
+                       ``reset``: after the elicitation, over every user)
 =====================  ==========================================================
 
 ## Starting state
@@ -136,6 +151,39 @@ while ``env.game`` and ``env.users`` stay the starting ones. With ``"static"``
 users and ``user_outside_option=0`` nothing ever changes: the environment is then
 bit-identical to one built without these arguments, and as fast.
 
+## The platform learns
+
+``learner`` (default ``"oracle"``), ``impressions`` ``>= 1`` (default 1) and ``elicit``
+``>= 0`` (default 0) make the platform one that does not know its users, through
+``recgym.learning_platform.LearningPlatform`` (``env.platform``; the code of an epoch
+of ``recgym.coevolve`` under a learner). It keeps a ridge model per user and serves
+by its scores ``sigma_ki`` (``recgym.learners``): ``"greedy"`` (the estimate's ratings
+``<c^_k, s_i>``), ``"epsilon:eps=x"`` (greedy, a share ``x`` of impressions uniform
+over the active producers: the rule with the floor ``1 - (1 - x)(1 - floor)``),
+``"ucb:alpha=a"`` (plus ``a`` standard deviations), ``"thompson:scale=v"`` (a
+posterior draw per step), each with ``lam``. At ``reset`` the platform starts over
+(uniform estimates) and asks each user ``elicit`` questions. Each step, in the order of
+"Users who change and leave":
+
+1. the producers post ``P``;
+2. the active users are served at ``P`` by the platform's scores over the active
+   producers (``LearningPlatform.serve``); the rewards are the producers' payoffs in
+   this serving with the true ratings ("Rewards");
+3. producers below their outside option leave;
+4. each active user gets ``impressions`` impressions of the serving by the producers
+   still in (a producer drawn from ``p(sigma_k)``, a click ``y ~ Bernoulli(r_ki)``) and
+   the models learn from them (``LearningPlatform.observe``; ``infos`` ``"clicks"``
+   and ``"estimation_error"``);
+5. departures (``v_k = sum_i p_i(sigma_k) r_ki``) and the preference update run on that
+   serving, as in "Users who change and leave".
+
+Clicks are Bernoulli draws of the ratings, so every user needs ``||c_k||_1 <= 1``
+(L1-normalised users, as the synthetic and data-set users are), and the marginal
+payoff, defined only for serving by the true ratings, is refused. With
+``learner="oracle"`` the platform learns nothing and draws nothing: the environment
+is bit-identical to one built without these arguments, and as fast. Exact best
+responses (``agents.BestResponse(env)``) are for the true game and refuse a learner.
+
 ## Episode end
 
 **Creators who leave.** Each producer has an outside option ``o_i`` (per user,
@@ -158,23 +206,33 @@ end no producer's episode (not even the last user: rewards are then 0).
 n_users=None, users=None, horizon=100, reward="engagement", reward_scale="mean",
 render_mode=None, floor=None, outside_option=0.0, patience=1, users_seed=0,
 users_path=None, agent_ids=True, action_type="box", user_dynamics="static",
-user_outside_option=0.0, user_patience=1)``; see ``EngagementEnv``. ``rule`` takes
-spec strings: ``rule="topk:k=2,temperature=0.5"``, and so does ``user_dynamics``:
-``user_dynamics="exposure:rate=0.2"``. Invalid values raise ``ValueError`` naming
-the argument.
+user_outside_option=0.0, user_patience=1, learner="oracle", impressions=1,
+elicit=0)``; see ``EngagementEnv``. ``rule`` takes spec strings:
+``rule="topk:k=2,temperature=0.5"``, and so do ``user_dynamics``
+(``user_dynamics="exposure:rate=0.2"``) and ``learner`` (``learner="ucb:alpha=0.5"``).
+Invalid values raise ``ValueError`` naming the argument (users with
+``||c_k||_1 > 1`` under a learner name ``users``; the marginal payoff under a
+learner, ``reward``).
 
 ## Seeding
 
 ``reset(seed=s)`` re-seeds the environment's own ``numpy.random.Generator``
 (``env.np_random``); before any seeded reset it is seeded from fresh OS entropy,
 as Gymnasium does. Only the starting profile is random (the users' dynamics and
-departures are deterministic). Synthetic users come from ``users_seed`` (the
-paper's stream) and do not depend on ``reset``'s seed.
+departures are deterministic), and under a learner the feedback: after the starting
+profile, each ``reset`` draws the seed of a fresh platform's own feedback stream
+(``recgym.learning_platform``: elicitation, Thompson's draws, impressions and
+clicks) from ``env.np_random``, so the same ``reset`` seed gives the same episode,
+clicks included (the oracle draws nothing: its episodes are those without a learner).
+Synthetic users come from ``users_seed`` (the paper's stream) and do not depend on
+``reset``'s seed.
 
 ## Version history
 
 * v0: initial release; users who change and leave (``user_dynamics``,
-  ``user_outside_option``, ``user_patience``) added with defaults that change nothing.
+  ``user_outside_option``, ``user_patience``) added with defaults that change nothing;
+  a platform that learns its users (``learner``, ``impressions``, ``elicit``), with
+  defaults that change nothing.
 
 ## Example
 
@@ -200,6 +258,14 @@ Users who drift toward what they are shown and leave when served below 0.45:
 False
 >>> obs["producer_0"][4:6].round(3)  # the remaining users' demand, drawn to feature 0
 array([0.854, 0.146], dtype=float32)
+
+A platform that learns its users from one click per user and step:
+
+>>> env = recgym.parallel_env(n_producers=3, dim=2, n_users=50, learner="greedy")
+>>> obs, infos = env.reset(seed=0)
+>>> obs, rewards, terminations, truncations, infos = env.step(actions)
+>>> sorted(key for key in infos["producer_0"] if key in ("clicks", "estimation_error"))
+['clicks', 'estimation_error']
 """
 
 from __future__ import annotations
