@@ -86,9 +86,10 @@ of users ``K`` when ``reward_scale="mean"`` (per user of the starting population
 comparable across user populations; departed users count 0, so departures lower
 rewards) and as the sum over the active users with ``"sum"`` (the paper's scale).
 Once every user has left, every reward is 0. Under a learner ("The platform learns")
-the serving probabilities are the rule's on the platform's scores, ``p_i(sigma_k)``,
-and the payoff is that of this serving with the true ratings: engagement
-``sum_k p_i(sigma_k) r_ki``, exposure ``sum_k p_i(sigma_k)``. ``infos[agent]`` holds:
+the serving probabilities are the rule's on the platform's scores, ``p_i(sigma_k)``
+(under ``thompson``, on this step's posterior draw), and the payoff is that of this
+serving with the true ratings: engagement ``sum_k p_i(sigma_k) r_ki``, exposure
+``sum_k p_i(sigma_k)``. ``infos[agent]`` holds:
 
 =====================  ==========================================================
 key                    value
