@@ -904,7 +904,7 @@ def make_population(game: EngagementGame, user_dynamics: str | UserDynamics,
     try:
         return Population(game, user_dynamics, user_outside_option, user_patience)
     except ValueError as exc:
-        if str(exc).startswith(("user_outside_option", "user_patience")):
+        if str(exc).startswith("user_"):
             raise
         raise ValueError(f"user_dynamics: {exc}") from None
 

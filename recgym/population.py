@@ -46,7 +46,10 @@ def check_population_args(user_dynamics: str | UserDynamics, user_outside_option
     ValueError
         Naming the argument and its allowed values.
     """
-    model = make_user_dynamics(user_dynamics)
+    try:
+        model = make_user_dynamics(user_dynamics)
+    except ValueError as exc:
+        raise ValueError(f"user_dynamics: {exc}") from None
     option = check_float("user_outside_option", user_outside_option, 0.0)
     patience = check_int("user_patience", user_patience, 1)
     return model, option, patience
