@@ -324,7 +324,7 @@ def test_platform_observation_has_the_users_share_and_their_demand():
                               user_outside_option=0.37, user_patience=1)
     d = env.game.dim
     observation, info = env.reset(seed=0)
-    assert observation.shape == (2 * d + 3,) == env.observation_space.shape
+    assert observation.shape == (2 * d + 5,) == env.observation_space.shape
     assert observation[2 * d] == 1.0 and info["active_users"] == 1.0
     shares = []
     for _ in range(6):
@@ -333,7 +333,7 @@ def test_platform_observation_has_the_users_share_and_their_demand():
         assert observation[2 * d] == np.float32(population.active.mean()) == np.float32(
             info["active_users"])
         assert observation[2 * d + 1] == np.float32(info["active_producers"] / 4)
-        assert observation[-1] == np.float32(reward)
+        assert observation[2 * d + 2] == np.float32(reward)
         if population.active.any():
             np.testing.assert_array_equal(
                 observation[d:2 * d],

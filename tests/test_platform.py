@@ -96,7 +96,8 @@ def test_exits_reduce_active_producers_and_end_the_episode():
     for t in range(1, 5):
         observation, reward, terminated, truncated, info = env.step([0.0, 0.0])
         assert info["active_producers"] == 4 - t  # payoffs per user are below 0.9: one exit
-        assert observation[-2] == pytest.approx((4 - t) / 4)
+        d = env.game.dim  # index 2d + 1: the share of producers still active
+        assert observation[2 * d + 1] == pytest.approx((4 - t) / 4)
         assert terminated == (t == 4) and not truncated
     assert reward == 0.0  # users served by nobody: user welfare 0
 
