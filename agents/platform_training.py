@@ -12,15 +12,30 @@ tag                            value (at every training step of the first copy)
 ``platform/scf``               the SCF after the producers' response
 ``platform/active_producers``  producers still in the game
 ``platform/active_users``      share of the starting users still active
+``platform/clicks``            the step's clicks per starting user
+``platform/estimation_error``  mean ``||c^_k - c_k||_1`` of the learner's estimates
+                               over the active users (0 under the oracle)
+``platform/exploration``       the learner's exploration value this step (0 for
+                               learners that do not explore)
 ``platform/<control>``         each controlled parameter, e.g. ``platform/temperature``
-                               and ``platform/floor``
+                               and ``platform/floor`` (and ``platform/alpha``)
 ``platform/cumulative_scf``    the SCF summed over the episode, at each episode's end
 ``eval/cumulative_scf``        with ``--eval-every N``: every ``N`` steps, the
                                deterministic policy's mean cumulative SCF over the
                                evaluation seeds (``evaluation_callback``)
 ``eval/producers_retained``    the same episodes' mean producers retained
 ``eval/users_retained``        the same episodes' mean share of users retained
+``eval/clicks``                the same episodes' mean cumulative clicks per user
 =============================  ======================================================
+
+``--learner``, ``--impressions`` and ``--elicit`` make the platform learn its users
+from clicks (``recgym.platform``; default ``oracle``: the true ratings);
+``--controls temperature floor alpha`` (``eps``, ``alpha`` or ``scale``, as the
+learner names it) lets the policy set the learner's exploration each epoch, over
+``recgym.platform.DEFAULT_EXPLORATION``. ``--reward clicks`` rewards clicks instead of
+the SCF. With a controlled exploration the comparison adds the best hand-written
+schedule (``agents.platform.best_schedule``: explore for the first fraction of the
+horizon, then exploit, at the best static action's rule parameters).
 
 ``--user-dynamics``, ``--user-outside-option`` and ``--user-patience`` make users
 change and leave (``recgym.platform``: each epoch then runs the ecosystem of
@@ -50,6 +65,7 @@ import numpy as np
 from agents.platform import (
     MyopicPlatform,
     action_grid,
+    best_schedule,
     best_static,
     compare_platforms,
     evaluate_platform,
@@ -57,7 +73,7 @@ from agents.platform import (
 from recgym._validation import check_choice, check_float, check_folder, check_ints
 from recgym.datasets.catalog import DATASET_NAMES
 from recgym.options import MAX_SEED, option
-from recgym.platform import DEFAULT_CONTROLS, PlatformEnv
+from recgym.platform import DEFAULT_CONTROLS, DEFAULT_EXPLORATION, REWARDS, PlatformEnv
 from recgym.population import check_population_args
 from recgym.welfare import parse as parse_scf
 
@@ -95,7 +111,8 @@ class PlatformTrainConfig:
     rule: str = option("softmax", "Rule family with its fixed parameters (spec string).",
                        metavar="RULE")
     controls: tuple[str, ...] = option(("temperature", "floor"), "Parameters the platform "
-                                       "sets (log10 for the temperature).", metavar="PARAM")
+                                       "sets (log10 for the temperature; the learner's "
+                                       "exploration: eps, alpha or scale).", metavar="PARAM")
     payoff: str = option("engagement", "Producer payoff: engagement, exposure or marginal.")
     outside_option: float = option(0.0, "Producers' outside option per user.")
     user_dynamics: str = option("static", "How users change with what they are shown: "
@@ -104,6 +121,11 @@ class PlatformTrainConfig:
     user_outside_option: float = option(0.0, "Utility per epoch below which a user is "
                                         "unhappy (0: nobody leaves).")
     user_patience: int = option(1, "Unhappy epochs in a row after which a user leaves.")
+    learner: str = option("oracle", "How the platform learns its users: oracle, greedy, "
+                          "epsilon:eps=X, ucb:alpha=A or thompson:scale=V.", metavar="LEARNER")
+    impressions: int = option(1, "Impressions (clicks or not) per active user and epoch.")
+    elicit: int = option(0, "Questions per user before the first epoch.")
+    reward: str = option("scf", "The platform's reward: scf or clicks.")
     moves_per_epoch: int = option(5, "Iterations of the producers' dynamics per step.")
     scf: str = option("user_welfare", "The platform's reward (a social choice function spec).",
                       metavar="SCF")
@@ -140,11 +162,15 @@ class PlatformTrainConfig:
         check_float("--outside-option", self.outside_option, 0.0)
         self._check_users()
         check_float("--gamma", self.gamma, 0.0, 1.0)
+        check_choice("--reward", self.reward, REWARDS)
+        check_ints("--impressions", self.impressions, 1)
+        check_ints("--elicit", self.elicit, 0)
         try:
             parse_scf(self.scf)
             self.make_env()
         except ValueError as exc:
-            raise ValueError(f"{exc} (check --rule, --controls, --payoff and --scf)") from None
+            raise ValueError(f"{exc} (check --rule, --controls, --payoff, --scf and "
+                             "--learner)") from None
 
     def _check_users(self) -> None:
         """``--user-dynamics``, ``--user-outside-option``, ``--user-patience``: errors name
@@ -159,8 +185,8 @@ class PlatformTrainConfig:
     def make_env(self) -> PlatformEnv:
         """A platform environment with these settings."""
         return PlatformEnv(users=self.users, n_producers=self.n_producers, rule=self.rule,
-                           controls={c: DEFAULT_CONTROLS.get(c, (0.0, 1.0))
-                                     for c in self.controls},
+                           controls={c: DEFAULT_CONTROLS.get(c, DEFAULT_EXPLORATION.get(
+                                               c, (0.0, 1.0))) for c in self.controls},
                            payoff=self.payoff, outside_option=self.outside_option,
                            moves_per_epoch=self.moves_per_epoch, scf=self.scf,
                            horizon=self.horizon, dim=self.dim,
@@ -168,7 +194,9 @@ class PlatformTrainConfig:
                            users_seed=self.users_seed, users_path=self.data,
                            user_dynamics=self.user_dynamics,
                            user_outside_option=self.user_outside_option,
-                           user_patience=self.user_patience)
+                           user_patience=self.user_patience, learner=self.learner,
+                           impressions=self.impressions, elicit=self.elicit,
+                           reward=self.reward)
 
     def run_name(self) -> str:
         """``platform-<rule>_n<n>_d<d>__<algo>__seed<seed>__<YYYYmmdd-HHMMSS>``."""
@@ -181,7 +209,8 @@ class PlatformTrainConfig:
 @dataclass(frozen=True)
 class PlatformTrainResult:
     """What a training run produced: the model, its directory and the comparison table
-    (``agents.platform.compare_platforms``: trained, best static, myopic)."""
+    (``agents.platform.compare_platforms``: trained, best static, myopic, and the best
+    schedule when the exploration is controlled)."""
 
     config: PlatformTrainConfig
     run_dir: Path
@@ -205,6 +234,9 @@ def _logging_callback(controls: tuple[str, ...]) -> Any:
             self.logger.record("platform/scf", float(info["scf"]))
             self.logger.record("platform/active_producers", info["active_producers"])
             self.logger.record("platform/active_users", info["active_users"])
+            self.logger.record("platform/clicks", float(info["clicks"]))
+            self.logger.record("platform/estimation_error", float(info["estimation_error"]))
+            self.logger.record("platform/exploration", float(info["exploration"]))
             for name in controls:
                 self.logger.record(f"platform/{name}", float(info[name]))
             self._episode_total += float(info["scf"])
@@ -232,7 +264,8 @@ def evaluation_callback(env: PlatformEnv, every: int, episodes: int, seed: int,
         The evaluation environment (not one of the training copies).
     every, episodes, seed : int
     target : float, optional
-        Stop training once the mean cumulative SCF reaches it.
+        Stop training once the mean cumulative reward (the SCF, or the clicks under
+        ``reward="clicks"``) reaches it.
     verbose : bool
         Print one line per evaluation.
 
@@ -264,10 +297,12 @@ def evaluation_callback(env: PlatformEnv, every: int, episodes: int, seed: int,
             self.logger.record("eval/cumulative_scf", total)
             self.logger.record("eval/producers_retained", retained)
             self.logger.record("eval/users_retained", result.mean_users_retained)
+            self.logger.record("eval/clicks", result.mean_clicks)
             if verbose:
                 print(f"  {self.num_timesteps:>8,} steps: cumulative SCF {total:.4f}, "
                       f"producers retained {retained:.2f}", flush=True)
-            if target is not None and total >= target and self.reached_at is None:
+            reached = target is not None and result.mean_cumulative_reward >= target
+            if reached and self.reached_at is None:
                 self.reached_at = self.num_timesteps
             return self.reached_at is None
 
@@ -324,10 +359,15 @@ def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
         print(f"comparing with the best of {len(grid)} static actions and the myopic policy "
               f"on {config.eval_episodes} evaluation seeds ...", file=sys.stderr, flush=True)
     static, _ = best_static(env, grid, config.eval_episodes, config.eval_seed)
-    comparison = compare_platforms({"trained": model, "best static": static,
-                                    "myopic": MyopicPlatform(grid)}, env,
-                                   config.eval_episodes, config.eval_seed)
-    table = comparison.assign(static_action=[None, np.asarray(static.action).tolist(), None])
+    policies: dict[str, object] = {"trained": model, "best static": static,
+                                   "myopic": MyopicPlatform(grid)}
+    if env.exploration_index is not None:
+        policies["schedule"], _ = best_schedule(env, static.action,
+                                                episodes=config.eval_episodes,
+                                                seed=config.eval_seed)
+    comparison = compare_platforms(policies, env, config.eval_episodes, config.eval_seed)
+    table = comparison.assign(static_action=[None, np.asarray(static.action).tolist(),
+                                             *[None] * (len(policies) - 2)])
     (run_dir / "evaluation.json").write_text(table.to_json(orient="records", indent=2))
     return PlatformTrainResult(config, run_dir, model, comparison, seconds)
 
@@ -336,8 +376,8 @@ def format_comparison(result: PlatformTrainResult) -> str:
     """The comparison as a small text table."""
     lines = [f"run directory: {result.run_dir}", f"training: {result.seconds:.1f} s",
              f"{'policy':<14}{'cumulative SCF':>16}{'retained':>10}{'users':>8}"
-             f"{'vs trained':>12}"]
+             f"{'clicks':>10}{'vs trained':>12}"]
     for row in result.comparison.itertuples():
         lines.append(f"{row.policy:<14}{row.cumulative_scf:16.5f}{row.producers_retained:10.2f}"
-                     f"{row.users_retained:8.1%}{row.relative_to_first:12.3f}")
+                     f"{row.users_retained:8.1%}{row.clicks:10.3f}{row.relative_to_first:12.3f}")
     return "\n".join(lines)
