@@ -464,6 +464,8 @@ class EngagementEnv(ParallelEnv):
         self.step_count: int = 0  # steps since reset
         self.departed_users: int = 0  # users who left at the last step
         self._serving: Serving | None = None  # this step's serving, before producer exits
+        self._scores: np.ndarray | None = None  # (K_a, m) this step's scores (under a learner)
+        self._scored: np.ndarray = self.active.copy()  # (n,) the producers they score
         self.clicks: float = 0.0  # this step's clicks per starting user (under a learner)
         self.estimation_error: float = self._estimation_error()  # mean ||c^_k - c_k||_1
 
@@ -483,6 +485,23 @@ class EngagementEnv(ParallelEnv):
         """The game of the users active now, as they are now (``env.game`` while nothing
         has changed; ``None`` once every user has left)."""
         return self.game if self._frozen else self.population.game()
+
+    @property
+    def served_game(self) -> EngagementGame | None:
+        """The game of the users active now as the platform serves it: ``current_game``
+        under the learner's serving rule (``LearningPlatform.serving_rule``: ``epsilon``'s
+        uniform share folded into the floor); ``current_game`` itself for the oracle."""
+        game = self.current_game
+        if game is None or not self._learning:
+            return game
+        return self.population.game(self.platform.serving_rule(self.game.rule))
+
+    @property
+    def estimates(self) -> np.ndarray:
+        """The platform's estimates ``c^_k`` of every starting user now ``(K, d)`` (a copy;
+        the oracle's are the true current users). Between steps these are what the next
+        step is served by."""
+        return self.platform.estimates(self.population.users)
 
     @property
     def active_users(self) -> float:
@@ -638,8 +657,8 @@ class EngagementEnv(ParallelEnv):
         posted profile by the producers still in (this step's serving again unless some
         producer just left), departures, preference update; then the demand they show."""
         population = self.population
-        serving = self._serve() if exits else self._serving
-        self._serving = None
+        serving = self._reserve() if exits else self._serving
+        self._serving, self._scores = None, None
         if self._learning:
             self._learn(serving)
         self.departed_users = population.epoch_end(serving)
@@ -649,16 +668,39 @@ class EngagementEnv(ParallelEnv):
         """The active users served at ``self.profile`` over the active producers (``None``
         once every user has left): by the rule on the true ratings (the oracle) or, under
         a learner, by the rule (with the learner's uniform share folded into its floor) on
-        the platform's scores, ``LearningPlatform.serve``; users engage by their true
-        ratings either way."""
+        the platform's scores of the posted content (``Learner.scores``, as
+        ``LearningPlatform.serve`` serves; under ``thompson`` this step's one posterior
+        draw), kept in ``self._scores`` for the producers still in after exits; users
+        engage by their true ratings either way."""
         population = self.population
         if not self._learning:
             return population.serve(self.profile, self.active)
-        game = population.game(self.platform.serving_rule(self.game.rule))
+        game = self.served_game
+        self._scores = None
         if game is None:
             return None
-        return self.platform.serve(game, self.profile, self.active,
-                                   np.flatnonzero(population.active))
+        rows = np.flatnonzero(population.active)
+        if not self.active.any():
+            return self.platform.serve(game, self.profile, self.active, rows)
+        platform = self.platform
+        self._scores = platform.learner.scores(platform.models, rows,
+                                               self.profile[self.active], platform.rng)
+        self._scored = self.active.copy()
+        return self._serve_by(game, self._scores)
+
+    def _reserve(self) -> Serving | None:
+        """This step's serving again, by the producers still in after exits: the oracle
+        serves anew; a learner by the columns of this step's scores of those still in (no
+        second draw under ``thompson``)."""
+        if not self._learning or self._scores is None or not self.active.any():
+            return self._serve()
+        return self._serve_by(self.served_game, self._scores[:, self.active[self._scored]])
+
+    def _serve_by(self, game: EngagementGame, scores: np.ndarray) -> Serving:
+        """The rule of ``game`` on ``scores`` ``(K_a, m)`` of the active producers, with the
+        true ratings (``LearningPlatform.serve`` given its scores)."""
+        probabilities = game.rule.probabilities(np.ascontiguousarray(scores))
+        return game.serve_by(self.profile, self.active, probabilities)
 
     def _learn(self, serving: Serving | None) -> None:
         """This step's impressions and clicks of the active users (``serving``'s rows), the
