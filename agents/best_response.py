@@ -11,7 +11,8 @@ the acting layer's entry point on top of them:
   ``nash_conv`` solve the environment's game ``env.game`` (the starting users),
   ``action(agent)`` returns the exact best-response action from the environment's
   state, for the users active now (``env.current_game``, which differs from
-  ``env.game`` only with user dynamics or departures; a learning platform is refused),
+  ``env.game`` only with user dynamics or departures; under a learning platform, the
+  best vertex of the game its serving makes, ``agents.env_play.served_best_vertex``),
   and ``dynamics`` plays the paper's dynamics through the environment's own API
   (``agents.env_play``), with identical results.
 
@@ -90,11 +91,15 @@ class BestResponse:
         Computed against the producers still in, for the users active now
         (``env.current_game``: with user dynamics, the users of this step, not the
         starting ones), from the environment's current state or from ``observation``
-        where it determines the answer (``agents.env_play.best_response_action``). A
-        learning platform (``learner`` other than ``"oracle"``) raises ``ValueError``.
+        where it determines the answer (``agents.env_play.best_response_action``). Under
+        a learning platform (``learner`` other than ``"oracle"``): the best vertex of the
+        game its serving makes (``agents.env_play.served_best_vertex``; vertex actions and
+        learners that do not sample only, ``ValueError`` otherwise).
         """
         if self.env is None:
             raise TypeError("action() needs an environment: construct BestResponse(env)")
+        if not unwrap(self.env).platform.oracle:  # the served game's best vertex
+            return best_response_action(self.env, agent, observation)
         solver = solver_for(self.env, self._acting)  # None once every user has left
         if solver is not None:
             self._acting = solver

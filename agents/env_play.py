@@ -28,10 +28,29 @@ without user dynamics everything is as before): with user dynamics or departures
 (``user_dynamics``, ``user_outside_option``), a producer best responds to the users of
 this moment, not the starting ones. Once every user has left every action earns 0 and
 is a best response: the producer's current embedding is returned (with vertex actions
-its feature, 0 if it posts none). Under a learner (``learner`` other than
-``"oracle"``) the platform serves by its estimates, not the true ratings; these exact
-best responses are for the true game only, so they raise a ``ValueError`` there
-(``recgym.coevolve`` runs producers who best respond to a learning platform).
+its feature, 0 if it posts none).
+
+**Under a learner** (``learner`` other than ``"oracle"``) the platform serves by its
+scores, not the true ratings, so a producer's payoff is that of the **served game**
+``u_i = sum_k p_i(sigma_k) r_ki`` (``env.served_game``, the scores of the platform's
+models as they are now: those that serve the next step). The exact best response there
+is computed over the vertices, from the served game's vertex table
+(``recgym.solvers.ServedVertexTable`` with ``LearningPlatform.producer_scores``), so it
+is supported only
+
+* with ``action_type="vertex"`` (the action space is the vertices: the best vertex is
+  the best action; over the whole strategy set no served payoff is certified), at a
+  profile of vertices (not after ``reset(options={"profile": ...})`` off the vertices),
+* from the environment's state (no observation, or the current one: the others' mean
+  does not fix the others' scores),
+* for learners whose scores are not random draws (``greedy``, ``epsilon``, ``ucb``):
+  ``thompson`` serves by a fresh posterior draw each step, whose expected payoff is not
+  the posterior mean's.
+
+The producer moves to the best vertex only if it is strictly better than its own, as
+``recgym.solvers.ExactSolver`` does. Anything else raises a ``ValueError`` saying why
+(the exact best responses of ``agents.BestResponse(env.game)`` stay those of the true
+game, serving by the true ratings).
 
 **Dynamics.** ``dynamics_through_env`` runs the one dynamics loop,
 ``recgym.solvers.best_response_dynamics`` (the same ``RandomState`` draws in the
@@ -45,7 +64,9 @@ episode. Vertex environments post feature indices. Games whose producers can lea
 (an outside option, or the marginal payoff, which can be negative) are not played
 through the environment: use ``BestResponse(env.game).dynamics``; nor are
 environments whose users change or leave (the dynamics are those of one fixed game:
-``recgym.coevolve`` runs producers and users together), nor a learning platform.
+``recgym.coevolve`` runs producers and users together), nor a learning platform (its
+served game changes with every step's clicks: ``recgym.coevolve`` runs producers who
+best respond to a learning platform).
 """
 
 from __future__ import annotations
@@ -68,11 +89,13 @@ from recgym.solvers import (
 from recgym.strategy import project_to_strategy_set
 
 __all__ = ["best_response_action", "check_true_game", "dynamics_through_env",
-           "observation_determines_best_response", "profile_from_observation", "solver_for"]
+           "observation_determines_best_response", "profile_from_observation",
+           "served_best_vertex", "solver_for"]
 
 
 def check_true_game(env: object) -> None:
-    """Refuse an environment whose platform learns (module docstring).
+    """Refuse an environment whose platform learns, for the exact solvers of the true game
+    (module docstring).
 
     Raises
     ------
@@ -82,10 +105,11 @@ def check_true_game(env: object) -> None:
     base = unwrap(env)
     if not base.platform.oracle:
         raise ValueError(
-            f"the exact best response of agents.BestResponse is for the true game (serving "
-            f"by the true ratings); this environment's platform serves by learner "
-            f"{base.platform.learner.spec!r}, whose served game is not supported there yet "
-            "(recgym.coevolve runs producers best responding to a learning platform)")
+            f"the exact solvers (ExactSolver, the paper's dynamics) are for the true game "
+            f"(serving by the true ratings); this environment's platform serves by learner "
+            f"{base.platform.learner.spec!r}: best-response actions in its served game are "
+            "agents.env_play.served_best_vertex (action_type='vertex'), and recgym.coevolve "
+            "runs producers best responding to a learning platform")
 
 
 def solver_for(env: object, solver: ExactSolver | None = None) -> ExactSolver | None:
@@ -180,12 +204,14 @@ def best_response_action(env: object, agent: str, observation: object | None = N
     ValueError
         ``agent`` has left; an observation that does not determine the answer; with
         vertex actions, a best vertex that posts nothing (the marginal payoff's zero);
-        a learning platform (``check_true_game``).
+        under a learner, what ``served_best_vertex`` refuses.
     """
     base = unwrap(env)
     index = base.agent_index(agent)
     if not base.active[index]:
         raise ValueError(f"{agent} has left the game (terminated): it takes no action")
+    if not base.platform.oracle:
+        return served_best_vertex(base, agent, observation)
     profile = base.profile.copy() if observation is None else \
         profile_from_observation(base, agent, observation)
     solver = solver_for(base, solver)
@@ -201,6 +227,62 @@ def best_response_action(env: object, agent: str, observation: object | None = N
         raise ValueError(f"{agent}'s best vertex posts nothing (the zero strategy), which "
                          "action_type='vertex' cannot post")
     return np.int64(direction[0])
+
+
+def served_best_vertex(env: object, agent: str, observation: object | None = None
+                       ) -> np.int64:
+    """The exact best vertex of ``agent`` in the game the learning platform's serving makes
+    (module docstring, "Under a learner"), against the producers still in, for the users
+    active now: a feature index (``action_type="vertex"``).
+
+    Raises
+    ------
+    ValueError
+        The oracle (use ``best_response_action``), ``agent`` has left, box actions, a
+        profile off the vertices, an observation other than the current one, or a learner
+        whose serving scores are random draws (``thompson``).
+    """
+    base = unwrap(env)
+    index = base.agent_index(agent)
+    platform = base.platform
+    why = _served_refusal(base, index, observation)
+    if why is not None:
+        raise ValueError(f"no exact best response of {agent} under learner "
+                         f"{platform.learner.spec!r}: {why}")
+    game = base.served_game
+    if game is None:  # every user has left: every action earns 0
+        return _current_action(base, index)
+    directions = game.vertex_directions(base.profile)  # (n,), checked by _served_refusal
+    scores = platform.producer_scores(game, np.flatnonzero(base.population.active))  # (K_a, V)
+    counts = np.bincount(directions[base.active], minlength=game.n_vertices)
+    values = platform.table(game, scores)(directions, counts, index, base.active)  # (V,)
+    best, own = int(np.argmax(values)), int(directions[index])
+    return np.int64(best if values[best] > values[own] else own)
+
+
+def _served_refusal(base: EngagementEnv, index: int, observation: object | None) -> str | None:
+    """Why the served game's exact best response of producer ``index`` is not available
+    (``None`` when it is)."""
+    platform = base.platform
+    if platform.oracle:
+        return "the platform serves by the true ratings: use best_response_action"
+    if not base.active[index]:
+        return "it has left the game (terminated): it takes no action"
+    if base.action_type != "vertex":
+        return ("served payoffs are searched over the vertices only, which are the actions "
+                "with action_type='vertex', not with 'box'")
+    if platform.learner.samples:
+        return ("it serves by a fresh posterior draw every step, whose expected payoff is "
+                "not the posterior mean's")
+    if base.game.vertex_directions(base.profile) is None:
+        return "the profile is not made of vertices (basis vectors)"
+    if observation is not None:
+        current = base.observation_layout.build(base.profile, base.rewards_now,
+                                                base.user_distribution, base.active)[index]
+        if not np.array_equal(np.asarray(observation, dtype=np.float32), current):
+            return ("the observation is not its current one, and the others' mean embedding "
+                    "does not fix the others' scores: call without an observation")
+    return None
 
 
 def _current_action(base: EngagementEnv, index: int) -> np.ndarray | np.int64:

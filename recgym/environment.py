@@ -168,11 +168,13 @@ posterior draw per step), each with ``lam``. At ``reset`` the platform starts ov
 
 1. the producers post ``P``;
 2. the active users are served at ``P`` by the platform's scores over the active
-   producers (``LearningPlatform.serve``); the rewards are the producers' payoffs in
-   this serving with the true ratings ("Rewards");
+   producers (``LearningPlatform.serve``; the scores of the models as the last step left
+   them, under ``thompson`` one posterior draw per step); the rewards are the producers'
+   payoffs in this serving with the true ratings ("Rewards");
 3. producers below their outside option leave;
 4. each active user gets ``impressions`` impressions of the serving by the producers
-   still in (a producer drawn from ``p(sigma_k)``, a click ``y ~ Bernoulli(r_ki)``) and
+   still in (the same scores, without the producers who left; a producer drawn from
+   ``p(sigma_k)``, a click ``y ~ Bernoulli(r_ki)``) and
    the models learn from them (``LearningPlatform.observe``; ``infos`` ``"clicks"``
    and ``"estimation_error"``);
 5. departures (``v_k = sum_i p_i(sigma_k) r_ki``) and the preference update run on that
@@ -182,8 +184,16 @@ Clicks are Bernoulli draws of the ratings, so every user needs ``||c_k||_1 <= 1`
 (L1-normalised users, as the synthetic and data-set users are), and the marginal
 payoff, defined only for serving by the true ratings, is refused. With
 ``learner="oracle"`` the platform learns nothing and draws nothing: the environment
-is bit-identical to one built without these arguments, and as fast. Exact best
-responses (``agents.BestResponse(env)``) are for the true game and refuse a learner.
+is bit-identical to one built without these arguments, and as fast.
+
+``env.served_game`` is the game of the active users as the platform serves them (its
+rule with ``epsilon``'s floor) and ``env.estimates`` ``(K, d)`` the platform's estimates
+now, which serve the next step. Exact best responses (``agents.BestResponse(env)
+.action``) are then the best vertex of the served game, ``u_i = sum_k p_i(sigma_k) r_ki``
+with the scores of the models now (``agents.env_play.served_best_vertex``): with
+``action_type="vertex"`` and a learner that does not sample (``greedy``, ``epsilon``,
+``ucb``) only; otherwise they raise ``ValueError``, as the paper's dynamics through the
+environment do under any learner.
 
 ## Episode end
 

@@ -9,6 +9,7 @@ arguments for the oracle.
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -17,7 +18,13 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import agents
 import recgym
-from agents.env_play import best_response_action, dynamics_through_env
+from agents.env_play import (
+    best_response_action,
+    dynamics_through_env,
+    served_best_vertex,
+    solver_for,
+)
+from recgym.learners import Thompson
 from recgym.population import Population
 from recgym.solvers import ExactSolver
 
@@ -141,6 +148,38 @@ def test_epsilon_one_gives_every_producer_equal_exposure():
         np.testing.assert_allclose(list(rewards.values()), 1.0 / env.n_producers, rtol=1e-12)
 
 
+def test_thompson_draws_once_per_step_even_when_producers_leave(monkeypatch):
+    """The serving after exits (for the clicks, departures and update) uses the columns of
+    the step's own draw of the producers still in: one draw at reset, one per step."""
+    draws = []
+    scores = Thompson.scores
+
+    def counted(self, models, rows, vertices, rng):
+        out = scores(self, models, rows, vertices, rng)
+        if rng is not None:
+            draws.append(out)
+        return out
+
+    monkeypatch.setattr(Thompson, "scores", counted)
+    env = recgym.parallel_env(**SMALL, horizon=10, learner="thompson:scale=0.5",
+                              outside_option=0.08)
+    steps = _play(env, 0, 10)
+    assert any(any(step[2].values()) for step in steps[1:])  # some producer left
+    assert len(draws) == len(steps)
+
+
+def test_served_game_and_estimates():
+    env = recgym.parallel_env(**SMALL, learner="epsilon:eps=0.5", floor=0.2)
+    env.reset(seed=0)
+    assert env.served_game.rule.floor == pytest.approx(1 - 0.5 * 0.8)
+    users = np.asarray(env.users)
+    np.testing.assert_allclose(env.estimates,
+                               np.repeat(users.sum(1, keepdims=True) / env.dim, env.dim, 1))
+    oracle = recgym.parallel_env(**SMALL)
+    assert oracle.served_game is oracle.game
+    np.testing.assert_array_equal(oracle.estimates, oracle.users)
+
+
 def test_departures_under_a_learner_come_from_its_serving():
     """Before any feedback the estimates are uniform, so greedy serves producers with the
     same total weight uniformly: a user leaves when its mean rating is below ``w``."""
@@ -243,15 +282,75 @@ def test_unnormalised_users_are_fine_for_the_oracle():
 
 
 # ---------------------------------------------------------------------- best responses
-def test_best_responses_refuse_a_learner():
+def test_exact_solvers_and_dynamics_refuse_a_learner():
     env = recgym.parallel_env(**SMALL, learner="greedy")
     env.reset(seed=0)
-    with pytest.raises(ValueError, match="true game"):
+    with pytest.raises(ValueError, match="action_type='vertex'"):
         agents.BestResponse(env).action("producer_0")
-    with pytest.raises(ValueError, match="true game"):
+    with pytest.raises(ValueError, match="action_type='vertex'"):
         best_response_action(env, "producer_0")
     with pytest.raises(ValueError, match="true game"):
         dynamics_through_env(env)
+    with pytest.raises(ValueError, match="true game"):
+        solver_for(env)
+
+
+@pytest.mark.parametrize("settings", [
+    {"learner": "greedy", "elicit": 1},
+    {"learner": "epsilon:eps=0.3"},
+    {"learner": "ucb:alpha=0.5", "rule": "topk:k=2"},  # the table's generic path
+    {"learner": "ucb:alpha=1", "outside_option": 0.05},  # producers who leave
+    {"learner": "greedy", "rule": "linear", "user_dynamics": "exposure:rate=0.3",
+     "user_outside_option": 0.2}], ids=["greedy", "epsilon", "ucb-topk", "ucb-exits",
+                                         "greedy-users-change"])
+def test_served_best_vertex_is_the_best_next_reward_by_stepping_copies(settings):
+    """Against brute force: each vertex played in a copy of the environment, the others
+    repeating theirs; the answer earns the best of these rewards (and stays put unless
+    some vertex is strictly better)."""
+    env = recgym.parallel_env(**SMALL, horizon=30, action_type="vertex", **settings)
+    responder = agents.BestResponse(env)
+    env.reset(seed=2)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        if not env.agents:
+            break
+        current = {a: int(env.profile[env.agent_index(a)].argmax()) for a in env.agents}
+        for agent in env.agents:
+            rewards = np.array([copy.deepcopy(env).step({**current, agent: v})[1][agent]
+                                for v in range(env.dim)])
+            answer = best_response_action(env, agent)
+            assert responder.action(agent) == answer == served_best_vertex(env, agent)
+            assert rewards[answer] >= rewards.max() - 1e-12
+            if rewards.max() <= rewards[current[agent]] + 1e-12:
+                assert rewards[answer] >= rewards[current[agent]] - 1e-12
+        env.step({a: int(rng.integers(env.dim)) for a in env.agents})
+
+
+def test_served_best_vertex_refusals_say_why():
+    env = recgym.parallel_env(**SMALL, learner="thompson:scale=0.5", action_type="vertex")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="posterior draw"):
+        agents.BestResponse(env).action("producer_0")
+    env = recgym.parallel_env(**SMALL, learner="greedy", action_type="vertex")
+    observations, _ = env.reset(seed=0)
+    assert best_response_action(env, "producer_1", observations["producer_1"]) == \
+        best_response_action(env, "producer_1")  # the current observation is the state
+    with pytest.raises(ValueError, match="observation"):
+        best_response_action(env, "producer_1", observations["producer_0"])
+    env.reset(seed=0, options={"profile": np.full((4, 3), 0.25)})
+    with pytest.raises(ValueError, match="vertices"):
+        best_response_action(env, "producer_0")
+    with pytest.raises(ValueError, match="true ratings"):
+        served_best_vertex(recgym.parallel_env(**SMALL, action_type="vertex"), "producer_0")
+
+
+def test_served_best_vertex_once_every_user_has_left_is_the_current_one():
+    env = recgym.parallel_env(**SMALL, horizon=5, learner="greedy", action_type="vertex",
+                              user_outside_option=10.0)
+    env.reset(seed=0, options={"directions": [2, 1, 0, 2]})
+    env.step({a: 1 for a in env.agents})
+    assert env.served_game is None
+    assert best_response_action(env, "producer_0") == 1
 
 
 def test_best_responses_face_the_current_users():
