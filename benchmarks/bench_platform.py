@@ -15,10 +15,27 @@
    * ``myopic``: the myopic policy's look-ahead, every action of the grid simulated
      from the current state, then one step (counted as 26 steps).
 
-2. **Agent-steps to learn the long run**: PPO on the scenario of
+   The baseline builds the observation the environment returns (``recgym.platform``:
+   producers per feature, the users' demand, the shares of users and producers still
+   active, the SCF, the clicks per user drawn from the same feedback stream, the share
+   of the horizon left), so the check covers every entry.
+
+2. **A learner and user dynamics**: steps per second of the environment with
+   ``learner="ucb"`` (its ``alpha`` controlled) and ``user_dynamics="exposure:rate=0.1"``
+   with departures (``user_outside_option=0.3``, ``user_patience=2``: each epoch a
+   ``Coevolution`` epoch), against the same environment with ``static`` users and the
+   ``oracle`` (the cached path), on the same random actions, in turn: the ratio is the
+   price of learning and changing users.
+
+3. **Agent-steps to learn the long run**: PPO on the scenario of
    ``examples/platform_long_run.py`` (``agents.platform_training.LONG_RUN_SETTINGS``),
    evaluated every ``--eval-every`` steps on the evaluation seeds until its mean
    cumulative SCF is within 2% of the best static action's (or ``--max-steps``).
+
+4. **Agent-steps to match the best constant exploration**: PPO setting UCB's
+   ``alpha`` each epoch on a small setting with departures (``LEARNER_SETTINGS``),
+   evaluated every ``--learner-eval-every`` steps until its mean cumulative SCF reaches
+   the best constant action's (a grid over ``alpha``), or ``--learner-max-steps``.
 
 Wall time and the process's CPU time are both reported (BLAS is limited to one
 thread below, so CPU time is the one-core figure even on a busy machine).
@@ -27,6 +44,7 @@ Examples
 --------
 ``python benchmarks/bench_platform.py``                 (about 3 minutes)
 ``python benchmarks/bench_platform.py --skip-training --users 1000``
+``python benchmarks/bench_platform.py --skip-training --skip-learner-training``
 """
 
 from __future__ import annotations
@@ -43,7 +61,7 @@ from collections.abc import Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from agents.platform import action_grid, best_static  # noqa: E402
+from agents.platform import action_grid, best_schedule, best_static  # noqa: E402
 from agents.platform_training import (  # noqa: E402
     LONG_RUN_SETTINGS,
     PlatformTrainConfig,
@@ -52,12 +70,23 @@ from agents.platform_training import (  # noqa: E402
 )
 from recgym import welfare  # noqa: E402
 from recgym.game import EngagementGame  # noqa: E402
+from recgym.learning_platform import FEEDBACK_STREAM  # noqa: E402
 from recgym.platform import WELFARE_CLIP, PlatformEnv  # noqa: E402
 from recgym.rules import make_rule  # noqa: E402
 from recgym.solvers import DynamicsState, start_directions  # noqa: E402
 
 SETTINGS = dict(n_producers=10, dim=5, moves_per_epoch=5, outside_option=0.02, horizon=20)
 WITHIN = 0.02  # the learning target: within 2% of the best static action
+#: The learner's load: UCB with its alpha controlled, users drawn to what they see and
+#: leaving when served below 0.3 two epochs in a row.
+DYNAMIC = dict(learner="ucb", user_dynamics="exposure:rate=0.1", user_outside_option=0.3,
+               user_patience=2)
+#: The small learning setting of part 4 (PPO sets alpha at a fixed temperature 0.1).
+LEARNER_SETTINGS: dict[str, object] = dict(
+    algo="ppo", n_users=500, dim=3, users_seed=17, n_producers=5,
+    rule="softmax:temperature=0.1", controls=("alpha",), learner="ucb",
+    user_outside_option=0.3, user_patience=2, moves_per_epoch=5, horizon=15, gamma=0.99,
+    grid=9, eval_seed=1000, n_envs=4)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -72,8 +101,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, default=200_000, help="PPO budget")
     parser.add_argument("--eval-every", type=int, default=5_000, help="PPO evaluation period")
     parser.add_argument("--seed", type=int, default=0, help="PPO seed")
+    parser.add_argument("--skip-learner-training", action="store_true",
+                        help="skip part 4 (PPO on the learner's exploration)")
+    parser.add_argument("--learner-max-steps", type=int, default=30_000,
+                        help="PPO budget of part 4")
+    parser.add_argument("--learner-eval-every", type=int, default=3_000,
+                        help="PPO evaluation period of part 4")
     args = parser.parse_args(argv)
-    for name in ("seconds", "max_steps", "eval_every"):
+    for name in ("seconds", "max_steps", "eval_every", "learner_max_steps",
+                 "learner_eval_every"):
         if not getattr(args, name) > 0:
             parser.error(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     if min(args.users) < 1:
@@ -90,23 +126,42 @@ class NaivePlatform:
     def __init__(self, env: PlatformEnv) -> None:
         self.env = env  # for its users and settings only
         self.rng = np.random.RandomState(0)
+        self.clicks_rng = np.random.default_rng(0)
         self.directions = np.zeros(env.game.n_producers, dtype=np.int64)
         self.active = np.ones(env.game.n_producers, dtype=bool)
+        self.t = 0
 
     def reset(self, seed: int) -> None:
         self.rng = np.random.RandomState(seed)
+        self.clicks_rng = np.random.default_rng(np.random.SeedSequence([FEEDBACK_STREAM, seed]))
         self.directions = start_directions(self.env.game, self.rng)
         self.active[:] = True
+        self.t = 0
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float]:
-        """``(observation, reward)``."""
-        value, self.directions, self.active = self._respond(action, self.rng)
-        d, n = self.env.game.dim, self.env.game.n_producers
+        """``(observation, reward)``: the observation in the environment's layout
+        (``recgym.platform``, "Observation space")."""
+        value, self.directions, self.active, chance = self._respond(action, self.rng)
+        clicks = self._clicks(chance)
+        self.t += 1
+        env = self.env
+        d, n = env.game.dim, env.game.n_producers
         counts = np.bincount(self.directions[self.active], minlength=d)
         alive = int(self.active.sum())
         share = counts / alive if alive else np.zeros(d)
-        return np.concatenate([share, self.env.user_distribution, [alive / n, value]]
+        demand = env.start_distribution  # static users, the oracle: the true demand
+        return np.concatenate([share, demand, [1.0, alive / n, value, clicks,
+                                               1.0 - self.t / env.horizon]]
                               ).astype(np.float32), value
+
+    def _clicks(self, chance: np.ndarray | None) -> float:
+        """Clicks per user: per impression a uniform per user, a click below ``v_k``."""
+        if chance is None:
+            return 0.0
+        clicks = np.zeros(chance.shape[0])
+        for _ in range(self.env.impressions):
+            clicks += self.clicks_rng.random(chance.shape[0]) < chance
+        return float(clicks.sum()) / chance.shape[0]
 
     def simulate(self, action: np.ndarray) -> float:
         rng = np.random.RandomState()
@@ -114,7 +169,7 @@ class NaivePlatform:
         return self._respond(action, rng)[0]
 
     def _respond(self, action: np.ndarray, rng: np.random.RandomState
-                 ) -> tuple[float, np.ndarray, np.ndarray]:
+                 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray | None]:
         env, base = self.env, self.env.game
         log_t, floor = np.clip(np.asarray(action, dtype=np.float64), env.action_space.low,
                                env.action_space.high)
@@ -131,7 +186,8 @@ class NaivePlatform:
             state.apply(event)
         utilities = game.utilities(game.vertex_profile(state.directions), state.active)
         value = float(np.clip(welfare.value(env.scf, utilities), -WELFARE_CLIP, WELFARE_CLIP))
-        return value, state.directions.copy(), state.active.copy()
+        chance = utilities.user if state.active.any() else None
+        return value, state.directions.copy(), state.active.copy(), chance
 
 
 # ---------------------------------------------------------------------- the loads
@@ -183,6 +239,34 @@ def bench_speed(n_users: int, seconds: float) -> None:
               f"{episode} episodes, identical", flush=True)
 
 
+def bench_learner_speed(n_users: int, seconds: float) -> None:
+    """Steps per second with a learner and user dynamics (``DYNAMIC``) against ``static``
+    users and the ``oracle``, on the same random actions, epoch by epoch in turn."""
+    learning = PlatformEnv(n_users=n_users, **SETTINGS, **DYNAMIC)
+    oracle = PlatformEnv(n_users=n_users, **SETTINGS)
+    actions = np.random.default_rng(0).uniform(learning.action_space.low,
+                                               learning.action_space.high, (4096, 3))
+    horizon = SETTINGS["horizon"]
+    clocks = np.zeros((2, 3))  # (learner, oracle) x (steps, wall s, CPU s)
+    episode, start, kept = 0, time.perf_counter(), []
+    while episode < 2 or time.perf_counter() - start < 2 * seconds:
+        for env in (learning, oracle):
+            env.reset(seed=episode)
+        for t in range(horizon):
+            action = actions[(episode * horizon + t) % len(actions)].astype(np.float32)
+            for row, (env, act) in enumerate(((learning, action), (oracle, action[:2]))):
+                wall, cpu = time.perf_counter(), time.process_time()
+                env.step(act)
+                clocks[row] += (1, time.perf_counter() - wall, time.process_time() - cpu)
+        kept.append(learning.active_users)
+        episode += 1
+    rates, cpu_rates = clocks[:, 0] / clocks[:, 1], clocks[:, 0] / clocks[:, 2]
+    print(f"K={n_users:>6,} ucb+exposure (departures; {np.mean(kept):.0%} of users kept) "
+          f"{rates[0]:8,.0f} steps/s ({cpu_rates[0]:8,.0f} per CPU-s)   static+oracle "
+          f"{rates[1]:8,.0f} ({cpu_rates[1]:8,.0f})   ratio {rates[1] / rates[0]:5.1f}x slower "
+          f"({cpu_rates[1] / cpu_rates[0]:.1f}x CPU)   {episode} episodes", flush=True)
+
+
 # ---------------------------------------------------------------------- learning
 def bench_learning(max_steps: int, every: int, seed: int) -> None:
     """Agent-steps until PPO's deterministic policy is within 2% of the best static."""
@@ -211,6 +295,40 @@ def bench_learning(max_steps: int, every: int, seed: int) -> None:
               f"agent-steps ({seconds:.0f} s of training and evaluation)")
 
 
+def bench_learner_training(max_steps: int, every: int, seed: int) -> None:
+    """Agent-steps until PPO setting UCB's ``alpha`` reaches the best constant action's
+    mean cumulative SCF (``LEARNER_SETTINGS``); also the best hand-written schedule."""
+    config = PlatformTrainConfig(**LEARNER_SETTINGS, steps=max_steps, eval_episodes=5,
+                                 seed=seed, progress=False)
+    env = config.make_env()
+    static, table = best_static(env, action_grid(env, config.grid), config.eval_episodes,
+                                config.eval_seed)
+    target = float(table["cumulative_scf"].max())
+    schedule, schedules = best_schedule(env, static.action, episodes=config.eval_episodes,
+                                        seed=config.eval_seed)
+    print(f"\nlearner (ucb, alpha in [0, 2], K={config.n_users}, d={config.dim}, "
+          f"n={config.n_producers}, T=0.1, user outside option 0.3, patience 2, horizon "
+          f"{config.horizon}): best constant alpha {float(static.action[0]):.2f}, cumulative "
+          f"SCF {target:.4f}; best schedule (alpha 2 for the first {schedule.fraction:.0%}, "
+          f"then 0) {schedules['cumulative_scf'].max():.4f}; PPO seed {seed}, evaluated every "
+          f"{every:,} steps on {config.eval_episodes} seeds", flush=True)
+    model = build_model(config)
+    callback = evaluation_callback(env, every, config.eval_episodes, config.eval_seed,
+                                   target=target, verbose=True)
+    wall = time.perf_counter()
+    model.learn(max_steps, callback=callback)
+    seconds = time.perf_counter() - wall
+    if callback.reached_at is None:
+        final = callback.history[-1][1] if callback.history else math.nan
+        print(f"the best constant action's cumulative SCF was not reached within "
+              f"{model.num_timesteps:,} agent-steps ({seconds:.0f} s; last evaluation "
+              f"{final:.4f})")
+    else:
+        print(f"reached the best constant action's cumulative SCF after "
+              f"{callback.reached_at:,} agent-steps ({seconds:.0f} s of training and "
+              "evaluation)")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     print(f"platform steps: n={SETTINGS['n_producers']}, d={SETTINGS['dim']}, "
@@ -219,8 +337,13 @@ def main(argv: Sequence[str] | None = None) -> None:
           flush=True)
     for n_users in args.users:
         bench_speed(n_users, args.seconds)
+    print(f"\na learner and user dynamics: {DYNAMIC}", flush=True)
+    for n_users in args.users:
+        bench_learner_speed(n_users, args.seconds)
     if not args.skip_training:
         bench_learning(args.max_steps, args.eval_every, args.seed)
+    if not args.skip_learner_training:
+        bench_learner_training(args.learner_max_steps, args.learner_eval_every, args.seed)
 
 
 if __name__ == "__main__":
