@@ -271,3 +271,42 @@ def test_every_learner_enumerates_constant_actions_in_itertools_order():
     expected = list(itertools.product(*[np.linspace(lo, hi, 2) for lo, hi in
                                         env.controls.values()]))
     np.testing.assert_allclose(grid, np.array(expected, np.float32))
+
+
+# ---------------------------------------------------------------------- training
+def test_train_platform_with_a_learner_logs_its_tags_and_compares_a_schedule(tmp_path, capsys):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    import recgym.cli
+
+    status = recgym.cli.main([
+        "train-platform", "--steps", "64", "--logdir", str(tmp_path), "--n-users", "40",
+        "--dim", "3", "--n-producers", "3", "--horizon", "4", "--n-envs", "2", "--grid", "2",
+        "--eval-episodes", "1", "--learner", "ucb:alpha=0.5", "--impressions", "2",
+        "--elicit", "1", "--reward", "clicks", "--controls", "temperature", "alpha",
+        "--user-dynamics", "exposure:rate=0.1", "--no-progress"])
+    assert status == 0
+    (run_dir,) = tmp_path.iterdir()
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    scalars = {tag: [e.value for e in accumulator.Scalars(tag)]
+               for tag in accumulator.Tags()["scalars"]}
+    for tag in ("estimation_error", "exploration", "active_users", "alpha", "clicks"):
+        assert scalars[f"platform/{tag}"], tag
+    assert all(0.0 <= a <= 2.0 for a in scalars["platform/exploration"])
+    assert scalars["platform/exploration"] == scalars["platform/alpha"]
+    assert all(e > 0 for e in scalars["platform/estimation_error"])
+    out = capsys.readouterr().out
+    assert "schedule" in out and "clicks" in out
+
+
+def test_train_config_refuses_bad_learner_settings():
+    from agents.platform_training import PlatformTrainConfig
+
+    with pytest.raises(ValueError, match="--reward"):
+        PlatformTrainConfig(reward="likes", n_users=40, dim=3)
+    with pytest.raises(ValueError, match="alpha"):
+        PlatformTrainConfig(learner="greedy", controls=("alpha",), n_users=40, dim=3)
+    env = PlatformTrainConfig(learner="thompson", controls=("scale",), n_users=40,
+                              dim=3).make_env()
+    assert env.controls == {"scale": (0.0, 2.0)}
