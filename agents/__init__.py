@@ -6,7 +6,8 @@
 * ``agents.rl``: RL producers trained with Stable-Baselines3 (``evaluate`` compares
   what they play with the exact equilibrium);
 * platform policies for ``recgym.platform_env`` (``agents.platform``): static, myopic,
-  and their evaluation on the same seeds.
+  a schedule that explores early and exploits late, and their evaluation on the same
+  seeds.
 """
 
 from agents.best_response import BestResponse
@@ -14,8 +15,10 @@ from agents.monitoring import DynamicsLogger
 from agents.platform import (
     MyopicPlatform,
     PlatformEvaluation,
+    SchedulePlatform,
     StaticPlatform,
     action_grid,
+    best_schedule,
     best_static,
     compare_platforms,
     evaluate_platform,
@@ -41,9 +44,11 @@ __all__ = [
     "MyopicPlatform",
     "NashConvResult",
     "PlatformEvaluation",
+    "SchedulePlatform",
     "StaticPlatform",
     "action_grid",
     "best_response_dynamics",
+    "best_schedule",
     "best_static",
     "compare_platforms",
     "evaluate",
