@@ -3,9 +3,9 @@ r"""Producer behaviours: how a producer chooses among the vertices, perfect or n
 The paper's producers best respond. Real creators are not perfect optimisers; two
 boundedly rational alternatives are registered beside the paper's:
 
-==========================  ===========================================================
+=========================== ===========================================================
 spec                        a producer's choice
-==========================  ===========================================================
+=========================== ===========================================================
 ``best_response`` (default) the paper's: the first strictly better vertex, if any
 ``quantal:rationality=l``   when visited, vertex ``j`` with probability proportional to
                             ``exp(l * payoff_j / scale)``, ``scale`` the largest
@@ -17,7 +17,7 @@ spec                        a producer's choice
                             ``t`` multiplies them by ``exp(h payoff_j / (K sqrt(t)))`` with
                             the full payoff vector against the others' sampled play (a
                             no-regret learner); ``h > 0``, payoffs per user
-==========================  ===========================================================
+=========================== ===========================================================
 
 ``recgym.solvers.best_response_dynamics(game, seed, behavior=...)`` runs them
 (``recgym.solvers.dynamics`` states the random streams).

@@ -48,9 +48,9 @@ docs/ecosystem.md, E8).
 ``Box(low, high, (3 d + 1 [+ n],), float32)``, the same for every producer
 (``recgym.observations``):
 
-==================  =====================================================  ==========
+==================  ====================================================== ==========
 index               meaning                                                bounds
-==================  =====================================================  ==========
+==================  ====================================================== ==========
 ``0 .. d-1``        own current embedding ``s_i`` (projected)               ``[0, 1]``
 ``d .. 2d-1``       the others' mean embedding ``sum_{j != i} s_j/(n-1)``   ``[0, 1]``
                     (over the others still in, after this step's exits)
@@ -61,7 +61,7 @@ index               meaning                                                bound
 ``3d``              own reward of this step (after ``reset``: at the        ``[r_min, r_max]``
                     starting profile and users)
 ``3d+1 .. 3d+n``    one-hot producer id (``agent_ids=True``, the default)   ``{0, 1}``
-==================  =====================================================  ==========
+==================  ====================================================== ==========
 
 The users' demand is the true current users' demand under a learner too: a producer
 observes the market (what users want, as a producer sees it in its own analytics),
@@ -91,9 +91,9 @@ the serving probabilities are the rule's on the platform's scores, ``p_i(sigma_k
 serving with the true ratings: engagement ``sum_k p_i(sigma_k) r_ki``, exposure
 ``sum_k p_i(sigma_k)``. ``infos[agent]`` holds:
 
-=====================  ==========================================================
+====================== ==========================================================
 key                    value
-=====================  ==========================================================
+====================== ==========================================================
 ``"embedding"``        the projected embedding, ``(d,)`` float64
 ``"engagement"``       the producer's engagement, on the reward's scale
 ``"exposure"``         the producer's exposure, on the reward's scale
@@ -105,7 +105,7 @@ key                    value
 ``"estimation_error"`` under a learner only: mean ``||c^_k - c_k||_1`` over the
                        users active during the step, after its clicks (after
                        ``reset``: after the elicitation, over every user)
-=====================  ==========================================================
+====================== ==========================================================
 
 ## Starting state
 

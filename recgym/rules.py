@@ -4,14 +4,14 @@ A rule maps the ratings ``R`` (shape ``(K, n)``, ``R[k, i] = <c_k, s_i>``) to se
 probabilities ``P`` of the same shape, each row summing to 1 (or to 0 for a user
 that brings nobody engagement under the linear rule).
 
-=========  ==========================================================  ===================
-name       ``p_i(c_k)`` (before the floor)                             parameters
-=========  ==========================================================  ===================
+=========  ============================================================  ===================
+name       ``p_i(c_k)`` (before the floor)                               parameters
+=========  ============================================================  ===================
 linear     ``r_ki / sum_j r_kj`` (0 for every producer if the sum is 0)  floor
-softmax    ``exp(r_ki / T) / sum_j exp(r_kj / T)``                      temperature, floor
-topk       softmax over the user's ``k`` highest-rated producers        k, temperature, floor
-uniform    ``1 / n``                                                     floor
-=========  ==========================================================  ===================
+softmax    ``exp(r_ki / T) / sum_j exp(r_kj / T)``                        temperature, floor
+topk       softmax over the user's ``k`` highest-rated producers          k, temperature, floor
+uniform    ``1 / n``                                                       floor
+=========  ============================================================  ===================
 
 **Exposure floor.** Every rule takes ``floor`` ``eta`` in ``[0, 1]`` (default 0) and
 serves ``(1 - eta) p_i + eta / n``: each producer is guaranteed ``eta / n`` of every

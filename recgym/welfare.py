@@ -7,9 +7,9 @@ producers' payoffs, the users' utilities, the user weights and their total ``W``
 reports **per user** (sums over users divided by ``W``), over the users and the
 active producers:
 
-=======================  =================================================================
+======================== =================================================================
 spec                     value
-=======================  =================================================================
+======================== =================================================================
 ``user_welfare``         ``(1/W) sum_k w_k v_k``
 ``producer_welfare``     ``(1/W) sum_i pi_i``
 ``utilitarian:lam=L``    ``L * user_welfare + (1 - L) * producer_welfare``, ``L`` in [0, 1]
@@ -19,7 +19,7 @@ spec                     value
                          ``sum_i log u_i`` (Nash welfare), ``A = 0`` is producer welfare,
                          large ``A`` orders like ``producer_min``
 ``viable_producers:o=O`` the number of producers with ``pi_i / W >= O``
-=======================  =================================================================
+======================== =================================================================
 
 ``alpha_fair`` is defined for positive payoffs; where some ``u_i <= 0`` with
 ``A >= 1``, or some ``u_i < 0`` with ``A < 1``, its value is ``-inf`` (the worst
