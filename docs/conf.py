@@ -65,6 +65,8 @@ sphinx_gallery_conf = {
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": rf"^(?!.*({GALLERY_SKIP})).*\.py$" if GALLERY_SKIP else r"\.py$",
     "reset_argv": "recgym_gallery.reset_argv",
+    # RECGYM_DOCS_RERUN=1 (the tests): run every example again, even unchanged ones
+    "run_stale_examples": os.environ.get("RECGYM_DOCS_RERUN") == "1",
     "image_scrapers": ("matplotlib", "recgym_gallery.written_figures"),
     "download_all_examples": False,
     "remove_config_comments": True,
