@@ -298,7 +298,7 @@ class Coevolution:
         row = {"epoch": self.epoch, **self.welfare_of(serving),
                "active_users": share, "active_producers": int(self.active.sum()),
                "homogenization": 1.0 if serving is None else
-               metrics.homogenization(users_now),
+               metrics.homogenization(users_now, weights_now),
                "demand_entropy": 0.0 if serving is None else
                metrics.demand_entropy(users_now, weights_now),
                "content_features": metrics.features_used(self.profile[self.active]),
@@ -316,6 +316,7 @@ class Coevolution:
                     "cumulative_regret": self.cumulative_regret}
         rows = self._rows()
         clicks = self.platform.observe(serving, rows)
+        self._scores = None  # the models moved: the epoch's scores are stale
         self.last_clicks[rows] = clicks
         total = self.game.total_weight
         regret = self.platform.regret_vs_oracle(self.population.game(rule), serving)
@@ -489,10 +490,12 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
     engine = Coevolution(game, user_dynamics, user_outside_option, user_patience,
                          moves_per_epoch, check_int("seed", seed, 0), scfs, learner,
                          impressions, elicit, behavior=behavior)
-    recorded = _record_epochs(record, epochs, game.n_users, game.dim)
+    copies = 1 if engine.platform.oracle else 2  # the users, and a learner's estimates
+    recorded = _record_epochs(record, epochs, game.n_users, game.dim * copies)
     keep = set(recorded.tolist())
     users_kept = [np.array(game.users)] if 0 in keep else []
-    estimates_kept = [engine.estimates()] if 0 in keep else []
+    learning = not engine.platform.oracle  # the oracle's estimates are the users
+    estimates_kept = [engine.estimates()] if 0 in keep and learning else []
     profiles = [engine.profile]
     active_users = [engine.population.active.copy()]
     active_producers = [engine.active.copy()]
@@ -502,7 +505,8 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
         rows.append(row)
         if engine.epoch in keep:
             users_kept.append(np.array(engine.population.users))
-            estimates_kept.append(engine.estimates())
+            if learning:
+                estimates_kept.append(engine.estimates())
         profiles.append(engine.profile)
         active_users.append(engine.population.active.copy())
         active_producers.append(engine.active.copy())
@@ -522,10 +526,12 @@ def coevolve(users: object = None, n_producers: int | None = None, rule: str | S
               "learner": engine.platform.learner.spec, "impressions": engine.platform.impressions,
               "elicit": engine.platform.elicit, "behavior": engine.behavior.spec}
     shape = (0, game.n_users, game.dim)
-    return Trajectory(np.stack(users_kept) if users_kept else np.zeros(shape), recorded,
+    users_record = np.stack(users_kept) if users_kept else np.zeros(shape)
+    return Trajectory(users_record, recorded,
                       np.stack(profiles), np.stack(active_users), np.stack(active_producers),
                       history, config,
-                      np.stack(estimates_kept) if estimates_kept else np.zeros(shape))
+                      (np.stack(estimates_kept) if estimates_kept else np.zeros(shape))
+                      if learning else users_record)
 
 
 def _game_of(users: object, n_producers: int | None, rule: object, payoff: str | None,

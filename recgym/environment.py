@@ -710,7 +710,8 @@ class EngagementEnv(ParallelEnv):
         """The rule of ``game`` on ``scores`` ``(K_a, m)`` of the active producers, with the
         true ratings (``LearningPlatform.serve`` given its scores)."""
         probabilities = game.rule.probabilities(np.ascontiguousarray(scores))
-        return game.serve_by(self.profile, self.active, probabilities)
+        return game.serve_by(self.profile, self.active, probabilities,
+                             symmetric=game.rule.symmetric)  # the rule on per-content scores
 
     def _learn(self, serving: Serving | None) -> None:
         """This step's impressions and clicks of the active users (``serving``'s rows), the

@@ -204,11 +204,14 @@ class EngagementGame:
         """The same game (rule, payoff, producers) over other users ``(K', d)``, weights
         ``(K',)`` or ``None`` and outside options ``(n,)``, which the caller has
         validated (non-negative and finite); the arrays are taken as they are."""
+        total = float(users.shape[0] if weights is None else weights.sum())
+        if total <= 0:
+            raise ValueError("weights must not all be 0 (the total user weight must be > 0)")
         game = copy.copy(self)
         game.users = users
         game.weights = weights
         game.outside_option = outside_option
-        game.total_weight = float(users.shape[0] if weights is None else weights.sum())
+        game.total_weight = total
         for array in (users, outside_option) if weights is None else \
                 (users, weights, outside_option):
             array.setflags(write=False)
@@ -284,16 +287,19 @@ class EngagementGame:
         return self.serve_by(profile, active)
 
     def serve_by(self, profile: object, active: object | None = None,
-                 probabilities: np.ndarray | None = None) -> Serving:
+                 probabilities: np.ndarray | None = None, symmetric: bool = False) -> Serving:
         """As ``serve``, with the serving probabilities ``(K, n_active)`` given (a platform
         that serves by its own scores, ``recgym.learners``; default: the rule on the
-        ratings). Users engage by their true ratings either way.
+        ratings). Users engage by their true ratings either way. ``symmetric``: the
+        caller promises that producers posting the same content are served alike (the
+        rule applied to per-content scores), which lets ``Serving`` mix per content.
 
         Raises
         ------
         ValueError
-            Given probabilities with a payoff that needs the welfare without each
-            producer (the marginal payoff), which only the rule on the ratings defines.
+            Given probabilities of the wrong shape, not finite or outside ``[0, 1]``, or
+            with a payoff that needs the welfare without each producer (the marginal
+            payoff), which only the rule on the ratings defines.
         """
         mask = self.check_active(active)
         ratings = self.ratings(profile)
@@ -304,6 +310,13 @@ class EngagementGame:
         if probabilities is not None and self.payoff.needs_welfare_loss:
             raise ValueError(f"payoff {self.payoff.spec!r} needs the welfare without each "
                              "producer, defined only when the rule serves by the ratings")
+        if probabilities is not None:
+            probabilities = np.asarray(probabilities, dtype=float)
+            if probabilities.shape != live.shape or not np.all(np.isfinite(probabilities)) \
+                    or probabilities.min(initial=0.0) < 0 or probabilities.max(initial=0.0) > 1:
+                raise ValueError(f"probabilities must be finite numbers in [0, 1] of shape "
+                                 f"{live.shape} (users, active producers), got shape "
+                                 f"{probabilities.shape}")
         probs = live  # (K, 0) with nobody active
         if mask.any():
             probs = self.rule.probabilities(live) if probabilities is None else probabilities
@@ -327,7 +340,7 @@ class EngagementGame:
         utilities = Utilities(engagement, exposure, user, payoff, self.total_weight, mask,
                               self.outside_option, self.weights)
         return Serving(live, probs, np.asarray(profile, dtype=float)[mask], utilities,
-                       self.rule.symmetric)
+                       self.rule.symmetric if probabilities is None else symmetric)
 
     # ------------------------------------------------------------ one producer's view
     def others(self, profile: np.ndarray, producer: int, active: np.ndarray | None = None

@@ -147,7 +147,8 @@ class LearningPlatform:
         if self.learner.samples or scores is None:
             scores = self.learner.scores(self.models, rows, profile[active], self.rng)
         return game.serve_by(profile, active,
-                             game.rule.probabilities(np.ascontiguousarray(scores)))
+                             game.rule.probabilities(np.ascontiguousarray(scores)),
+                             symmetric=game.rule.symmetric)
 
     def observe(self, serving: Serving, rows: np.ndarray) -> np.ndarray:
         """The epoch's impressions and clicks of the users ``rows`` ``(K_a,)``; updates the

@@ -58,21 +58,25 @@ def concentrated_share(profile: np.ndarray, threshold: float = CONCENTRATION_THR
     return float(np.mean((totals > 0) & (profile.max(axis=1) >= threshold * totals)))
 
 
-def homogenization(users: np.ndarray) -> float:
+def homogenization(users: np.ndarray, weights: np.ndarray | None = None) -> float:
     """Mean pairwise cosine similarity of the rows of ``users`` ``(K, d)``.
 
     ``(||sum_k h_k||^2 - K) / (K (K - 1))`` with ``h_k = c_k / ||c_k||_2``, in ``O(K d)``:
-    1 when every user points the same way. All-zero rows count as pointing nowhere
-    (similarity 0 with everybody). With fewer than two users no pair disagrees: 1.
+    1 when every user points the same way. With ``weights`` ``w_k`` ``(K,)`` a user of
+    weight 2 counts as that user twice (its two copies a pair of similarity 1):
+    ``(||sum_k w_k h_k||^2 - sum_k w_k) / (W^2 - W)``, ``W = sum_k w_k``. All-zero rows point
+    nowhere (similarity 0 with everybody). With fewer than two users (a total weight of
+    at most 1) no pair disagrees: 1.
     """
-    n = users.shape[0]
-    if n < 2:
+    w = np.ones(users.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    total_weight = float(w.sum())
+    if users.shape[0] < 2 or total_weight <= 1.0:
         return 1.0
     norms = np.linalg.norm(users, axis=1)
     unit = users / np.where(norms > 0, norms, 1.0)[:, None]
-    total = unit.sum(axis=0)
-    self_terms = float(np.count_nonzero(norms > 0))
-    return float((total @ total - self_terms) / (n * (n - 1)))
+    total = w @ unit
+    self_terms = float(w[norms > 0].sum())
+    return float((total @ total - self_terms) / (total_weight ** 2 - total_weight))
 
 
 def demand_entropy(users: np.ndarray, weights: np.ndarray | None = None) -> float:

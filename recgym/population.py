@@ -138,7 +138,9 @@ class Population:
             weights = self.active_weights
             total = float(np.count_nonzero(self.active)) if weights is None else \
                 float(weights.sum())
-            scale = start.total_weight / total if total > 0 else 1.0
+            if total <= 0:  # only users of weight 0 are left: nobody counts any more
+                return None
+            scale = start.total_weight / total
             self._game = start.with_users(self.active_users, weights,
                                           np.asarray(start.outside_option) * scale)
         return self._game

@@ -305,9 +305,12 @@ class WeightRule(ServingRule):
               ) -> VertexView | None:
         """The view from ratings and scores ``(V, K)`` and the per-user shift ``(K,)``."""
         w = self.weights(scores, shift[None, :])
-        positive = w[scores > 0]
-        if positive.size and positive.min() < np.finfo(float).tiny:
-            return None  # underflow: the count-weighted sums would lose producers
+        # Underflow would lose producers from the count-weighted sums: a positive score's
+        # weight, or (where the rule promises a positive denominator) any weight, e.g. a
+        # vertex a user rates 0 at a tiny temperature. The generic path is exact there.
+        checked = w if self.den_positive else w[scores > 0]
+        if checked.size and checked.min() < np.finfo(float).tiny:
+            return None
         return VertexView(self, ratings, w)
 
 

@@ -325,3 +325,60 @@ def test_a_game_with_game_arguments_is_refused(users):
     game = recgym.EngagementGame(users, 2)
     with pytest.raises(ValueError, match="rule"):
         recgym.coevolve(game, rule="linear")
+
+
+# ---------------------------------------------------------------- review regressions
+def test_a_zero_rated_vertex_at_a_tiny_temperature_is_not_nan():
+    """A user who rates a vertex 0 gives it weight exp(-max/T) = 0 at T = 1e-3; the
+    count-weighted fast path would divide 0 by 0 there, so the exact path is taken."""
+    from recgym.solvers import VertexTable
+
+    users = np.array([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5]])
+    game = recgym.EngagementGame(users, 3, "softmax:temperature=0.001")
+    directions = np.array([1, 1, 1])
+    counts = np.bincount(directions, minlength=3)
+    fast = VertexTable(game)(directions, counts, 0)
+    exact = VertexTable(game, fast=False)(directions, counts, 0)
+    np.testing.assert_allclose(fast, exact)
+    assert np.all(np.isfinite(fast))
+    result = best_response_dynamics(game, 0, init=directions)
+    assert result.iterations > 0  # producer 0 does better on feature 0
+
+
+def test_weighted_homogenization_counts_a_weight_as_copies():
+    rng = np.random.default_rng(3)
+    population = rng.dirichlet(np.ones(4), size=20)
+    weights = rng.integers(1, 4, size=20)
+    assert metrics.homogenization(population, weights.astype(float)) == pytest.approx(
+        metrics.homogenization(np.repeat(population, weights, axis=0)), rel=1e-12)
+
+
+def test_only_weightless_users_left_means_nobody_is_left():
+    users = np.array([[0.5, 0.5], [1.0, 0.0]])
+    game = recgym.EngagementGame(users, 2, "linear", weights=[1.0, 0.0])
+    population = Population(game, user_outside_option=0.6)
+    population.active[0] = False
+    population._game = None
+    assert population.game() is None
+    trajectory = recgym.coevolve(game, user_outside_option=0.6, epochs=3,
+                                 outside_option=None)
+    assert not trajectory.history.isna().any().any()
+
+
+def test_serve_by_checks_the_probabilities_and_mixes_per_producer():
+    users = np.array([[0.8, 0.2], [0.7, 0.3]])
+    game = recgym.EngagementGame(users, 2, "softmax")
+    profile = np.eye(2)[[0, 0]]
+    given = np.array([[0.9, 0.1], [0.4, 0.6]])  # unequal shares of equal content
+    serving = game.serve_by(profile, None, given)
+    np.testing.assert_allclose(serving.consumed, given @ profile)
+    with pytest.raises(ValueError, match="shape"):
+        game.serve_by(profile, None, given[:, :1])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        game.serve_by(profile, None, given * 2)
+
+
+def test_oracle_estimates_are_the_recorded_users(users):
+    trajectory = recgym.coevolve(users, n_producers=3, epochs=2,
+                                 user_dynamics="exposure:rate=0.3")
+    assert trajectory.estimates is trajectory.users

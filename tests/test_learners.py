@@ -275,3 +275,14 @@ def test_a_copied_engine_is_independent(users, spec):
     assert ahead == behind
     np.testing.assert_array_equal(engine.population.users, twin.population.users)
     np.testing.assert_array_equal(engine.estimates(), twin.estimates())
+
+
+def test_serving_after_a_step_uses_the_updated_models(users):
+    engine = Coevolution(recgym.EngagementGame(users, 4, "softmax:temperature=0.1"),
+                         learner="greedy", impressions=5, seed=0)
+    engine.step()
+    after = engine.serve()
+    fresh = engine.platform.learner.scores(engine.platform.models, engine._rows(),
+                                           engine.profile[engine.active], None)
+    z = np.exp((fresh - fresh.max(1, keepdims=True)) / 0.1)
+    np.testing.assert_allclose(after.probabilities, z / z.sum(1, keepdims=True), rtol=1e-12)
