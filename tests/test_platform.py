@@ -265,16 +265,25 @@ def test_train_platform_command_logs_the_platform_tags_and_the_comparison(tmp_pa
 
 
 def test_long_run_example_prints_the_computed_table():
+    """The example's table: every policy, the figures in range, the gaps it claims
+    computed from the rows it prints."""
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "platform_long_run.py"),
-                           "--quick", "--no-progress"],
+                           "--quick", "--no-progress", "--eval-seeds", "7,9"],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
-    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()
-            if line.startswith(("trained ", "best static", "myopic "))}
-    assert set(rows) == {"trained", "best", "myopic"}
-    assert rows["best"][4] == "+0.00%" and rows["myopic"][-1] == "+0.00%"
-    assert rows["best"][3] == "3.00/3" and rows["myopic"][2] == "2.00/3"  # the myopic loses one
-    assert "trained vs myopic:" in done.stdout
+    lines = done.stdout.splitlines()
+    assert "evaluation seeds 7, 9" in done.stdout
+    rows = {}
+    for name in ("learned (PPO)", "best constant", "schedule", "myopic"):
+        line = next(line for line in lines if line.startswith(name + " "))
+        fields = line[len(name):].split()
+        rows[name] = float(fields[0])
+        assert 0 <= float(fields[1].rstrip("%")) <= 100 and fields[2].endswith("/4")
+    for name in ("myopic", "best constant"):
+        claimed = next(line for line in lines if line.startswith(f"learned vs {name}:"))
+        gap = 100 * (rows["learned (PPO)"] / rows[name] - 1)  # from the rounded rows
+        assert abs(float(claimed.split()[3].rstrip("%")) - gap) < 0.05
+    assert any(line.startswith("schedule: alpha = 2 for the first") for line in lines)
 
 
 def test_the_platform_model_learns_without_making_a_folder(tmp_path, monkeypatch):
