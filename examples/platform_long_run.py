@@ -17,7 +17,7 @@ seeds), the best explore-then-exploit schedule (``agents.SchedulePlatform``, cho
 those seeds) and the myopic policy (each epoch the grid action with the best immediate
 welfare, simulated with the real random streams). Every number is computed here.
 
-    python examples/platform_long_run.py                      # 30,000 steps, about 2 minutes
+    python examples/platform_long_run.py                      # 60,000 steps, about 3 minutes
     python examples/platform_long_run.py --eval-seeds 1000,1001,1002,1003,1004
     python examples/platform_long_run.py --quick              # a tiny budget, seconds
 """
@@ -52,7 +52,7 @@ COLUMNS = ("cumulative_scf", "users_retained", "producers_retained", "clicks")
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=30_000, help="PPO training steps")
+    parser.add_argument("--steps", type=int, default=60_000, help="PPO training steps")
     parser.add_argument("--seed", type=int, default=0, help="seed of the model and its copies")
     parser.add_argument("--eval-seeds", default="1000,1001,1002,1003,1004",
                         help="comma-separated evaluation seeds (not used in training)")
