@@ -5,9 +5,11 @@
   RST subsections, and ``environments.rst`` includes them: the manuals live in the code
   and the site shows them as they are.
 * At ``builder-inited`` one API page per public module (``API_MODULES``) is written
-  to ``api/<module>.rst``: ``automodule`` with its members (the modules are named by
-  their dotted paths, so ``recgym.coevolve``, both a module and a function re-exported
-  by ``recgym``, is documented as the module).
+  to ``api/<module>.rst`` (``automodule`` with its members; for ``recgym`` itself, an
+  ``autosummary`` table of what it re-exports, linked to where each is documented), and
+  ``api.rst``, an ``autosummary`` table of the modules. The modules are named by their
+  dotted paths, so ``recgym.coevolve``, both a module and a function re-exported by
+  ``recgym``, is documented as the module.
 * In the API reference (autodoc), a module docstring's Markdown headings
   (``## Action space``) become RST rubrics, so the same text reads well there too.
 """
@@ -24,9 +26,10 @@ MANUALS = {"environment": "recgym.environment", "platform": "recgym.platform"}
 
 #: the public modules of the API reference, in the order of the page
 API_MODULES = [
-    "recgym.game", "recgym.rules", "recgym.payoffs", "recgym.welfare", "recgym.solvers",
-    "recgym.coevolve", "recgym.population", "recgym.user_dynamics", "recgym.learners",
-    "recgym.learning_platform", "recgym.behaviors", "recgym.design", "recgym.information",
+    "recgym", "recgym.game", "recgym.rules", "recgym.payoffs", "recgym.welfare",
+    "recgym.solvers", "recgym.coevolve", "recgym.population", "recgym.user_dynamics",
+    "recgym.learners", "recgym.learning_platform", "recgym.behaviors", "recgym.design",
+    "recgym.information",
     "recgym.environment", "recgym.platform", "recgym.testing", "recgym.metrics", "agents",
 ]
 
@@ -56,20 +59,46 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text)
 
 
+def _reexports() -> list[str]:
+    """``recgym.__all__`` as the dotted paths where each name is documented (its defining
+    module's page), for the ``recgym`` page's summary table."""
+    import recgym
+
+    documented = set(API_MODULES)
+    paths = []
+    for name in recgym.__all__:
+        obj = getattr(recgym, name)
+        home = getattr(obj, "__module__", None)
+        if inspect.ismodule(obj) or home not in documented:
+            continue
+        paths.append(f"~{home}.{name}")
+    return paths
+
+
 def write_api_pages(app) -> None:
     out = Path(app.srcdir) / "api"
     out.mkdir(exist_ok=True)
     for module in API_MODULES:
-        lines = [module, "=" * len(module), "", f".. automodule:: {module}",
-                 "   :members:", "   :show-inheritance:"]
-        if module in IMPORTED_MEMBERS:
-            lines.append("   :imported-members:")
+        lines = [module, "=" * len(module), "", f".. automodule:: {module}"]
+        if module == "recgym":
+            # the package re-exports its main names: a table links each to its module
+            lines += ["", "Re-exported names", "-----------------", "",
+                      "``import recgym`` gives these names; each is documented in the module",
+                      "that defines it.", "", ".. currentmodule:: None", "",
+                      ".. autosummary::", ""]
+            lines += [f"   {path}" for path in _reexports()]
+        else:
+            lines += ["   :members:", "   :show-inheritance:"]
+            if module in IMPORTED_MEMBERS:
+                lines.append("   :imported-members:")
         _write(out / f"{module}.rst", "\n".join(lines) + "\n")
     toc = ["API reference", "=============", "",
-           "Generated from the docstrings (numpy style). ``import recgym`` re-exports the",
-           "main names (``recgym.EngagementGame``, ``recgym.parallel_env``,",
-           "``recgym.platform_env``, ``recgym.coevolve``...); each is documented in the",
-           "module that defines it.", "", ".. toctree::", "   :maxdepth: 1", ""]
+           "Generated from the docstrings (numpy style), one page per public module.",
+           "``import recgym`` re-exports the main names (``recgym.EngagementGame``,",
+           "``recgym.parallel_env``, ``recgym.platform_env``, ``recgym.coevolve``...); each",
+           "is documented in the module that defines it.", "", ".. autosummary::", ""]
+    toc += [f"   {module}" for module in API_MODULES]
+    toc += ["", ".. toctree::", "   :hidden:", "   :maxdepth: 1", ""]
     toc += [f"   api/{module}" for module in API_MODULES]
     _write(Path(app.srcdir) / "api.rst", "\n".join(toc) + "\n")
 
