@@ -96,6 +96,7 @@ from recgym.solvers import (
     DynamicsState,
     ExactSolver,
     QuantalState,
+    RayState,
     VertexTable,
     as_random_state,
     start_directions,
@@ -191,17 +192,25 @@ class Coevolution:
             raise ValueError("behavior 'hedge' plays simultaneous rounds; the epoch engine's "
                              "producers move one at a time: use best_response or quantal here "
                              "(hedge runs in recgym.solvers.best_response_dynamics)")
+        if game.has_cost and self.behavior.NAME != "best_response":
+            raise ValueError(f"behavior {self.behavior.spec!r} chooses among the vertices; with "
+                             "a cost of effort producers best respond along the rays")
         self.population = Population(game, user_dynamics, user_outside_option, user_patience)
         self.moves_per_epoch: int = check_int("moves_per_epoch", moves_per_epoch, 1)
         self.scfs = tuple(scfs)
         if feedback_seed is None:
             feedback_seed = 0 if isinstance(seed, np.random.RandomState) else seed
         self.platform = LearningPlatform(game, learner, impressions, elicit, feedback_seed)
+        if not self.platform.oracle and not (game.traits.skill is None and not game.has_cost):
+            raise ValueError("learner: a platform that learns its users serves by scores of the "
+                             "content alone; producers with skill or a cost of effort need "
+                             "learner='oracle'")
         # The quantal producers' own stream (recgym.solvers.dynamics), seeded like the feedback.
         self._choices = np.random.default_rng(np.random.SeedSequence(
             [BEHAVIOR_STREAM, feedback_seed])) if self.behavior.random else None
         self.rng: np.random.RandomState = as_random_state(seed)
         self.directions: np.ndarray = start_directions(game, self.rng)
+        self.levels: np.ndarray = np.ones(game.n_producers)  # efforts (with a cost of effort)
         self.active: np.ndarray = np.ones(game.n_producers, dtype=bool)
         self.iterations: int = 0  # events (moves and exits) over the whole run
         self.epoch: int = 0
@@ -212,8 +221,10 @@ class Coevolution:
 
     @property
     def profile(self) -> np.ndarray:
-        """The producers' current profile ``(n, d)`` (exited ones: their last vertex)."""
-        return self.game.vertex_profile(self.directions)
+        """The producers' current profile ``(n, d)`` (exited ones: their last strategy):
+        ``t_i e_{j_i}``, the vertices where effort is free."""
+        profile = self.game.vertex_profile(self.directions)
+        return profile if not self.game.has_cost else self.levels[:, None] * profile
 
     def copy(self) -> Coevolution:
         """An independent engine in the same state (users, models, both random streams),
@@ -225,6 +236,7 @@ class Coevolution:
         other.rng = np.random.RandomState()
         other.rng.set_state(self.rng.get_state())
         other.directions, other.active = self.directions.copy(), self.active.copy()
+        other.levels = self.levels.copy()
         other.last_clicks = self.last_clicks.copy()
         other._state = None if self._state is None else self._state.copy()
         if self._choices is not None:
@@ -264,6 +276,8 @@ class Coevolution:
             self.iterations += 1
             events += 1
         self.directions, self.active = state.directions.copy(), state.active.copy()
+        if isinstance(state, RayState):
+            self.levels = state.levels.copy()
         return events, len(state.exits) - exits_before, converged
 
     def _new_state(self, game: EngagementGame, table: VertexTable | None) -> DynamicsState:
@@ -271,6 +285,8 @@ class Coevolution:
         if isinstance(self.behavior, Quantal):
             return QuantalState(game, self.directions, self.active, table,
                                 chooser=self.behavior, stream=self._choices)
+        if game.has_cost:
+            return RayState(game, self.directions, self.active, table, levels=self.levels)
         return DynamicsState(game, self.directions, self.active, table)
 
     def _rows(self) -> np.ndarray:

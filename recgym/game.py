@@ -18,6 +18,12 @@ per-user payoffs) is what a producer earns elsewhere: the dynamics let a produce
 whose best payoff per user falls below it leave (``recgym.solvers.dynamics``).
 Producers that left are not served: ``utilities(profile, active=mask)`` serves only
 the active ones.
+
+Producers may differ (``recgym.producers``): ``skill`` ``q_i`` in ``(0, 1]`` makes the
+ratings ``q_i <c_k, s_i>`` everywhere, and a ``cost`` of effort ``kappa_i`` with
+``cost_exponent`` ``beta`` makes the payoff ``pi_i - W kappa_i (sum s_i)^beta``
+(``W`` the total user weight). With ``q = 1`` and ``kappa = 0`` (the defaults) results
+are bit-identical to a game without them.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from recgym._validation import (
     check_vector,
 )
 from recgym.payoffs import Payoff, make_payoff
+from recgym.producers import ProducerTraits, ProducerView, check_traits
 from recgym.rules import Others, ServingRule, make_rule
 
 
@@ -163,6 +170,12 @@ class EngagementGame:
         Non-negative user weights; ``None`` (or all ones) weighs every user 1.
     outside_option : float or array (n,), optional
         Per-user outside option of each producer (default 0).
+    skill : float or array (n,), optional
+        ``q_i`` in ``(0, 1]`` (default 1): ratings are ``q_i <c_k, s_i>``.
+    cost : float or array (n,), optional
+        ``kappa_i >= 0`` (default 0), the per-user cost of a full unit of effort.
+    cost_exponent : float >= 1, optional
+        ``beta`` (default 1): effort ``sum(s)`` costs ``kappa (sum s)^beta`` per user.
 
     Examples
     --------
@@ -176,7 +189,8 @@ class EngagementGame:
     def __init__(self, users: object, n_producers: int, rule: str | ServingRule = "softmax",
                  temperature: float | None = None, k: int | None = None, *,
                  floor: float | None = None, payoff: str | Payoff = "engagement",
-                 weights: object | None = None, outside_option: object = 0.0) -> None:
+                 weights: object | None = None, outside_option: object = 0.0,
+                 skill: object = 1.0, cost: object = 0.0, cost_exponent: object = 1.0) -> None:
         # (K, d), ratings per feature; a private read-only copy (the caller's array stays as is)
         self.users: np.ndarray = check_matrix("users", users).copy()
         self.n_producers: int = check_int("n_producers", n_producers, 1)
@@ -185,6 +199,7 @@ class EngagementGame:
         self.weights: np.ndarray | None = _user_weights(weights, self.users.shape[0])
         self.outside_option: np.ndarray = check_vector("outside_option", outside_option,
                                                        self.n_producers)
+        self.traits: ProducerTraits = check_traits(self.n_producers, skill, cost, cost_exponent)
         self.total_weight: float = float(self.n_users if self.weights is None
                                          else self.weights.sum())
         if self.total_weight <= 0:
@@ -192,9 +207,9 @@ class EngagementGame:
         self.users.setflags(write=False)
         self.outside_option.setflags(write=False)
         # The vertices of S a vertex search visits: e_0..e_{d-1}, then 0 if the payoff
-        # can prefer posting nothing.
+        # can prefer posting nothing (or effort costs).
         vertices = np.eye(self.dim)
-        if self.payoff.searches_zero:
+        if self.payoff.searches_zero or self.traits.cost is not None:
             vertices = np.vstack([vertices, np.zeros(self.dim)])
         self.vertices: np.ndarray = vertices
         self.vertices.setflags(write=False)
@@ -233,6 +248,34 @@ class EngagementGame:
         return self.vertices.shape[0]
 
     @property
+    def skill(self) -> np.ndarray:
+        """``q_i`` ``(n,)`` (all 1 by default)."""
+        q = self.traits.skill
+        return np.ones(self.n_producers) if q is None else q.copy()
+
+    @property
+    def cost(self) -> np.ndarray:
+        """``kappa_i`` ``(n,)`` (all 0 by default)."""
+        kappa = self.traits.cost
+        return np.zeros(self.n_producers) if kappa is None else kappa.copy()
+
+    @property
+    def cost_exponent(self) -> float:
+        """``beta``."""
+        return self.traits.cost_exponent
+
+    @property
+    def has_cost(self) -> bool:
+        """Some producer pays for effort (``kappa_i > 0``)."""
+        return self.traits.cost is not None
+
+    @property
+    def identical_producers(self) -> bool:
+        """Every producer has the same skill and cost, so producers posting the same
+        content face the same problem wherever the rule is symmetric."""
+        return self.traits.identical
+
+    @property
     def producers_may_leave(self) -> bool:
         """Some producer can fall below its outside option: an option above 0, or a
         payoff that can be negative (the marginal payoff)."""
@@ -253,8 +296,8 @@ class EngagementGame:
         return mask
 
     def ratings(self, profile: object) -> np.ndarray:
-        """Ratings ``R = users @ profile.T``, shape ``(K, n)``."""
-        return self.users @ self.check_profile(profile).T
+        """Ratings ``R = users @ (q * profile).T``, shape ``(K, n)`` (``q`` the skills)."""
+        return self.users @ self.traits.effective(self.check_profile(profile)).T
 
     def probabilities(self, profile: object, active: object | None = None) -> np.ndarray:
         """Serving probabilities ``P``, shape ``(K, n)`` (0 for producers that left)."""
@@ -335,29 +378,41 @@ class EngagementGame:
                     without = self.rule.welfare_without_each(live)
                     loss = self.user_sum((user[:, None] - without).T)
                 totals[mask] = self.payoff.profile_totals(engagement[mask], exposure[mask], loss)
+                if self.traits.cost is not None:
+                    totals[mask] -= self.traits.effort_cost(
+                        np.asarray(profile, dtype=float)[mask], np.flatnonzero(mask),
+                        self.total_weight)
             return totals
 
         utilities = Utilities(engagement, exposure, user, payoff, self.total_weight, mask,
                               self.outside_option, self.weights)
+        symmetric = self.rule.symmetric if probabilities is None else symmetric
         return Serving(live, probs, np.asarray(profile, dtype=float)[mask], utilities,
-                       self.rule.symmetric if probabilities is None else symmetric)
+                       symmetric and self.traits.skill is None)
 
     # ------------------------------------------------------------ one producer's view
     def others(self, profile: np.ndarray, producer: int, active: np.ndarray | None = None
-               ) -> Others:
-        """Producer ``producer``'s view of the other active producers of ``profile``."""
+               ) -> Others | ProducerView:
+        """Producer ``producer``'s view of the other active producers of ``profile``
+        (a ``ProducerView`` carrying its skill and cost where it has them)."""
         mask = self.check_active(active).copy()
         mask[producer] = True
         live = np.flatnonzero(mask)
-        ratings = self.users @ profile[live].T
-        return self.rule.others(ratings, int(np.searchsorted(live, producer)))
+        ratings = self.users @ self.traits.effective(profile)[live].T
+        view = self.rule.others(ratings, int(np.searchsorted(live, producer)))
+        return self.traits.view(view, producer)
 
-    def payoff_of(self, strategies: np.ndarray, others: Others) -> np.ndarray:
-        """The producer's payoff ``(m,)`` (sum over users) at ``m`` strategies ``(m, d)``."""
+    def payoff_of(self, strategies: np.ndarray, others: Others | ProducerView) -> np.ndarray:
+        """The producer's payoff ``(m,)`` (sum over users) at ``m`` strategies ``(m, d)``,
+        its effort's cost included."""
         served = others.served(strategies @ self.users.T)
-        return self.user_sum(self.payoff.per_user(served))
+        value = self.user_sum(self.payoff.per_user(served))
+        if isinstance(others, ProducerView) and others.cost > 0:
+            value = value - self.traits.effort_cost(strategies, others.producer,
+                                                    self.total_weight)
+        return value
 
-    def payoff_and_gradient(self, strategies: np.ndarray, others: Others
+    def payoff_and_gradient(self, strategies: np.ndarray, others: Others | ProducerView
                             ) -> tuple[np.ndarray, np.ndarray]:
         """The payoff ``(m,)`` and its gradient in the strategy ``(m, d)``."""
         served = others.served(strategies @ self.users.T)
@@ -365,12 +420,22 @@ class EngagementGame:
         slope = self.payoff.slope(served)
         if self.weights is not None:
             slope = slope * self.weights
-        return value, slope @ self.users
+        grad = slope @ self.users
+        if isinstance(others, ProducerView):
+            grad = grad * others.skill
+            if others.cost > 0:
+                value = value - self.traits.effort_cost(strategies, others.producer,
+                                                        self.total_weight)
+                grad = grad - self.traits.effort_slope(strategies, others.producer,
+                                                       self.total_weight)[:, None]
+        return value, grad
 
     def payoff_bounds(self) -> tuple[float, float]:
         """``(low, high)``: bounds on any producer's payoff (sum over users)."""
-        return (self.payoff.lower_bound(self.users, self.weights),
-                self.payoff.bound(self.users, self.weights))
+        low = self.payoff.lower_bound(self.users, self.weights)
+        if self.traits.cost is not None:
+            low -= self.total_weight * float(self.traits.cost.max())
+        return low, self.payoff.bound(self.users, self.weights)
 
     # ------------------------------------------------------------ vertex profiles
     def vertex_profile(self, directions: object) -> np.ndarray:
@@ -395,6 +460,10 @@ class EngagementGame:
             extra += ", weighted users"
         if np.any(self.outside_option > 0):
             extra += ", outside options"
+        if self.traits.skill is not None:
+            extra += ", skill"
+        if self.traits.cost is not None:
+            extra += f", cost (exponent {self.traits.cost_exponent:g})"
         return (f"EngagementGame(n_users={self.n_users}, dim={self.dim}, "
                 f"n_producers={self.n_producers}, rule={self.rule.spec}{extra})")
 

@@ -28,10 +28,12 @@ from recgym.solvers.dynamics import (
     Exit,
     Move,
     QuantalState,
+    RayState,
     as_random_state,
     best_response_dynamics,
     start_directions,
 )
+from recgym.solvers.rays import RayResult, ray_search
 from recgym.solvers.summary import EquilibriumSummary, summarize_equilibrium
 from recgym.solvers.vertex_table import ServedVertexTable, VertexTable
 
@@ -48,10 +50,13 @@ __all__ = [
     "Move",
     "NashConvResult",
     "QuantalState",
+    "RayResult",
+    "RayState",
     "ServedVertexTable",
     "VertexTable",
     "as_random_state",
     "best_response_dynamics",
+    "ray_search",
     "start_directions",
     "summarize_equilibrium",
 ]

@@ -21,6 +21,17 @@ says whether it is proven optimal:
    simplex centre and ``n_random_starts`` random points. The better strategy is
    returned with ``certified=False``.
 
+**Skill and cost** (``recgym.producers``). Skill scales the producer's ratings,
+``q <c_k, s>``, a linear change of variable: a payoff convex (concave) in the own
+rating stays convex (concave) in ``s``, so every certificate above holds with skill
+(the softmax one is checked on the users scaled by ``q``, the range the own rating
+spans). A cost of effort ``W kappa (sum s)^beta`` is constant on each face
+``sum(s) = t``: where the rule certifies convexity the best response lies on a ray
+``t e_j`` and the one-dimensional search of ``recgym.solvers.rays`` proves its answer
+within ``gap`` (``method="ray"``); a concave payoff minus the convex cost is still
+concave (Frank-Wolfe certificate, cost included); elsewhere the rays' best point
+joins the continuous search's starts and the answer is flagged.
+
 At a profile of vertices the current payoff and the vertex payoffs come from the
 dynamics' own table (``VertexTable``), so where the dynamics stopped no
 rounding-level "gains" appear from exact ties.
@@ -39,8 +50,10 @@ import numpy as np
 
 from recgym._validation import check_choice, check_int
 from recgym.game import EngagementGame
+from recgym.producers import ProducerView
 from recgym.rules import Others
 from recgym.solvers.continuous import ascend, frank_wolfe_gap
+from recgym.solvers.rays import ray_search
 from recgym.solvers.vertex_table import VertexTable
 
 #: The sets a best response searches: all of ``S``, or its vertices.
@@ -69,10 +82,11 @@ class BestResponseResult:
     certified : bool
         True when ``strategy`` is proven optimal over the searched set (up to ``gap``).
     method : str
-        ``"current"``, ``"vertex"``, ``"concave"`` or ``"continuous"``.
+        ``"current"``, ``"vertex"``, ``"ray"``, ``"concave"`` or ``"continuous"``.
     gap : float
         A proven bound on what any strategy gains over ``strategy`` (0 for a vertex
-        certificate, the Frank-Wolfe gap for concave payoffs, ``nan`` if unknown).
+        certificate, the ray search's bound with a cost of effort, the Frank-Wolfe gap
+        for concave payoffs, ``nan`` if unknown).
     """
 
     strategy: np.ndarray
@@ -179,11 +193,27 @@ class ExactSolver:
             result = BestResponseResult(profile[producer].copy(), current, current, True,
                                         "current")
         name = game.payoff.NAME
-        if over == "vertices" or game.rule.vertex_certificate(name, game.users, others):
+        if over == "vertices":
             return result
+        convex = game.rule.vertex_certificate(name, *_certificate_view(game, others))
+        if convex and not game.has_cost:
+            return result
+        if convex:
+            return self._rays(result, others)
         if game.rule.concave_payoff(name):
             return self._concave(profile[producer], result, others)
         return self._continuous(profile[producer], result, others)
+
+    def _rays(self, found: BestResponseResult, others: Others | ProducerView
+              ) -> BestResponseResult:
+        """The best point of the rays ``t e_j``, proven within its gap (module docstring)."""
+        ray = ray_search(self.game, others)
+        if ray.value > found.utility:
+            found = BestResponseResult(ray.strategy, ray.value, found.current_utility, True,
+                                       "ray")
+        gap = max(ray.value + ray.gap - found.utility, 0.0)
+        return BestResponseResult(found.strategy, found.utility, found.current_utility, True,
+                                  found.method, gap)
 
     def _vertex_values(self, profile: np.ndarray, producer: int, active: np.ndarray,
                        others: Others) -> tuple[float, np.ndarray]:
@@ -226,6 +256,12 @@ class ExactSolver:
         rng = np.random.default_rng(self.seed)
         starts = np.vstack([game.vertices, current, np.full(d, 1.0 / d),
                             rng.dirichlet(np.ones(d), size=self.n_random_starts)])
+        if game.has_cost:  # the rays' best point, and the interior at a lower effort
+            ray = ray_search(game, others)
+            if ray.value > found.utility:
+                found = BestResponseResult(ray.strategy, ray.value, found.current_utility,
+                                           False, "ray", float("nan"))
+            starts = np.vstack([starts, ray.strategy, np.full(d, ray.level / d)])
         points, values = ascend(game, others, starts, self.max_steps)
         best = int(np.argmax(values))
         if values[best] > found.utility:
@@ -251,7 +287,8 @@ class ExactSolver:
         n = self.game.n_producers
         gains, utilities, certified = np.zeros(n), np.zeros(n), True
         # Where the rule is symmetric, producers on the same vertex face the same problem.
-        directions = self.game.vertex_directions(profile) if self.game.rule.symmetric else None
+        same = self.game.rule.symmetric and self.game.identical_producers
+        directions = self.game.vertex_directions(profile) if same else None
         solved: dict[int, BestResponseResult] = {}
         for i in np.flatnonzero(mask):
             key = int(directions[i]) if directions is not None else -1 - int(i)
@@ -268,3 +305,13 @@ class ExactSolver:
             raise ValueError(f"producer must be in 0..{self.game.n_producers - 1}, "
                              f"got {producer}")
         return producer
+
+
+def _certificate_view(game: EngagementGame, others: Others | ProducerView
+                      ) -> tuple[np.ndarray, Others]:
+    """The users and the rule's own view a certificate reads: with skill ``q`` the own
+    rating spans ``[0, q x_max]``, so the users scaled by ``q``."""
+    if isinstance(others, ProducerView):
+        users = game.users if others.skill == 1.0 else game.users * others.skill
+        return users, others.others
+    return game.users, others

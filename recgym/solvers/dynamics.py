@@ -25,6 +25,13 @@ run is the paper's, bit for bit. Producers on the same vertex face the same
 problem (where the rule is symmetric), so within one iteration each occupied
 vertex is evaluated at most once.
 
+**Cost of effort** (``EngagementGame(cost=...)``, ``recgym.producers``): a visited
+producer moves to the best point of the rays ``t e_j`` (``recgym.solvers.rays``; the
+zero strategy is the vertex ``d``) when it beats its current payoff by more than
+``MOVE_TOL`` per user; everything else, the random stream included, is as above. With
+``kappa = 0`` for everybody the run is the paper's, bit for bit (the vertex path).
+``DynamicsResult.levels`` holds each producer's effort ``t``.
+
 ``callback(event, directions)`` is called after every move or exit; the
 environment path (``agents``) uses it to play each move in the environment.
 
@@ -52,6 +59,7 @@ consumed exactly as the paper's:
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -61,7 +69,12 @@ import numpy as np
 from recgym._validation import check_directions, check_int
 from recgym.behaviors import BEHAVIOR_STREAM, Behavior, Hedge, Quantal, make_behavior
 from recgym.game import EngagementGame
+from recgym.solvers.rays import ray_search
 from recgym.solvers.vertex_table import VertexTable
+
+#: With a cost of effort, a move must gain more than this per user (the ray search is
+#: exact to about ``1e-9`` per user, so re-solving an optimum is no move).
+MOVE_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,8 @@ class Move:
     """One move of the dynamics: ``producer`` left vertex ``source`` for ``target``.
 
     ``gain`` is the mover's payoff increase (sum over users); ``iteration`` counts
-    from 0.
+    from 0; ``level`` is the effort ``t`` of the new strategy ``t e_target`` (1 unless
+    effort costs).
     """
 
     iteration: int
@@ -77,6 +91,7 @@ class Move:
     source: int
     target: int
     gain: float
+    level: float = 1.0
 
 
 class Exit(NamedTuple):
@@ -119,6 +134,8 @@ class DynamicsResult:
         ``hedge`` only: each producer's average regret (per user, per round).
     max_average_regret : float or None
         ``hedge`` only: the largest average regret.
+    levels : array (n,) or None
+        With a cost of effort: each producer's effort ``t`` (``profile = t e_j``).
     """
 
     converged: bool
@@ -132,6 +149,7 @@ class DynamicsResult:
     average_profile: np.ndarray | None = None
     average_regret: np.ndarray | None = None
     max_average_regret: float | None = None
+    levels: np.ndarray | None = None
 
 
 def as_random_state(seed: int | np.random.RandomState) -> np.random.RandomState:
@@ -190,9 +208,14 @@ def best_response_dynamics(game: EngagementGame, seed: int | np.random.RandomSta
             behavior_seed = 0 if isinstance(seed, np.random.RandomState) else int(seed)
         stream = np.random.default_rng(np.random.SeedSequence(
             [BEHAVIOR_STREAM, check_int("behavior_seed", behavior_seed, 0)]))
+    if game.has_cost and chosen.NAME != "best_response":
+        raise ValueError(f"behavior {chosen.spec!r} chooses among the vertices; with a cost "
+                         "of effort the producers best respond along the rays "
+                         "(behavior='best_response')")
     if isinstance(chosen, Hedge):
         return _hedge(game, chosen, start_directions(game, rng, init), max_iter, stream)
-    state = DynamicsState(game, start_directions(game, rng, init))
+    state_type = RayState if game.has_cost else DynamicsState
+    state = state_type(game, start_directions(game, rng, init))
     if isinstance(chosen, Quantal):
         state = QuantalState(game, state.directions, chooser=chosen, stream=stream)
     for iteration in range(max_iter):
@@ -367,3 +390,70 @@ class QuantalState(DynamicsState):
             if target != own:
                 return Move(iteration, producer, own, target, float(values[target] - values[own]))
         return None
+
+
+class RayState(DynamicsState):
+    """The dynamics when effort costs: each producer plays ``t_i e_{j_i}`` (``levels``
+    ``t`` in ``[0, 1]``; the zero strategy is the vertex ``d``) and a visited producer
+    moves to the best point of the rays (module docstring).
+
+    Parameters
+    ----------
+    game, directions, active
+        As ``DynamicsState`` (the table is not used).
+    levels : array (n,), optional
+        Starting efforts (default 1: the vertices).
+    """
+
+    def __init__(self, game: EngagementGame, directions: np.ndarray,
+                 active: np.ndarray | None = None, table: VertexTable | None = None,
+                 levels: np.ndarray | None = None) -> None:
+        super().__init__(game, directions, active, table)
+        self.levels = np.ones(game.n_producers) if levels is None else \
+            np.array(levels, dtype=float)
+
+    def copy(self) -> RayState:
+        other = super().copy()
+        other.levels = self.levels.copy()
+        return other
+
+    @property
+    def profile(self) -> np.ndarray:
+        """``t_i e_{j_i}`` ``(n, d)``."""
+        return self.levels[:, None] * self.game.vertices[self.directions]
+
+    def first_event(self, order: np.ndarray, iteration: int) -> Event | None:
+        game = self.game
+        profile = self.profile
+        shared = game.rule.symmetric and game.identical_producers
+        decided: dict[object, tuple[int, float, float, float]] = {}
+        for producer in order.tolist():
+            if not self.active[producer]:
+                continue
+            own = int(self.directions[producer])
+            key = (own, float(self.levels[producer])) if shared else producer
+            if key not in decided:
+                view = game.others(profile, producer, self.active)
+                current = float(game.payoff_of(profile[producer][None, :], view)[0])
+                ray = ray_search(game, view)
+                if ray.value > current + MOVE_TOL * game.total_weight:
+                    target = ray.feature if ray.level > 0 else game.dim
+                    level = ray.level if ray.level > 0 else 1.0
+                    decided[key] = (target, level, ray.value - current, ray.value)
+                else:
+                    decided[key] = (own, float(self.levels[producer]), 0.0, current)
+            target, level, gain, best_value = decided[key]
+            if best_value / game.total_weight < game.outside_option[producer]:
+                return Exit(iteration, producer)
+            if gain > 0:
+                return Move(iteration, producer, own, target, gain, level)
+        return None
+
+    def apply(self, event: Event) -> None:
+        super().apply(event)
+        if isinstance(event, Move):
+            self.levels[event.producer] = event.level
+
+    def result(self, converged: bool, iterations: int) -> DynamicsResult:
+        base = super().result(converged, iterations)
+        return dataclasses.replace(base, profile=self.profile, levels=self.levels.copy())

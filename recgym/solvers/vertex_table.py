@@ -13,6 +13,12 @@ the zero strategy for payoffs that search it), so a profile is described by
   ``(K, n)`` vertex ratings, ``O(K (n + V))`` per producer.
 
 Producers that left the game (``active`` false) are not among the others.
+
+**Skill and cost** (``recgym.producers``): with one skill ``q`` for everybody the fast
+path runs on the users scaled by ``q`` (a vertex's rating is ``q <c_k, v>`` for all);
+with skills that differ the generic path serves each producer's view (its own skill
+on its candidates, the others' on theirs), and producers on one vertex no longer share
+a table. A cost of effort is subtracted from each vertex's payoff.
 """
 
 from __future__ import annotations
@@ -44,8 +50,12 @@ class VertexTable:
 
     def __init__(self, game: EngagementGame, fast: bool = True) -> None:
         self.game = game
-        self.symmetric: bool = game.rule.symmetric
-        self._view = game.rule.vertex_view(game.users, game.vertices) if fast else None
+        self.symmetric: bool = game.rule.symmetric and game.identical_producers
+        skill = game.traits.skill
+        if skill is not None and np.any(skill != skill[0]):
+            fast = False  # producers on one vertex are rated differently
+        users = game.users if skill is None else game.users * skill[0]
+        self._view = game.rule.vertex_view(users, game.vertices) if fast else None
         self.fast: bool = self._view is not None
         self._with_others: bool = game.payoff.needs_welfare_loss
 
@@ -64,8 +74,13 @@ class VertexTable:
             Producers still in the game (default: all).
         """
         if self._view is not None:
-            return self._fast(counts, int(directions[producer]))
-        return self._generic(directions, producer, active)
+            values = self._fast(counts, int(directions[producer]))
+        else:
+            values = self._generic(directions, producer, active)
+        if self.game.has_cost:
+            values = values - self.game.traits.effort_cost(self.game.vertices, producer,
+                                                           self.game.total_weight)
+        return values
 
     def _fast(self, counts: np.ndarray, own: int) -> np.ndarray:
         others = counts.astype(np.float64)
