@@ -12,7 +12,8 @@ Rows go to ``DIR/runs.csv`` (or ``runs.parquet``) as tasks finish, with columns
 ``dataset, embedding_seed, dim, n_producers, rule, temperature, k, floor, payoff,
 run, converged, iterations, counts, producers_retained, exited_outside_option``,
 one column per SCF (its spec string), ``nash_conv``, ``nash_conv_certified`` and
-``opt``; the sweep resumes like ``recgym reproduce`` (``recgym.experiments.tasks``).
+``opt``; the sweep runs and resumes like ``recgym reproduce``
+(``recgym.experiments.runner``).
 
 **The long run** (E7): with ``--epochs N`` (N >= 1) or users who change or leave
 (``--user-dynamics``, ``--user-outside-option``, ``--user-patience``; then
@@ -43,9 +44,9 @@ import pandas as pd
 from recgym import design, welfare
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.datasets.catalog import DATASET_NAMES
-from recgym.experiments.backends import make_backend
-from recgym.experiments.config import NON_RESULT_FIELDS, ResumableSweep
-from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks, users_key
+from recgym.experiments.config import ResumableSweep
+from recgym.experiments.runner import SweepResult, Task, TaskSweep, run_tasks
+from recgym.experiments.tasks import ColumnKinds, fit_users_first, key_of
 from recgym.options import MAX_SEED, option, parse_runs
 from recgym.payoffs import PAYOFFS
 from recgym.rules import RULES, make_rule
@@ -189,7 +190,7 @@ class DesignConfig(ResumableSweep):
         return values
 
     def schema(self) -> dict[str, str]:
-        """Every column of the results and its kind (``recgym.experiments.tasks``)."""
+        """Every column of the results and its kind (``recgym.experiments.tasks.KINDS``)."""
         columns = {"dataset": "text", "embedding_seed": "int", "dim": "int",
                    "n_producers": "int", "rule": "text"}
         columns.update({name: "float_or_missing" for name in design.PARAM_COLUMNS})
@@ -268,14 +269,11 @@ def build_tasks(config: DesignConfig) -> list[Task]:
     return tasks
 
 
-def run_design(config: DesignConfig) -> TaskSweepResult:
+def run_design(config: DesignConfig) -> SweepResult:
     """Run (or resume) the design sweep ``config`` into ``config.out``."""
-    settings = config.settings()
-    backend = make_backend(config.backend, config.jobs, config.ray_address)
-    return run_tasks(config.out, settings, NON_RESULT_FIELDS, config.format,
-                     config.schema(), KEY_NAMES, build_tasks(config), run_design_task,
-                     backend, config.progress, f"design {config.dataset}",
-                     users_of=users_key)
+    return run_tasks(config, TaskSweep(build_tasks(config),
+                                       ColumnKinds(config.schema(), KEY_NAMES),
+                                       run_design_task, fit_users_first(config.progress)))
 
 
 #: The summary's group: one block of candidates per user matrix and game size.
@@ -348,7 +346,7 @@ def _rule_of(row: pd.Series) -> str:
     return make_rule(row["rule"], **given).spec
 
 
-def format_summary(result: TaskSweepResult, config: DesignConfig) -> str:
+def format_summary(result: SweepResult, config: DesignConfig) -> str:
     """The printed summary: per SCF the best candidate, its worst equilibrium and PoA."""
     scfs = [welfare.name_of(welfare.parse(s)) for s in config.scfs]
     table = summary_table(result.frame, scfs)

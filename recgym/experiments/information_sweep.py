@@ -8,7 +8,7 @@ dynamics (``RandomState(run)``); the task writes one row per private release (ea
 ``runs.parquet``) as tasks finish, with columns ``dataset, embedding_seed, dim,
 n_producers, setting, epsilon, run, converged, counts, user_welfare,
 producer_welfare, nash_conv, nash_conv_certified, tv_to_full_information``; the
-sweep resumes like ``recgym reproduce`` (``recgym.experiments.tasks``).
+sweep runs and resumes like ``recgym reproduce`` (``recgym.experiments.runner``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import pandas as pd
 from recgym import information
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.datasets.catalog import DATASET_NAMES
-from recgym.experiments.backends import make_backend
-from recgym.experiments.config import NON_RESULT_FIELDS, ResumableSweep
-from recgym.experiments.tasks import Task, TaskSweepResult, key_of, run_tasks, users_key
+from recgym.experiments.config import ResumableSweep
+from recgym.experiments.runner import SweepResult, Task, TaskSweep, run_tasks
+from recgym.experiments.tasks import ColumnKinds, fit_users_first, key_of
 from recgym.options import MAX_SEED, option, parse_runs
 from recgym.payoffs import PAYOFFS
 from recgym.rules import RULES, make_rule
@@ -135,15 +135,10 @@ def build_tasks(config: InformationConfig) -> list[Task]:
     return tasks
 
 
-def run_information(config: InformationConfig) -> TaskSweepResult:
+def run_information(config: InformationConfig) -> SweepResult:
     """Run (or resume) the sweep ``config`` into ``config.out``."""
-    settings = config.settings()
-    backend = make_backend(config.backend, config.jobs, config.ray_address)
-    return run_tasks(config.out, settings, NON_RESULT_FIELDS,
-                     config.format, SCHEMA, KEY_NAMES, build_tasks(config),
-                     run_information_task, backend,
-                     config.progress, f"information {config.dataset}",
-                     users_of=users_key)
+    return run_tasks(config, TaskSweep(build_tasks(config), ColumnKinds(SCHEMA, KEY_NAMES),
+                                       run_information_task, fit_users_first(config.progress)))
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -153,7 +148,7 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def format_summary(result: TaskSweepResult) -> str:
+def format_summary(result: SweepResult) -> str:
     """The printed summary: means over runs per setting and epsilon."""
     table = summary_table(result.frame)
     return "\n".join([f"{len(result.frame)} rows in {result.path} ({result.n_computed} "

@@ -410,7 +410,7 @@ class CsvStore:
     ----------
     folder : path
     columns : tuple of str
-        ``columns_for(experiment)``.
+        The sweep's columns (the paper's: ``columns_for(experiment)``).
     """
 
     def __init__(self, folder: str | os.PathLike, columns: tuple[str, ...]) -> None:
@@ -528,7 +528,8 @@ class ParquetStore:
             part.unlink()
 
 
-def open_store(folder: str | os.PathLike, fmt: str, experiment: str) -> CsvStore | ParquetStore:
-    """The store for ``fmt`` (``csv`` or ``parquet``) in ``folder``."""
+def open_store(folder: str | os.PathLike, fmt: str, columns: tuple[str, ...]
+               ) -> CsvStore | ParquetStore:
+    """The store for ``fmt`` (``csv`` or ``parquet``) in ``folder``, with ``columns``."""
     store = {"csv": CsvStore, "parquet": ParquetStore}[fmt]
-    return store(folder, columns_for(experiment))
+    return store(folder, columns)

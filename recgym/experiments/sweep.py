@@ -14,7 +14,9 @@ resume, chains whose rows are all present are skipped; any other chain is
 recomputed from its seed (its random stream must be replayed from the start) and
 only its missing rows are appended, so no row is lost or written twice. At the
 end the file is rewritten in the sweep's own order, which makes it identical
-whatever the backend, the number of workers or the interruptions.
+whatever the backend, the number of workers or the interruptions. That loop is
+``recgym.experiments.runner``'s, shared by every sweep: this module declares the
+chains, the rows and how a chain runs (``paper_sweep``).
 
 What a result folder holds is known, not guessed:
 
@@ -54,7 +56,7 @@ import functools
 import itertools
 import math
 import sys
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,19 +65,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from recgym.experiments.backends import LocalBackend, RayBackend, make_backend
-from recgym.experiments.config import NON_RESULT_FIELDS, SYNTHETIC, SweepConfig
-from recgym.experiments.folders import (
-    folder_lock,
-    make_folder,
-    sigterm_as_interrupt,
-    warn_damaged,
-    write_or_check_config,
-)
+from recgym.experiments.config import SYNTHETIC, SweepConfig
+from recgym.experiments.folders import warn_damaged
 from recgym.experiments.results import (
-    RESULT_NAMES,
-    CsvStore,
     Key,
-    ParquetStore,
     Problems,
     RowCheck,
     check_regular_file,
@@ -83,12 +76,11 @@ from recgym.experiments.results import (
     columns_for,
     key_columns,
     key_index,
-    open_store,
     read_csv_exact,
     read_text_rows,
     replace_file,
 )
-from recgym.experiments.resume import append_as_finished, missing_groups
+from recgym.experiments.runner import Task, TaskSweep, run_tasks
 
 USER_DISTRIBUTIONS = "user_distributions.csv"
 USER_COLUMNS = ("dataset", "embedding_seed", "dim", "n_users", "user_distribution")
@@ -311,62 +303,49 @@ def run_sweep(config: SweepConfig, backend: LocalBackend | RayBackend | None = N
         For damaged rows found on resume (naming the file and line); their runs are
         recomputed.
     """
-    start = time.perf_counter()
     if backend is None:
         backend = make_backend(config.backend, config.jobs, config.ray_address)
-    # Fit progress bars only where nothing else prints beside them.
-    chains = build_chains(config, progress=config.progress and backend.runs_here)
-    grid = _sweep_keys(config, chains)
-    out = Path(config.out)
-    store = open_store(out, config.format, config.experiment)
-    settings = config.settings()  # before anything is written
-    make_folder(out)
-    with sigterm_as_interrupt(), folder_lock(out):
-        write_or_check_config(out, settings, NON_RESULT_FIELDS,
-                              (*RESULT_NAMES.values(), USER_DISTRIBUTIONS))
-        kept = _resumed_rows(store, grid, config.max_iter)
-        new = _compute(config, backend, chains, store, set(kept.index.tolist()))
-        frame = pd.concat([f for f in (kept, new) if len(f)]).sort_index()
-        store.finalize(frame)
-    return SweepSummary(store.path, len(frame), len(new), time.perf_counter() - start)
+    result = run_tasks(config, paper_sweep(config, backend.runs_here), backend)
+    return SweepSummary(result.path, len(result.frame), result.n_computed, result.seconds)
 
 
-def _sweep_keys(config: SweepConfig, chains: list[Chain]) -> pd.MultiIndex:
-    """Keys of every run of ``chains``, in sweep order (``results.key_index``).
+def paper_sweep(config: SweepConfig, runs_here: bool) -> TaskSweep:
+    """``config`` declared for the runner: one task per chain (handed out by embedding
+    seed, so workers reuse their cached users), the paper's rows (``PaperRows``),
+    ``run_chain``; before the chains, ``_load_users``.
 
-    Unique, since the config refuses repeated settings.
+    Fit progress bars show only where the chains run in this process (``runs_here``),
+    where nothing else prints beside them.
     """
-    names = key_columns(columns_for(config.experiment))
-    return key_index([key for chain in chains for key in chain.keys()], names)
+    chains = build_chains(config, progress=config.progress and runs_here)
+    tasks = [Task(tuple(chain.keys()), chain, chain.embedding_seed) for chain in chains]
+    return TaskSweep(tasks, PaperRows(config.experiment, config.max_iter), run_chain,
+                     functools.partial(_load_users, Path(config.out), config),
+                     side_files=(USER_DISTRIBUTIONS,))
 
 
-def _compute(config: SweepConfig, backend: LocalBackend | RayBackend, chains: list[Chain],
-             store: CsvStore | ParquetStore, done: set[int]) -> pd.DataFrame:
-    """Run the chains that miss rows in ``done``; append their missing rows as they finish.
+@dataclass(frozen=True)
+class PaperRows:
+    """The paper's rows (``runner.RowSchema``): the published columns of ``experiment``
+    (``results.columns_for``), checked on resume by ``results.check_rows``."""
 
-    ``done`` holds positions in the sweep's order (``chains`` one after the other).
-    Returns the rows appended, indexed by position.
-    """
-    starts, pending = missing_groups([c.n_runs for c in chains], done)
-    pending.sort(key=lambda i: chains[i].embedding_seed)  # workers reuse cached users
-    with backend:
-        _load_users(Path(config.out), config, backend, [chains[i] for i in pending])
-        with tqdm(total=sum(c.n_runs for c in chains), initial=len(done), unit="run",
-                  desc=f"{config.experiment} {config.dataset}", file=sys.stderr,
-                  disable=not config.progress, dynamic_ncols=True) as bar:
-            positions, rows = append_as_finished(
-                backend, run_chain, [chains[i] for i in pending], [starts[i] for i in pending],
-                done, store, bar)
-    return pd.DataFrame(rows, columns=list(store.columns), index=positions)
+    experiment: str
+    max_iter: int
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The published columns (``run`` only in experiment 1)."""
+        return columns_for(self.experiment)
 
-def _resumed_rows(store: CsvStore | ParquetStore, grid: pd.MultiIndex, max_iter: int
-                  ) -> pd.DataFrame:
-    """The valid rows already in ``store`` (``results.check_rows``); warn about the others."""
-    frame, problems = store.load()
-    kept, damaged = check_rows(frame, grid, max_iter)
-    warn_damaged(store.path, {**problems, **damaged})
-    return kept
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        """The columns naming a run (``results.key_columns``)."""
+        return key_columns(self.columns)
+
+    def check(self, frame: pd.DataFrame, keys: Sequence[Key]
+              ) -> tuple[pd.DataFrame, Problems]:
+        """``results.check_rows`` against the sweep's ``keys`` (``Chain.keys``, in order)."""
+        return check_rows(frame, key_index(list(keys), self.key_names), self.max_iter)
 
 
 def _load_users(out: Path, config: SweepConfig, backend: LocalBackend | RayBackend,

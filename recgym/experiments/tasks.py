@@ -1,26 +1,19 @@
-"""A resumable sweep of independent tasks, each writing a known set of rows.
+"""What the design and information sweeps declare alike for the runner
+(``recgym.experiments.runner``): rows checked by column kinds, keys as text, and the
+warm-up that fits each real user matrix once before the tasks.
 
-``recgym design`` and ``recgym information`` run through this: a task is the unit
-of parallel work and of resumption (it computes all its rows at once, from its own
-arguments only), and every row has a key naming the run it belongs to. Rows are
-appended to ``runs.csv`` (or ``runs.parquet``) as tasks finish; on resume, rows
-read back are checked against a schema (present, typed, in range, one of this
-sweep's keys, no repeats), damaged rows are left out with a warning naming the
-file and line, tasks whose rows are all present are skipped and the others run
-again (only their missing rows are appended). At the end the file is rewritten
-in the sweep's order, so it does not depend on the backend or the interruptions.
-The folder's settings, lock and SIGTERM handling are ``recgym.experiments.folders``.
+A ``ColumnKinds`` schema maps every column to a kind of ``KINDS``; rows read back on
+resume are checked against it (present, typed, in range, one of this sweep's keys,
+no repeats). A key is the ``key_of`` text of a row's key columns, so a parameter
+computed as the int 2 and read back as 2.0 is one key.
 """
 
 from __future__ import annotations
 
 import numbers
 import sys
-import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,45 +22,13 @@ from tqdm import tqdm
 
 from recgym.datasets.catalog import SYNTHETIC
 from recgym.experiments.backends import LocalBackend, RayBackend
-from recgym.experiments.folders import (
-    folder_lock,
-    make_folder,
-    sigterm_as_interrupt,
-    warn_damaged,
-    write_or_check_config,
-)
-from recgym.experiments.results import (
-    RESULT_NAMES,
-    CsvStore,
-    ParquetStore,
-    Problems,
-    RowCheck,
-)
-from recgym.experiments.resume import append_as_finished, missing_groups
+from recgym.experiments.results import Problems, RowCheck
 
 #: Column kinds a schema may use (``check_schema``).
 KINDS = ("text", "int", "float", "float_or_missing", "number", "number_or_missing", "bool",
          "counts")
 
-__all__ = ["KINDS", "Task", "TaskSweepResult", "check_schema", "key_of", "run_tasks"]
-
-
-@dataclass(frozen=True)
-class Task:
-    """One unit of work: the keys of the rows it writes, in order, and its arguments."""
-
-    keys: tuple[tuple[str, ...], ...]
-    arguments: Any
-
-
-@dataclass(frozen=True)
-class TaskSweepResult:
-    """What ``run_tasks`` did: every row in sweep order, the file, rows computed now."""
-
-    frame: pd.DataFrame
-    path: Path
-    n_computed: int
-    seconds: float
+__all__ = ["KINDS", "ColumnKinds", "check_schema", "fit_users_first", "key_of", "users_key"]
 
 
 def key_of(values: Sequence[object]) -> tuple[str, ...]:
@@ -78,8 +39,28 @@ def key_of(values: Sequence[object]) -> tuple[str, ...]:
                  else str(v) for v in values)
 
 
+@dataclass(frozen=True)
+class ColumnKinds:
+    """A row schema (``runner.RowSchema``): column -> kind of ``KINDS``, in file order,
+    and the key columns (keys are ``key_of`` their values)."""
+
+    kinds: Mapping[str, str]
+    key_names: tuple[str, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column, in order."""
+        return tuple(self.kinds)
+
+    def check(self, frame: pd.DataFrame, keys: Sequence[Hashable]
+              ) -> tuple[pd.DataFrame, Problems]:
+        """``check_schema`` against the sweep's ``keys`` (in order)."""
+        position = {key: i for i, key in enumerate(keys)}
+        return check_schema(frame, self.kinds, self.key_names, position)
+
+
 def check_schema(frame: pd.DataFrame, schema: Mapping[str, str], key_names: Sequence[str],
-                 position: Mapping[tuple[str, ...], int]) -> tuple[pd.DataFrame, Problems]:
+                 position: Mapping[Hashable, int]) -> tuple[pd.DataFrame, Problems]:
     """Keep the well-formed rows of ``frame`` whose key is one of ``position``.
 
     ``schema`` maps every column to a kind of ``KINDS``: ``text`` (non-empty),
@@ -120,11 +101,6 @@ def check_schema(frame: pd.DataFrame, schema: Mapping[str, str], key_names: Sequ
     return kept, check.problems()
 
 
-def _open(out: Path, fmt: str, columns: tuple[str, ...]) -> CsvStore | ParquetStore:
-    store = {"csv": CsvStore, "parquet": ParquetStore}[fmt]
-    return store(out, columns)
-
-
 #: ``(dataset, dim, embedding_seed, data path)``: which user matrix a task needs.
 UsersKey = tuple[str, int, int, "str | None"]
 
@@ -144,51 +120,15 @@ def fit_users(task: tuple[UsersKey, bool]) -> None:
     load_users(dataset, dim, seed, path=data, progress=progress)
 
 
-def run_tasks(out: str | Path, settings: dict[str, Any], non_result: Sequence[str], fmt: str,
-              schema: Mapping[str, str], key_names: Sequence[str], tasks: Sequence[Task],
-              run: Callable[[Any], list[dict]], backend: LocalBackend | RayBackend,
-              progress: bool, description: str,
-              users_of: Callable[[Any], UsersKey] | None = None) -> TaskSweepResult:
-    """Run (or resume) ``tasks`` into ``out``; see the module docstring.
+def fit_users_first(progress: bool
+                    ) -> Callable[[LocalBackend | RayBackend, list[Any]], None]:
+    """A ``TaskSweep.prepare``: the pending tasks' real user matrices (``users_key``) are
+    fitted once each, by the workers in parallel, before the tasks start (not by every
+    worker at once)."""
+    def prepare(backend: LocalBackend | RayBackend, arguments: list[Any]) -> None:
+        _fit_users(backend, [users_key(a) for a in arguments], progress)
 
-    ``run(task.arguments)`` returns the task's rows (dicts with every schema column)
-    in the order of ``task.keys``. ``settings`` is written to ``config.json``;
-    ``non_result`` names the settings a resumed sweep may change. ``users_of(arguments)``
-    names the user matrix a task needs: each real dataset's matrix is then fitted once,
-    by the workers in parallel, before the tasks start (not by every worker at once).
-    """
-    start = time.perf_counter()
-    out = Path(out)
-    columns = tuple(schema)
-    order = [key for task in tasks for key in task.keys]
-    position = {key: i for i, key in enumerate(order)}
-    if len(position) != len(order):
-        repeated = next(key for key, count in Counter(order).items() if count > 1)
-        named = ", ".join(f"{n}={v}" for n, v in zip(key_names, repeated, strict=True))
-        raise ValueError(f"the sweep repeats a setting ({named}): two candidates or runs "
-                         "are the same")
-    store = _open(out, fmt, columns)
-    make_folder(out)
-    with sigterm_as_interrupt(), folder_lock(out):
-        write_or_check_config(out, settings, non_result, tuple(RESULT_NAMES.values()))
-        frame, problems = store.load()
-        kept, damaged = check_schema(frame, schema, key_names, position)
-        warn_damaged(store.path, {**problems, **damaged})
-        done = set(kept.index.tolist())
-        starts, pending = missing_groups([len(t.keys) for t in tasks], done)
-        with backend:
-            if users_of is not None:
-                _fit_users(backend, [users_of(tasks[i].arguments) for i in pending], progress)
-            with tqdm(total=len(order), initial=len(done), unit="run", desc=description,
-                      file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
-                positions, rows = append_as_finished(
-                    backend, run, [tasks[i].arguments for i in pending],
-                    [starts[i] for i in pending], done, store, bar)
-        computed = pd.DataFrame(rows, columns=list(columns), index=positions)
-        result = pd.concat([f for f in (kept, computed) if len(f)]).sort_index()
-        store.finalize(result)
-    return TaskSweepResult(result.reset_index(drop=True), store.path, len(rows),
-                           time.perf_counter() - start)
+    return prepare
 
 
 def _fit_users(backend: LocalBackend | RayBackend, keys: list[UsersKey], progress: bool
