@@ -385,6 +385,13 @@ class EngagementEnv(ParallelEnv):
         Impressions (each a click or not) per active user and step under a learner.
     elicit : int >= 0
         Questions per user the platform asks at ``reset``, before the first step.
+    skill : float or array (n,)
+        Each producer's skill ``q_i`` in ``(0, 1]`` (default 1): its ratings are
+        ``q_i <c_k, s_i>`` (``recgym.producers``).
+    cost, cost_exponent : float or array (n,), float
+        Cost of effort ``kappa_i >= 0`` (default 0) and ``beta >= 1``: a producer's
+        reward is its payoff minus ``kappa_i (sum s_i)^beta`` per user (summed over the
+        starting users with ``reward_scale="sum"``), so posting less than a unit can pay.
 
     Raises
     ------
@@ -405,7 +412,8 @@ class EngagementEnv(ParallelEnv):
                  action_type: str = "box", user_dynamics: str | UserDynamics = "static",
                  user_outside_option: float = 0.0, user_patience: int = 1,
                  learner: str | Learner = "oracle", impressions: int = 1,
-                 elicit: int = 0) -> None:
+                 elicit: int = 0, skill: object = 1.0, cost: object = 0.0,
+                 cost_exponent: float = 1.0) -> None:
         check_choice("reward", reward, PAYOFFS.names)
         check_choice("action_type", action_type, ACTION_TYPES)
         check_choice("reward_scale", reward_scale, REWARD_SCALES)
@@ -419,7 +427,10 @@ class EngagementEnv(ParallelEnv):
         # Constants of the game: users, rule and its parameters live in the game object.
         self.game: EngagementGame = EngagementGame(user_matrix, n_producers, rule, temperature, k,
                                                    floor=floor, payoff=reward,
-                                                   outside_option=outside_option)
+                                                   outside_option=outside_option, skill=skill,
+                                                   cost=cost, cost_exponent=cost_exponent)
+        # producers who differ (skill, cost) are served through the game's own utilities
+        self._plain: bool = self.game.traits.skill is None and not self.game.has_cost
         self.patience: int = check_int("patience", patience, 1)
         self._may_leave: bool = self.game.producers_may_leave
         # The users over time; frozen (static, nobody leaves): today's fast paths, untouched.
@@ -429,6 +440,10 @@ class EngagementEnv(ParallelEnv):
         self.platform: LearningPlatform = make_platform(self.game, learner, impressions,
                                                         elicit)
         self._learning: bool = not self.platform.oracle
+        if self._learning and not self._plain:
+            raise ValueError("learner: a platform that learns its users serves by scores of "
+                             "the content alone; producers with skill or a cost of effort "
+                             "need learner='oracle'")
         self._frozen: bool = self.population.frozen and not self._learning
         self.users: np.ndarray = self.game.users  # (K, d), read-only, ratings per feature
         self.n_producers: int = n_producers  # n
@@ -487,8 +502,10 @@ class EngagementEnv(ParallelEnv):
         if self.population.model.static:
             return game.payoff_bounds()
         norms = self.users.sum(axis=1, keepdims=True)  # (K, 1): no rating exceeds ||c_k||_1
-        return (game.payoff.lower_bound(norms, game.weights),
-                game.payoff.bound(norms, game.weights))
+        low = game.payoff.lower_bound(norms, game.weights)
+        if game.has_cost:
+            low -= game.total_weight * float(game.cost.max())
+        return low, game.payoff.bound(norms, game.weights)
 
     @property
     def current_game(self) -> EngagementGame | None:
@@ -826,7 +843,7 @@ class EngagementEnv(ParallelEnv):
             self._evaluate_current()
             return
         game = self.game
-        if game.payoff.needs_welfare_loss:
+        if game.payoff.needs_welfare_loss or not self._plain:
             utilities = game.utilities(self.profile, self.active)
             self.engagement, self.exposure = utilities.engagement, utilities.exposure
             payoff = utilities.payoff

@@ -223,7 +223,54 @@ EXPERIMENTS: dict[str, type[SweepConfig]] = {"exp1": Exp1Config, "exp2": Exp2Con
 
 
 @dataclass(frozen=True)
-class EquilibriumConfig:
+class ProducerOptions:
+    """Producers who differ and how they choose (``recgym.producers``,
+    ``recgym.behaviors``): shared by the commands that run the producers' game."""
+
+    skill: tuple[float, ...] = option((1.0,), "Producer skill q in (0, 1]: one value for "
+                                      "every producer or one per producer (ratings "
+                                      "q <c, s>).", metavar="Q")
+    cost: tuple[float, ...] = option((0.0,), "Cost of effort kappa >= 0 per user: one value "
+                                     "or one per producer (payoff minus kappa (sum s)^beta).",
+                                     metavar="KAPPA")
+    cost_exponent: float = option(1.0, "Exponent beta >= 1 of the cost of effort.")
+    producer_behavior: str = option("best_response", "How producers choose: best_response "
+                                    "(the paper's), quantal:rationality=L or hedge:rate=H.",
+                                    metavar="SPEC")
+
+    def check_producers(self, n_producers: int) -> None:
+        """Validate the four options against ``n_producers`` (errors name the option)."""
+        from recgym.behaviors import make_behavior
+        from recgym.producers import check_traits
+
+        for flag, values in (("--skill", self.skill), ("--cost", self.cost)):
+            if len(values) not in (1, n_producers):
+                raise ValueError(f"{flag} takes one value or one per producer "
+                                 f"({n_producers}), got {len(values)}")
+        try:
+            check_traits(n_producers, *self.traits().values())
+        except (TypeError, ValueError) as exc:
+            flag = str(exc).split(" ", 1)[0].replace("_", "-")
+            raise ValueError(f"--{flag}: {exc}") from None
+        try:
+            behavior = make_behavior(self.producer_behavior)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"--producer-behavior: {exc}") from None
+        if behavior.NAME != "best_response" and any(c > 0 for c in self.cost):
+            raise ValueError("--producer-behavior: quantal and hedge choose among the "
+                             "vertices; with --cost above 0 use best_response")
+
+    def traits(self) -> dict[str, Any]:
+        """``skill``, ``cost``, ``cost_exponent`` as ``EngagementGame`` takes them."""
+        def value(values: tuple[float, ...]) -> float | tuple[float, ...]:
+            return values[0] if len(values) == 1 else values
+
+        return {"skill": value(self.skill), "cost": value(self.cost),
+                "cost_exponent": self.cost_exponent}
+
+
+@dataclass(frozen=True)
+class EquilibriumConfig(ProducerOptions):
     """One run of the paper's best-response dynamics (``recgym equilibrium``)."""
 
     dataset: str = option("synth-uniform", f"User data: {', '.join(DATASET_NAMES)}.")
@@ -255,6 +302,7 @@ class EquilibriumConfig:
         check_choice("--payoff", self.payoff, PAYOFFS.names)
         check_ints("--seed", self.seed, 0, MAX_SEED)
         check_ints("--max-iter", self.max_iter, 1)
+        self.check_producers(self.n_producers)
 
     def make_rule(self) -> Any:
         """The serving rule of ``--rule`` with ``--temperature``, ``--k``, ``--floor``."""

@@ -23,8 +23,10 @@ SET_NAMES = {"vertices": "vertices", "strategy_set": "strategy set"}
 def run_equilibrium(config: EquilibriumConfig) -> EquilibriumSummary:
     """Load the users, run the dynamics and evaluate the end point."""
     users = load_users(config.dataset, config.dim, config.embedding_seed, path=config.data_path)
-    game = EngagementGame(users, config.n_producers, config.make_rule(), payoff=config.payoff)
-    return summarize_equilibrium(game, config.seed, config.max_iter)
+    game = EngagementGame(users, config.n_producers, config.make_rule(), payoff=config.payoff,
+                          **config.traits())
+    return summarize_equilibrium(game, config.seed, config.max_iter,
+                                 behavior=config.producer_behavior)
 
 
 def format_report(summary: EquilibriumSummary, config: EquilibriumConfig) -> str:
@@ -38,9 +40,11 @@ def format_report(summary: EquilibriumSummary, config: EquilibriumConfig) -> str
              f"users: {config.dataset} (embedding seed {config.embedding_seed}); "
              f"dynamics seed {config.seed}",
              f"dynamics: {status}",
+             *_producers(summary),
              *_exits(result),
              f"counts per feature: {' '.join(str(int(c)) for c in result.counts)}",
-             "", f"producer {game.payoff.NAME}:",
+             "", f"producer {game.payoff.NAME}"
+             f"{' minus the cost of effort' if game.has_cost else ''}:",
              f"{'':8}{'sum over users':>16}{'per user':>12}"]
     for name, value in (("total", payoff.sum()), ("min", payoff.min()), ("max", payoff.max())):
         lines.append(f"{name:8}{value:16.6g}{value / weight:12.6g}")
@@ -56,6 +60,23 @@ def format_report(summary: EquilibriumSummary, config: EquilibriumConfig) -> str
         lines.append(f"{feature:8d}{ours:11.4f}{theirs:9.4f}")
     lines.append(f"TV distance, producers vs users: {summary.tv_distance:.4f}")
     return "\n".join(lines)
+
+
+def _producers(summary: EquilibriumSummary) -> list[str]:
+    """Lines on the producers' skill, effort and behaviour, where they are not the paper's."""
+    game, result = summary.game, summary.dynamics
+    lines = []
+    if game.traits.skill is not None:
+        lines.append("skill per producer: " + " ".join(f"{q:.3g}" for q in game.skill))
+    if game.has_cost:
+        effort = summary.profile.sum(axis=1)
+        lines.append(f"effort sum(s) per producer (cost {' '.join(f'{c:.3g}' for c in game.cost)},"
+                     f" exponent {game.cost_exponent:g}): "
+                     + " ".join(f"{e:.4f}" for e in effort))
+    if result.max_average_regret is not None:
+        lines.append(f"hedge: largest average regret {result.max_average_regret:.3g} per user "
+                     "per round; the strategy set's NashConv below is of the time-averaged play")
+    return lines
 
 
 def _exits(result: DynamicsResult) -> list[str]:

@@ -48,6 +48,13 @@ class EquilibriumSummary:
     seed: int | None
 
     @property
+    def profile(self) -> np.ndarray:
+        """The evaluated profile ``(n, d)``: the end point, or for ``hedge`` the
+        time-averaged play."""
+        average = self.dynamics.average_profile
+        return self.dynamics.profile if average is None else average
+
+    @property
     def tv_distance(self) -> float:
         """Total-variation distance between producers' and users' distributions."""
         return metrics.total_variation(self.producer_distribution, self.user_distribution)
@@ -91,8 +98,8 @@ class EquilibriumSummary:
 
 
 def summarize_equilibrium(game: EngagementGame, seed: int | np.random.RandomState = 0,
-                          max_iter: int = 500, solver: ExactSolver | None = None
-                          ) -> EquilibriumSummary:
+                          max_iter: int = 500, solver: ExactSolver | None = None,
+                          behavior: str = "best_response") -> EquilibriumSummary:
     """Run the paper's dynamics on ``game`` and evaluate the end point.
 
     Parameters
@@ -103,13 +110,17 @@ def summarize_equilibrium(game: EngagementGame, seed: int | np.random.RandomStat
     max_iter : int >= 1
     solver : ExactSolver, optional
         Reused for NashConv (default: a new one for ``game``).
+    behavior : str
+        The producers' behaviour (``recgym.behaviors``); for ``hedge`` the time-averaged
+        play is evaluated.
     """
     solver = ExactSolver(game) if solver is None else solver
-    result = best_response_dynamics(game, seed, max_iter)
-    nash_conv = {over: solver.nash_conv(result.profile, over, result.active)
+    result = best_response_dynamics(game, seed, max_iter, behavior=behavior)
+    profile = result.profile if result.average_profile is None else result.average_profile
+    nash_conv = {over: solver.nash_conv(profile, over, result.active)
                  for over in reversed(SEARCH_SETS)}
     n_active = int(result.active.sum())
     return EquilibriumSummary(
-        game, result, game.utilities(result.profile, result.active), nash_conv,
+        game, result, game.utilities(profile, result.active), nash_conv,
         result.counts / max(n_active, 1), metrics.user_distribution(game.users, game.weights),
         seed if isinstance(seed, int) else None)
