@@ -2,6 +2,8 @@
 
 * ``BestResponse``: exact best responses, NashConv and the paper's dynamics for a
   game or an environment (the solvers are ``recgym.solvers``);
+* ``BehaviorProducers``: boundedly rational producers (quantal, hedge) or best
+  responders acting through an environment, baselines for RL producers;
 * ``DynamicsLogger``: the dynamics in TensorBoard;
 * ``agents.rl``: RL producers trained with Stable-Baselines3 (``evaluate`` compares
   what they play with the exact equilibrium);
@@ -10,6 +12,7 @@
   seeds.
 """
 
+from agents.behaviors import BehaviorProducers, BehaviorRun
 from agents.best_response import BestResponse
 from agents.monitoring import DynamicsLogger
 from agents.platform import (
@@ -34,6 +37,8 @@ from recgym.solvers import (
 )
 
 __all__ = [
+    "BehaviorProducers",
+    "BehaviorRun",
     "BestResponse",
     "BestResponseResult",
     "DynamicsLogger",
