@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,10 +54,12 @@ import pandas as pd
 
 from recgym import welfare
 from recgym._validation import check_choice, check_float, check_int, check_ints
+from recgym.behaviors import make_behavior
 from recgym.coevolve import Coevolution
 from recgym.game import EngagementGame
 from recgym.payoffs import Payoff, make_payoff
 from recgym.population import check_population_args
+from recgym.producers import check_traits
 from recgym.registry import declared_params, parse_spec
 from recgym.rules import RULES, ServingRule, make_rule
 from recgym.solvers import DynamicsResult, ExactSolver, best_response_dynamics
@@ -274,12 +276,13 @@ def _history_scfs(scfs: Sequence[welfare.SocialChoice]) -> list[welfare.SocialCh
 
 
 def _simulate(game: EngagementGame, scfs: Sequence[welfare.SocialChoice], run: int,
-              setting: LongRun) -> tuple[Coevolution, list[dict], EngagementGame | None]:
+              setting: LongRun, behavior: str = "best_response"
+              ) -> tuple[Coevolution, list[dict], EngagementGame | None]:
     """One long run: the engine at the end, its history rows (those of ``coevolve``) and
     the game of the users during the last epoch (``None`` if all had left)."""
     engine = Coevolution(game, setting.user_dynamics, setting.user_outside_option,
                          setting.user_patience, setting.moves_per_epoch, run,
-                         _history_scfs(scfs))
+                         _history_scfs(scfs), behavior=behavior)
     history, last_game = [], None
     for epoch in range(1, setting.epochs + 1):
         if epoch == setting.epochs:
@@ -290,10 +293,10 @@ def _simulate(game: EngagementGame, scfs: Sequence[welfare.SocialChoice], run: i
 
 def _long_run_row(game: EngagementGame, candidate: Candidate,
                   scfs: Sequence[welfare.SocialChoice], run: int, setting: LongRun,
-                  solver: ExactSolver | None) -> dict:
+                  solver: ExactSolver | None, behavior: str = "best_response") -> dict:
     """The row of one long run (``evaluate``); ``solver``: the starting game's, or
     ``None`` without NashConv."""
-    engine, history, last_game = _simulate(game, scfs, run, setting)
+    engine, history, last_game = _simulate(game, scfs, run, setting, behavior)
     last = history[-1]
     counts = np.bincount(engine.directions[engine.active], minlength=game.n_vertices)
     row = dict(candidate.columns(), run=int(run), converged=bool(last["converged"]),
@@ -327,19 +330,25 @@ def evaluate_candidate(users: np.ndarray, n_producers: int, candidate: Candidate
                        scfs: Sequence[welfare.SocialChoice], runs: Sequence[int], *,
                        outside_option: object = 0.0, weights: object | None = None,
                        max_iter: int = 500, nash_conv: bool = True,
-                       long_run: LongRun | None = None) -> list[dict]:
+                       long_run: LongRun | None = None,
+                       producers: Mapping[str, object] | None = None,
+                       behavior: str = "best_response") -> list[dict]:
     """The rows of ``evaluate`` for one candidate (one row per run); ``long_run``: the
-    long-run mode's settings (``recgym.design.long_run``), ``None`` for today's."""
+    long-run mode's settings (``recgym.design.long_run``), ``None`` for today's;
+    ``producers``: ``skill``, ``cost``, ``cost_exponent`` of ``EngagementGame``."""
     game = EngagementGame(users, n_producers, candidate.serving, payoff=candidate.reward,
-                          weights=weights, outside_option=outside_option)
+                          weights=weights, outside_option=outside_option, **(producers or {}))
     solver = ExactSolver(game) if nash_conv else None
     if long_run is not None:
-        return [_long_run_row(game, candidate, scfs, int(run), long_run, solver)
+        return [_long_run_row(game, candidate, scfs, int(run), long_run, solver, behavior)
                 for run in runs]
     rows = []
     for run in runs:
-        result = best_response_dynamics(game, np.random.RandomState(run), max_iter)
-        utilities = game.utilities(result.profile, result.active)
+        result = best_response_dynamics(game, np.random.RandomState(run), max_iter,
+                                        behavior=behavior, behavior_seed=int(run))
+        # hedge: the time-averaged play is what the SCFs and NashConv evaluate
+        profile = result.profile if result.average_profile is None else result.average_profile
+        utilities = game.utilities(profile, result.active)
         row = dict(candidate.columns(), run=int(run), converged=bool(result.converged),
                    iterations=int(result.iterations),
                    counts=" ".join(str(int(c)) for c in result.counts),
@@ -348,7 +357,7 @@ def evaluate_candidate(users: np.ndarray, n_producers: int, candidate: Candidate
         for scf in scfs:
             row[welfare.name_of(scf)] = welfare.value(scf, utilities)
         if solver is not None:
-            nc = solver.nash_conv(result.profile, "strategy_set", result.active)
+            nc = solver.nash_conv(profile, "strategy_set", result.active)
             row.update(nash_conv=nc.value / game.total_weight, nash_conv_certified=nc.certified)
         rows.append(row)
     return rows
@@ -361,7 +370,8 @@ def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | s
              progress: Callable[[int], None] | None = None,
              user_dynamics: str | UserDynamics = "static", user_outside_option: float = 0.0,
              user_patience: int = 1, epochs: int | None = None,
-             moves_per_epoch: int | None = None) -> pd.DataFrame:
+             moves_per_epoch: int | None = None, skill: object = 1.0, cost: object = 0.0,
+             cost_exponent: object = 1.0, behavior: str = "best_response") -> pd.DataFrame:
     """Every candidate's equilibria from every run, evaluated by every SCF.
 
     Parameters
@@ -382,6 +392,11 @@ def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | s
         Called after each candidate with its number of rows.
     user_dynamics, user_outside_option, user_patience, epochs, moves_per_epoch
         The long-run mode (module docstring; ``long_run``): off by default.
+    skill, cost, cost_exponent
+        The producers' skill and cost of effort (``recgym.producers``).
+    behavior : str
+        The producers' behaviour (``recgym.behaviors``; ``hedge``: its time-averaged play
+        is evaluated; ``quantal`` and ``best_response`` also in the long run).
 
     Returns
     -------
@@ -405,6 +420,9 @@ def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | s
     parsed = _scfs(scfs)
     setting = long_run(user_dynamics, user_outside_option, user_patience, epochs,
                        moves_per_epoch, max_iter)
+    producers = {"skill": skill, "cost": cost, "cost_exponent": cost_exponent}
+    check_traits(n_producers, skill, cost, cost_exponent)
+    make_behavior(behavior)
     chosen = [c if isinstance(c, Candidate) else Candidate(c) for c in candidates]
     if not chosen:
         raise ValueError("candidates needs at least one candidate")
@@ -413,7 +431,7 @@ def evaluate(users: object, n_producers: int, candidates: Sequence[Candidate | s
         part = evaluate_candidate(users, n_producers, candidate, parsed, runs,
                                   outside_option=outside_option, weights=weights,
                                   max_iter=max_iter, nash_conv=nash_conv,
-                                  long_run=setting)
+                                  long_run=setting, producers=producers, behavior=behavior)
         rows += part
         if progress is not None:
             progress(len(part))

@@ -172,8 +172,12 @@ def evaluate(users: object, n_producers: int, rule: str | ServingRule = "softmax
              epsilons: Sequence[float] = (0.01, 0.1, 1.0, 10.0),
              runs: Iterable[int] = range(1, 21), kind: str = "feature_demand",
              codebook: object | None = None, *, payoff: str = "engagement",
-             max_iter: int = 500) -> pd.DataFrame:
+             max_iter: int = 500, skill: object = 1.0, cost: object = 0.0,
+             cost_exponent: object = 1.0) -> pd.DataFrame:
     """What private demand releases do to the equilibrium, judged on the true users.
+
+    ``skill``, ``cost`` and ``cost_exponent`` are the producers' (``recgym.producers``),
+    the same in the true game and in every belief game.
 
     For each run ``r`` (which seeds both the noise, ``default_rng(r)``, and the
     dynamics, ``RandomState(r)``) and each ``epsilon``: release, run the dynamics in
@@ -198,7 +202,8 @@ def evaluate(users: object, n_producers: int, rule: str | ServingRule = "softmax
     epsilons = [check_float("epsilons", e, 0.0, low_open=True, allow_inf=True)
                 for e in epsilons]
     runs = check_ints("runs", tuple(runs), 0, 2**32 - 1)
-    truth = EngagementGame(users, n_producers, rule, payoff=payoff)
+    traits = {"skill": skill, "cost": cost, "cost_exponent": cost_exponent}
+    truth = EngagementGame(users, n_producers, rule, payoff=payoff, **traits)
     solver = ExactSolver(truth)
     exact, book = statistics(users, kind, codebook)
     rows: list[dict] = []
@@ -226,13 +231,14 @@ def evaluate(users: object, n_producers: int, rule: str | ServingRule = "softmax
         full = record("full", math.nan, run, None, np.zeros(users.shape[1]))
         rows[-1]["tv_to_full_information"] = 0.0
         record("exact", math.inf, run, belief_game(Release(exact, book, math.inf, kind, False),
-                                                   n_producers, truth.rule, payoff=payoff),
+                                                   n_producers, truth.rule, payoff=payoff,
+                                                   **traits),
                full)
         record("none", math.nan, run, belief_game(uniform, n_producers, truth.rule,
-                                                  payoff=payoff), full)
+                                                  payoff=payoff, **traits), full)
         noise = np.random.default_rng(run)
         for epsilon in epsilons:
             released = release(users, epsilon, kind, codebook, rng=noise)
             record("private", epsilon, run, belief_game(released, n_producers, truth.rule,
-                                                        payoff=payoff), full)
+                                                        payoff=payoff, **traits), full)
     return pd.DataFrame(rows)

@@ -263,3 +263,28 @@ def test_hardmax_best_responses_are_flagged_not_certified():
         game = small_game(3, "topk", {"k": 1}, 0, **traits)
         response = ExactSolver(game).best_response(random_profile(3, 0), 0)
         assert not response.certified and np.isnan(response.gap)
+
+
+# ------------------------------------------------------------------ design and information
+def test_design_and_information_take_skill_cost_and_behaviour():
+    from recgym import design, information
+
+    users = recgym.users.synthetic_uniform(300, 3, seed=0)
+    skilled = design.evaluate(users, 4, ["linear"], runs=[1], skill=[1.0, 0.8, 0.6, 0.4])
+    game = recgym.EngagementGame(users, 4, "linear", skill=[1.0, 0.8, 0.6, 0.4])
+    end = best_response_dynamics(game, np.random.RandomState(1))
+    assert np.isclose(skilled["user_welfare"].iloc[0],
+                      game.utilities(end.profile).user.mean())
+    costly = design.evaluate(users, 4, ["linear"], runs=[1], cost=0.2, cost_exponent=2.0)
+    assert bool(costly["nash_conv_certified"].iloc[0])
+    assert costly["user_welfare"].iloc[0] < skilled["user_welfare"].iloc[0]  # less effort
+    hedge = design.evaluate(users, 4, ["linear"], runs=[1], behavior="hedge:rate=50",
+                            max_iter=50)
+    assert not bool(hedge["converged"].iloc[0])
+    with pytest.raises(ValueError, match="skill"):
+        design.evaluate(users, 4, ["linear"], runs=[1], skill=2.0)
+    frame = information.evaluate(users, 3, epsilons=[1.0], runs=[1], skill=[1.0, 0.5, 0.5])
+    truth = recgym.EngagementGame(users, 3, "softmax", skill=[1.0, 0.5, 0.5])
+    full = best_response_dynamics(truth, np.random.RandomState(1))
+    row = frame[frame["setting"] == "full"].iloc[0]
+    assert np.isclose(row["user_welfare"], truth.utilities(full.profile).user.mean())
