@@ -28,7 +28,8 @@ MANUALS = {"environment": "recgym.environment", "platform": "recgym.platform"}
 API_MODULES = [
     "recgym", "recgym.game", "recgym.rules", "recgym.payoffs", "recgym.welfare",
     "recgym.solvers", "recgym.coevolve", "recgym.population", "recgym.user_dynamics",
-    "recgym.learners", "recgym.learning_platform", "recgym.behaviors", "recgym.design",
+    "recgym.learners", "recgym.learning_platform", "recgym.behaviors", "recgym.producers",
+    "recgym.design",
     "recgym.information",
     "recgym.environment", "recgym.platform", "recgym.testing", "recgym.metrics", "agents",
 ]
