@@ -50,7 +50,7 @@ from recgym.experiments.results import (
 
 Backend = LocalBackend | RayBackend
 
-__all__ = ["RowSchema", "SweepResult", "Task", "TaskSweep", "run_tasks"]
+__all__ = ["Backend", "RowSchema", "SweepResult", "Task", "TaskSweep", "run_tasks"]
 
 
 class RowSchema(Protocol):

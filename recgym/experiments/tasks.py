@@ -21,8 +21,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from recgym.datasets.catalog import SYNTHETIC
-from recgym.experiments.backends import LocalBackend, RayBackend
 from recgym.experiments.results import Problems, RowCheck
+from recgym.experiments.runner import Backend
 
 #: Column kinds a schema may use (``check_schema``).
 KINDS = ("text", "int", "float", "float_or_missing", "number", "number_or_missing", "bool",
@@ -120,19 +120,17 @@ def fit_users(task: tuple[UsersKey, bool]) -> None:
     load_users(dataset, dim, seed, path=data, progress=progress)
 
 
-def fit_users_first(progress: bool
-                    ) -> Callable[[LocalBackend | RayBackend, list[Any]], None]:
+def fit_users_first(progress: bool) -> Callable[[Backend, list[Any]], None]:
     """A ``TaskSweep.prepare``: the pending tasks' real user matrices (``users_key``) are
     fitted once each, by the workers in parallel, before the tasks start (not by every
     worker at once)."""
-    def prepare(backend: LocalBackend | RayBackend, arguments: list[Any]) -> None:
+    def prepare(backend: Backend, arguments: list[Any]) -> None:
         _fit_users(backend, [users_key(a) for a in arguments], progress)
 
     return prepare
 
 
-def _fit_users(backend: LocalBackend | RayBackend, keys: list[UsersKey], progress: bool
-               ) -> None:
+def _fit_users(backend: Backend, keys: list[UsersKey], progress: bool) -> None:
     """Fit the real datasets' matrices among ``keys`` once each (``fit_users``): the fit
     bars show in this process; workers show one bar over the matrices instead."""
     real = list(dict.fromkeys(key for key in keys if key[0] not in SYNTHETIC))
