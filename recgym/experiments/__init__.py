@@ -3,10 +3,14 @@
 ====================  ==============================================================
 module                job
 ====================  ==============================================================
-``config``            ``Exp1Config``, ``Exp2Config``, ``EquilibriumConfig``: every
-                      setting, documented, and the command-line options made from them
-``sweep``             the loops as independent chains; ``run_sweep`` runs, writes and
-                      resumes them
+``config``            ``Exp1Config``, ``Exp2Config``, ``EquilibriumConfig``,
+                      ``ProducerOptions``: every setting, documented, and the
+                      command-line options made from them
+``runner``            the one resumable loop every sweep runs through: ``run_tasks``
+                      plans, skips, checks, runs, appends and finalizes a ``TaskSweep``
+``sweep``             the paper's loops as independent chains (``run_sweep``)
+``design_sweep``      ``recgym design``'s tasks; ``information_sweep``: ``recgym
+                      information``'s
 ``backends``          where chains run: ``LocalBackend`` (processes), ``RayBackend``
 ``results``           the per-run files (the published columns), CSV or Parquet
 ``compare``           ``compare_runs``: which runs match the published ones exactly

@@ -71,6 +71,7 @@ from recgym._validation import check_choice, check_float, check_ints
 from recgym.coevolve import HISTORY_COLUMNS, coevolve
 from recgym.datasets import load_users, require_data
 from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC, SYNTHETIC_USERS
+from recgym.experiments.config import ProducerOptions
 from recgym.experiments.folders import (
     CONFIG_FILE,
     folder_lock,
@@ -119,7 +120,7 @@ LEARNING_TABLE = (("estimation_error", "est_err", ".4f"), ("clicks", "clicks", "
 
 
 @dataclass(frozen=True)
-class CoevolveConfig:
+class CoevolveConfig(ProducerOptions):
     """Producers and users co-evolving over epochs (``recgym coevolve``)."""
 
     out: str = option(None, "Output folder: config.json, history.csv, coevolve.png (and "
@@ -190,6 +191,11 @@ class CoevolveConfig:
             check_ints("--n-users", self.n_users, 1,
                        SYNTHETIC_USERS if self.dataset in SYNTHETIC else None)
         check_ints("--n-producers", self.n_producers, 1)
+        self.check_producers(self.n_producers)
+        if self.producer_behavior.split(":")[0] == "hedge":
+            raise ValueError("--producer-behavior: hedge plays simultaneous rounds; the epoch "
+                             "engine's producers move one at a time (use best_response or "
+                             "quantal here; recgym equilibrium runs hedge)")
         self.make_rules()  # validates --rule with --temperature, --k, --floor
         check_choice("--payoff", self.payoff, PAYOFFS.names)
         check_float("--outside-option", self.outside_option, 0.0)
@@ -203,6 +209,10 @@ class CoevolveConfig:
         check_ints("--impressions", self.impressions, 1)
         check_ints("--elicit", self.elicit, 0)
         learning = [learner.spec for learner in learners if not learner.oracle]
+        if learning and (any(q != 1.0 for q in self.skill) or any(c != 0 for c in self.cost)):
+            raise ValueError(f"--learner {learning[0]}: a platform that learns its users serves "
+                             "by scores of the content alone; --skill and --cost need --learner "
+                             "oracle")
         if learning and PAYOFFS.get(self.payoff).needs_welfare_loss:
             raise ValueError(f"--learner {learning[0]}: --payoff {self.payoff} is not supported "
                              "with a learner other than oracle (it needs the welfare without "
@@ -368,7 +378,7 @@ def run_coevolve(config: CoevolveConfig, echo: Callable[[str], None] | None = No
     users = load_start_users(config)
     check_learnable(config, users)
     games = [EngagementGame(users, config.n_producers, rule, payoff=config.payoff,
-                            outside_option=config.outside_option)
+                            outside_option=config.outside_option, **config.traits())
              for rule in config.make_rules()]
     settings = config.settings(users.shape[0])
     rules, learners = settings["rules"], settings["learners"]
@@ -420,7 +430,7 @@ def _run_all(config: CoevolveConfig, todo: Sequence[tuple[EngagementGame, tuple[
                      moves_per_epoch=config.moves_per_epoch, seed=config.seed,
                      scf=list(config.scf or ()), record="none", learner=learner,
                      impressions=config.impressions, elicit=config.elicit,
-                     progress=finished)
+                     behavior=config.producer_behavior, progress=finished)
     return rows
 
 

@@ -260,6 +260,12 @@ class ProducerOptions:
             raise ValueError("--producer-behavior: quantal and hedge choose among the "
                              "vertices; with --cost above 0 use best_response")
 
+    @property
+    def paper_producers(self) -> bool:
+        """All four options at their defaults: the paper's producers."""
+        return all(getattr(self, f.name) == f.default
+                   for f in dataclasses.fields(ProducerOptions))
+
     def traits(self) -> dict[str, Any]:
         """``skill``, ``cost``, ``cost_exponent`` as ``EngagementGame`` takes them."""
         def value(values: tuple[float, ...]) -> float | tuple[float, ...]:

@@ -44,7 +44,7 @@ import pandas as pd
 from recgym import design, welfare
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.datasets.catalog import DATASET_NAMES
-from recgym.experiments.config import ResumableSweep
+from recgym.experiments.config import ProducerOptions, ResumableSweep
 from recgym.experiments.runner import SweepResult, Task, TaskSweep, run_tasks
 from recgym.experiments.tasks import ColumnKinds, fit_users_first, key_of
 from recgym.options import MAX_SEED, option, parse_runs
@@ -58,6 +58,8 @@ KEY_NAMES = ("dataset", "embedding_seed", "dim", "n_producers", *design.candidat
 __all__ = ["DesignConfig", "format_summary", "run_design"]
 
 #: The long-run mode's fields, recorded in ``config.json`` only when it is on.
+#: The producers' options (``ProducerOptions``), in ``config.json`` only when set.
+PRODUCER_FIELDS = ("skill", "cost", "cost_exponent", "producer_behavior")
 LONG_RUN_FIELDS = ("user_dynamics", "user_outside_option", "user_patience", "epochs",
                    "moves_per_epoch")
 #: Parameter names in ``recgym.design.long_run``'s messages, and their flags.
@@ -74,7 +76,7 @@ def _scf_list(specs: tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class DesignConfig(ResumableSweep):
+class DesignConfig(ResumableSweep, ProducerOptions):
     """The platform's design search (``recgym design``)."""
 
     dataset: str = option("movielens-100k", f"User data: {', '.join(DATASET_NAMES)}.")
@@ -100,7 +102,7 @@ class DesignConfig(ResumableSweep):
     nash_conv: bool = option(True, "Compute NashConv over the strategy set at each end point.")
     price_of_anarchy: bool = option(True, "Record the planner's best value of the first SCF "
                                     "per candidate (the price of anarchy's numerator; "
-                                    "today's mode only).")
+                                    "today's mode with the paper's producers only).")
     user_dynamics: str = option("static", "Long run: how users change after each epoch ("
                                 + ", ".join(USER_DYNAMICS.names) + "), e.g. exposure:rate=0.3.",
                                 metavar="MODEL")
@@ -137,6 +139,8 @@ class DesignConfig(ResumableSweep):
             raise ValueError(f"--scf must not repeat, got {names}")
         self.candidates()  # validates --rules with --floors and --payoffs
         self.long_run()  # validates the long-run flags
+        for n in self.producers:
+            self.check_producers(n)
 
     def long_run(self) -> design.LongRun | None:
         """The long-run settings (``recgym.design.long_run``), ``None`` in today's mode.
@@ -184,6 +188,9 @@ class DesignConfig(ResumableSweep):
         values = {**super().to_dict(), "scf": list(self.scfs)}
         for name in LONG_RUN_FIELDS:
             values.pop(name)
+        if self.paper_producers:  # folders written before these options resume
+            for name in PRODUCER_FIELDS:
+                values.pop(name)
         setting = self.long_run()
         if setting is not None:
             values.update(setting.settings())
@@ -224,6 +231,8 @@ class DesignTask:
     nash_conv: bool
     price_of_anarchy: bool
     long_run: design.LongRun | None = None
+    producers: tuple[tuple[str, Any], ...] = ()
+    behavior: str = "best_response"
 
 
 def run_design_task(task: DesignTask) -> list[dict]:
@@ -235,9 +244,12 @@ def run_design_task(task: DesignTask) -> list[dict]:
     rows = design.evaluate_candidate(users, task.n_producers, task.candidate, scfs, task.runs,
                                      outside_option=task.outside_option,
                                      max_iter=task.max_iter, nash_conv=task.nash_conv,
-                                     long_run=task.long_run)
+                                     long_run=task.long_run, producers=dict(task.producers),
+                                     behavior=task.behavior)
     opt = math.nan
-    if task.price_of_anarchy and task.long_run is None and any(r["converged"] for r in rows):
+    paper = not task.producers and task.behavior == "best_response"
+    if task.price_of_anarchy and paper and task.long_run is None and \
+            any(r["converged"] for r in rows):
         opt = design.price_of_anarchy(users, task.n_producers, task.candidate, scfs[0],
                                       task.runs, outside_option=task.outside_option,
                                       max_iter=task.max_iter).opt
@@ -265,7 +277,9 @@ def build_tasks(config: DesignConfig) -> list[Task]:
             tasks.append(Task(keys, DesignTask(
                 config.dataset, data, seed, dim, n, candidate, config.scfs, config.runs,
                 config.outside_option, config.max_iter, config.nash_conv,
-                config.price_of_anarchy, setting)))
+                config.price_of_anarchy, setting,
+                () if config.paper_producers else tuple(config.traits().items()),
+                config.producer_behavior)))
     return tasks
 
 
