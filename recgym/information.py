@@ -173,11 +173,12 @@ def evaluate(users: object, n_producers: int, rule: str | ServingRule = "softmax
              runs: Iterable[int] = range(1, 21), kind: str = "feature_demand",
              codebook: object | None = None, *, payoff: str = "engagement",
              max_iter: int = 500, skill: object = 1.0, cost: object = 0.0,
-             cost_exponent: object = 1.0) -> pd.DataFrame:
+             cost_exponent: object = 1.0, behavior: str = "best_response") -> pd.DataFrame:
     """What private demand releases do to the equilibrium, judged on the true users.
 
     ``skill``, ``cost`` and ``cost_exponent`` are the producers' (``recgym.producers``),
-    the same in the true game and in every belief game.
+    the same in the true game and in every belief game; ``behavior`` how they choose
+    (``recgym.behaviors``; for ``hedge`` the time-averaged play is evaluated).
 
     For each run ``r`` (which seeds both the noise, ``default_rng(r)``, and the
     dynamics, ``RandomState(r)``) and each ``epsilon``: release, run the dynamics in
@@ -211,8 +212,9 @@ def evaluate(users: object, n_producers: int, rule: str | ServingRule = "softmax
     def record(setting: str, epsilon: float, run: int, believed: EngagementGame | None,
                full: np.ndarray) -> np.ndarray:
         game = truth if believed is None else believed
-        result = best_response_dynamics(game, np.random.RandomState(run), max_iter)
-        profile = result.profile
+        result = best_response_dynamics(game, np.random.RandomState(run), max_iter,
+                                        behavior=behavior, behavior_seed=run)
+        profile = result.profile if result.average_profile is None else result.average_profile
         utilities = truth.utilities(profile)
         nash_conv = solver.nash_conv(profile)
         distribution = metrics.producer_distribution(profile)

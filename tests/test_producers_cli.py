@@ -41,7 +41,9 @@ def test_equilibrium_hedge_prints_its_regret(capsys):
 
 
 @pytest.mark.parametrize("command", [["equilibrium"], ["coevolve", "--out", "X"],
-                                     ["design", "--out", "X", "--dataset", "synth-uniform"]])
+                                     ["design", "--out", "X", "--dataset", "synth-uniform"],
+                                     ["information", "--out", "X", "--dataset",
+                                      "synth-uniform"]])
 @pytest.mark.parametrize("flags,message", [
     (["--skill", "0"], "--skill"), (["--skill", "0.5", "0.5"], "--skill"),
     (["--cost", "-1"], "--cost"), (["--cost-exponent", "0.5"], "--cost-exponent"),
@@ -82,3 +84,17 @@ def test_design_with_skill_matches_the_library(capsys, tmp_path):
     end = best_response_dynamics(game, np.random.RandomState(1))
     assert np.isclose(frame["user_welfare"].iloc[0], game.utilities(end.profile).user.mean())
     assert json.loads((out / "config.json").read_text())["skill"] == [1, 0.8, 0.6, 0.4]
+
+
+def test_information_with_cost_matches_the_library(capsys, tmp_path):
+    out = tmp_path / "i"
+    code, _, _ = run(["information", "--out", str(out), "--dataset", "synth-uniform",
+                      "--dims", "3", "--producers", "3", "--runs", "1", "--epsilons", "1",
+                      "--cost", "0.05", "--cost-exponent", "2", "--no-progress"], capsys)
+    assert code == 0
+    frame = pd.read_csv(out / "runs.csv")
+    users = recgym.datasets.load_users("synth-uniform", 3, 17)
+    game = recgym.EngagementGame(users, 3, "softmax", cost=0.05, cost_exponent=2.0)
+    end = best_response_dynamics(game, np.random.RandomState(1))
+    full = frame[frame["setting"] == "full"].iloc[0]
+    assert np.isclose(full["user_welfare"], game.utilities(end.profile).user.mean())

@@ -13,6 +13,7 @@ sweep runs and resumes like ``recgym reproduce`` (``recgym.experiments.runner``)
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import pandas as pd
 from recgym import information
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.datasets.catalog import DATASET_NAMES
-from recgym.experiments.config import ResumableSweep
+from recgym.experiments.config import ProducerOptions, ResumableSweep
 from recgym.experiments.runner import SweepResult, Task, TaskSweep, run_tasks
 from recgym.experiments.tasks import ColumnKinds, fit_users_first, key_of
 from recgym.options import MAX_SEED, option, parse_runs
@@ -40,7 +41,7 @@ __all__ = ["InformationConfig", "format_summary", "run_information"]
 
 
 @dataclass(frozen=True)
-class InformationConfig(ResumableSweep):
+class InformationConfig(ResumableSweep, ProducerOptions):
     """Demand shared under differential privacy (``recgym information``)."""
 
     dataset: str = option("movielens-100k", f"User data: {', '.join(DATASET_NAMES)}.")
@@ -76,10 +77,17 @@ class InformationConfig(ResumableSweep):
             raise ValueError(f"--epsilons must not repeat values, got {list(self.epsilons)}")
         check_choice("--kind", self.kind, tuple(k.replace("_", "-") for k in information.KINDS))
         check_ints("--max-iter", self.max_iter, 1)
+        for n in self.producers:
+            self.check_producers(n)
 
     def to_dict(self) -> dict[str, Any]:
-        """All settings as JSON-ready values (epsilons as text: ``"inf"`` is not JSON)."""
-        return {**super().to_dict(), "epsilons": [repr(float(e)) for e in self.epsilons]}
+        """All settings as JSON-ready values (epsilons as text: ``"inf"`` is not JSON); the
+        producers' options only when set, so folders written before them resume."""
+        values = {**super().to_dict(), "epsilons": [repr(float(e)) for e in self.epsilons]}
+        if self.paper_producers:
+            for f in dataclasses.fields(ProducerOptions):
+                values.pop(f.name)
+        return values
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,8 @@ class InformationTask:
     kind: str
     run: int
     max_iter: int
+    producers: tuple[tuple[str, Any], ...] = ()
+    behavior: str = "best_response"
 
 
 def _settings(epsilons: tuple[float, ...]) -> list[tuple[str, float]]:
@@ -112,7 +122,8 @@ def run_information_task(task: InformationTask) -> list[dict]:
     users = cached_users(task.dataset, task.dim, task.embedding_seed, task.data, False)
     frame = information.evaluate(users, task.n_producers, task.rule, task.epsilons,
                                  [task.run], task.kind.replace("-", "_"), payoff=task.payoff,
-                                 max_iter=task.max_iter)
+                                 max_iter=task.max_iter, behavior=task.behavior,
+                                 **dict(task.producers))
     head = {"dataset": published_name(task.dataset), "embedding_seed": task.embedding_seed,
             "dim": task.dim, "n_producers": task.n_producers}
     return [{**head, **row} for row in frame.to_dict("records")]
@@ -131,7 +142,9 @@ def build_tasks(config: InformationConfig) -> list[Task]:
                      for setting, epsilon in settings)
         tasks.append(Task(keys, InformationTask(
             config.dataset, data, seed, dim, n, config.rule, config.payoff, config.epsilons,
-            config.kind, run, config.max_iter)))
+            config.kind, run, config.max_iter,
+            () if config.paper_producers else tuple(config.traits().items()),
+            config.producer_behavior)))
     return tasks
 
 
