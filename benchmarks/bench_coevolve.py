@@ -43,10 +43,10 @@ softmax ``T = 1``, ``moves_per_epoch = 5``:
 
 Peak traced memory (``tracemalloc``) of one dynamic epoch is printed as a multiple of
 the ``(K, d)`` user matrix. Times are the minimum and the median over ``--repeat``
-timings, wall and CPU (``time.process_time``), the variants' timings interleaved. BLAS
-is limited to ``--blas-threads`` threads (1 by default) with ``threadpoolctl`` when it
-is installed, and the thread variables are set before NumPy is imported; for a strict
-one-CPU figure add ``taskset -c 0`` in front of the command.
+timings, wall and CPU (``time.process_time``), the variants' timings interleaved
+(``benchmarks/timing.py``). BLAS is limited to ``--blas-threads`` threads (1 by default)
+with ``threadpoolctl``; for a strict one-CPU figure add ``taskset -c 0`` in front of the
+command.
 
 Examples
 --------
@@ -57,35 +57,24 @@ Examples
 
 from __future__ import annotations
 
-import os
+import argparse
+import contextlib
+import copy
+import cProfile
+import io
+import pstats
+import sys
+import tracemalloc
+from collections.abc import Callable, Sequence
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")  # one core: must precede the NumPy import
+import numpy as np
+from timing import Timer, add_blas_argument, blas_threads, goal, header, ratio, rows
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import copy  # noqa: E402
-import cProfile  # noqa: E402
-import io  # noqa: E402
-import pstats  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-try:
-    from threadpoolctl import threadpool_info, threadpool_limits
-except ImportError:  # optional
-    threadpool_info = threadpool_limits = None
-
-from recgym.coevolve import Coevolution  # noqa: E402
-from recgym.game import EngagementGame  # noqa: E402
-from recgym.population import Population  # noqa: E402
-from recgym.solvers import DynamicsState  # noqa: E402
-from recgym.users import synthetic_uniform  # noqa: E402
+from recgym.coevolve import Coevolution
+from recgym.game import EngagementGame
+from recgym.population import Population
+from recgym.solvers import DynamicsState
+from recgym.users import synthetic_uniform
 
 EPOCH_RATIO_GOAL = 1.3  # dynamic epoch / static epoch from the same state
 LEARNER_RATIO_GOAL = 3.0  # ucb epoch / oracle epoch
@@ -113,8 +102,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-seed", type=int, default=1, help="the producers' stream")
     parser.add_argument("--repeat", type=int, default=30,
                         help="timings of each epoch; the minimum and median are reported")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="BLAS threads (threadpoolctl); 0 keeps the library default")
+    add_blas_argument(parser)
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of one dynamic and one static epoch")
     parser.add_argument("--quick", action="store_true",
@@ -124,8 +112,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name in ("n_users", "dim", "n_producers", "moves_per_epoch", "repeat", "patience"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.warm_epochs < 0 or args.blas_threads < 0:
-        parser.error("--warm-epochs and --blas-threads must be >= 0")
+    if args.warm_epochs < 0:
+        parser.error(f"--warm-epochs must be >= 0, got {args.warm_epochs}")
     if not 0.0 < args.quantile < 1.0:
         parser.error(f"--quantile must be in (0, 1), got {args.quantile}")
     if args.quick:
@@ -135,42 +123,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------- timing
-class Timing:
-    """Wall and CPU seconds of repeated calls: minimum and median."""
-
-    def __init__(self) -> None:
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
-
-    def add(self, fn: Callable[[], object]) -> object:
-        wall, cpu = time.perf_counter(), time.process_time()
-        value = fn()
-        self.wall.append(time.perf_counter() - wall)
-        self.cpu.append(time.process_time() - cpu)
-        return value
-
-    @property
-    def best(self) -> float:
-        return min(self.wall)
-
-    def line(self, label: str) -> str:
-        return (f"  {label:<48s} wall min {1e3 * min(self.wall):8.2f} ms, median "
-                f"{1e3 * statistics.median(self.wall):8.2f} ms; CPU min "
-                f"{1e3 * min(self.cpu):8.2f} ms")
-
-
-def timed_steps(makers: Sequence[Callable[[], Coevolution]], repeat: int
-                ) -> list[tuple[Timing, dict]]:
-    """``repeat`` timings of ``step()`` for each maker, each on a fresh engine from it
+def timed_steps(makers: Sequence[tuple[str, Callable[[], Coevolution]]], repeat: int
+                ) -> list[tuple[Timer, dict]]:
+    """``repeat`` timings of ``step()`` for each named maker, each on a fresh engine from it
     (built outside the timing), interleaved (one of each per round, so that a change
-    of the machine's load hits every variant alike); each one's last history row."""
-    timings = [Timing() for _ in makers]
-    rows: list[dict] = [{} for _ in makers]
+    of the machine's load hits every variant alike); each one's last history row.
+
+    The previous epoch's serving stays alive through the next epoch, as in a run
+    (``row, _ = engine.step()`` in a loop): which arrays are held changes the times."""
+    timings = [Timer(name) for name, _ in makers]
+    last: list[dict] = [{} for _ in makers]
     for _ in range(repeat):
-        for j, make in enumerate(makers):
+        for j, (_name, make) in enumerate(makers):
             engine = make()
-            rows[j], _ = timings[j].add(engine.step)
-    return list(zip(timings, rows, strict=True))
+            last[j], serving = timings[j].time(engine.step)
+    return list(zip(timings, last, strict=True))
 
 
 # ---------------------------------------------------------------------- the engines
@@ -227,15 +194,6 @@ def bare_utility_pass(users: np.ndarray, profile: np.ndarray, temperature: float
 
 
 # ---------------------------------------------------------------------- report
-def describe_threads() -> str:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    pools = "BLAS pools unknown (no threadpoolctl)"
-    if threadpool_info is not None:
-        pools = ", ".join(f"{p['internal_api']} {p['num_threads']} thread(s)"
-                          for p in threadpool_info()) or "no BLAS pool found"
-    return f"{cpus} CPU(s) usable, load average {os.getloadavg()[0]:.1f}; {pools}"
-
-
 def profile_epoch(make: Callable[[], Coevolution], label: str, lines: int = 18) -> None:
     """cProfile of one epoch (sorted by cumulative time)."""
     engine = make()
@@ -251,8 +209,8 @@ def profile_epoch(make: Callable[[], Coevolution], label: str, lines: int = 18) 
 def run(args: argparse.Namespace) -> int:
     game = make_game(args)
     print(f"epoch engine, K={args.n_users:,}, d={args.dim}, n={args.n_producers}, "
-          f"{RULE} T={TEMPERATURE:g}, {args.moves_per_epoch} moves per epoch; "
-          f"{describe_threads()}")
+          f"{RULE} T={TEMPERATURE:g}, {args.moves_per_epoch} moves per epoch")
+    print(header())
     w = outside_option(game, args)
     engine, departed = warmed(game, w, args)
     print(f"dynamic engine: {DYNAMICS}, outside option w = {w:.5f} (the {args.quantile:g} "
@@ -262,8 +220,9 @@ def run(args: argparse.Namespace) -> int:
 
     # (a) one epoch, dynamic against static from the same state.
     (dynamic, dyn_row), (static, static_row), (cold, _) = timed_steps(
-        [lambda: copy.deepcopy(engine), lambda: static_from(engine, warm=True),
-         lambda: static_from(engine, warm=False)], args.repeat)
+        [("dynamic", lambda: copy.deepcopy(engine)),
+         ("static", lambda: static_from(engine, warm=True)),
+         ("static, cold", lambda: static_from(engine, warm=False))], args.repeat)
     # Welfare is per starting user: the static engine started with the active users only.
     scale = engine.game.n_users / max(int(engine.population.active.sum()), 1)
     same = bool(np.isclose(dyn_row["user_welfare"] * scale, static_row["user_welfare"])
@@ -271,39 +230,32 @@ def run(args: argparse.Namespace) -> int:
                 and dyn_row["iterations"] == static_row["iterations"])
     print(f"\n(a) one epoch from the same state ({args.repeat} timings each; the timed "
           f"epochs made {dyn_row['iterations']} moves, {dyn_row['departed']} users left in "
-          f"the dynamic one; same response and serving in both: {same})")
-    print(dynamic.line(f"dynamic ({DYNAMICS} + departures)"))
-    print(static.line("static (dynamics' state kept, as in a run)"))
-    print(cold.line("static, cold (payoff table built in the epoch)"))
-    ratio = dynamic.best / static.best
-    verdict = ""
+          f"the dynamic one; same response and serving in both: {same}); dynamic: "
+          f"{DYNAMICS} + departures; static: the dynamics' state kept, as in a run; "
+          "static, cold: the payoff table built in the epoch")
+    print(rows([static, dynamic, cold], static))
     if all(getattr(args, key) == value for key, value in GOAL_CONFIG.items()):
-        met = "met" if ratio <= EPOCH_RATIO_GOAL else "NOT met"
-        verdict = f" (goal <= {EPOCH_RATIO_GOAL}x: {met})"
-    print(f"  ratio dynamic / static: {ratio:.2f}x on the minimum wall time{verdict}; "
-          f"{statistics.median(dynamic.wall) / statistics.median(static.wall):.2f}x on the "
-          f"median, {min(dynamic.cpu) / min(static.cpu):.2f}x on the minimum CPU time; "
-          f"dynamic / static cold: {dynamic.best / cold.best:.2f}x")
+        print(goal("dynamic / static (minimum wall)", ratio(dynamic, static), EPOCH_RATIO_GOAL))
 
     # (b) the user update alone against a bare utility pass.
     population = engine.population
     profile, active = engine.profile, engine.active
-    update, model_only, bare = Timing(), Timing(), Timing()
+    update = Timer("epoch_end")
+    model_only = Timer("update alone")
+    bare = Timer("bare pass")
     users_now = np.array(population.active_users)
     for _ in range(args.repeat):
         fresh = copy.deepcopy(population)
         serving = fresh.serve(profile, active)  # untimed; its cached products are not
-        update.add(lambda fresh=fresh, serving=serving: fresh.epoch_end(serving))
+        update.time(lambda fresh=fresh, serving=serving: fresh.epoch_end(serving))
         serving = copy.deepcopy(population).serve(profile, active)
-        model_only.add(lambda serving=serving: population.model.update(users_now, serving))
-        bare.add(lambda: bare_utility_pass(users_now, profile[active], TEMPERATURE))
+        model_only.time(lambda serving=serving: population.model.update(users_now, serving))
+        bare.time(lambda: bare_utility_pass(users_now, profile[active], TEMPERATURE))
     print(f"\n(b) the user update alone ({args.repeat} timings each, "
-          f"{users_now.shape[0]:,} active users)")
-    print(update.line("Population.epoch_end (departures + update)"))
-    print(model_only.line(f"{DYNAMICS} update alone"))
-    print(bare.line("bare numpy utility pass (R, softmax, v)"))
-    print(f"  ratio epoch_end / bare pass: {update.best / bare.best:.2f}x; "
-          f"update alone / bare pass: {model_only.best / bare.best:.2f}x")
+          f"{users_now.shape[0]:,} active users; epoch_end: Population.epoch_end, departures "
+          f"+ update; update alone: the {DYNAMICS} model's update; bare pass: one numpy "
+          "utility pass, R, softmax, v)")
+    print(rows([bare, update, model_only], bare))
 
     # Peak memory of one dynamic epoch (traced outside the timings).
     fresh = copy.deepcopy(engine)
@@ -335,20 +287,14 @@ def learning_epochs(game: EngagementGame, args: argparse.Namespace) -> None:
             engine.step()
         engines[learner] = engine
     (oracle, oracle_row), (ucb, ucb_row) = timed_steps(
-        [engines["oracle"].copy, engines[LEARNER].copy], args.repeat)
+        [("oracle", engines["oracle"].copy), (LEARNER, engines[LEARNER].copy)], args.repeat)
     print(f"\n(c) a learning platform's epoch ({args.repeat} timings each, after "
           f"{args.warm_epochs} warm-up epochs; moves in the timed epoch: oracle "
-          f"{oracle_row['iterations']}, {LEARNER} {ucb_row['iterations']})")
-    print(oracle.line("oracle (serving by the true ratings)"))
-    print(ucb.line(f"{LEARNER}, 1 impression"))
-    ratio = ucb.best / oracle.best
-    verdict = ""
+          f"{oracle_row['iterations']}, {LEARNER} {ucb_row['iterations']}; oracle: serving "
+          f"by the true ratings; {LEARNER}: 1 impression)")
+    print(rows([oracle, ucb], oracle))
     if all(getattr(args, key) == value for key, value in GOAL_CONFIG.items()):
-        met = "met" if ratio <= LEARNER_RATIO_GOAL else "NOT met"
-        verdict = f" (goal <= {LEARNER_RATIO_GOAL}x: {met})"
-    print(f"  ratio {LEARNER} / oracle: {ratio:.2f}x on the minimum wall time{verdict}; "
-          f"{statistics.median(ucb.wall) / statistics.median(oracle.wall):.2f}x on the "
-          f"median, {min(ucb.cpu) / min(oracle.cpu):.2f}x on the minimum CPU time")
+        print(goal(f"{LEARNER} / oracle (minimum wall)", ratio(ucb, oracle), LEARNER_RATIO_GOAL))
     fresh = engines[LEARNER].copy()
     tracemalloc.start()
     fresh.step()
@@ -364,9 +310,7 @@ def learning_epochs(game: EngagementGame, args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.blas_threads == 0 or threadpool_limits is None:
-        return run(args)
-    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+    with blas_threads(args.blas_threads):
         return run(args)
 
 

@@ -16,12 +16,14 @@ Two modes:
   ``O(K d)``: a ``K x n x d`` array would be ``n`` = 100 times the user matrix).
 
 Threads. BLAS (OpenBLAS under numpy) is limited to ``--blas-threads`` threads,
-1 by default, with ``threadpoolctl``; ``--blas-threads 0`` leaves the library's
-default. On a busy machine a multi-threaded BLAS can make the baseline's small
+1 by default, with ``threadpoolctl`` (``benchmarks/timing.py``); ``--blas-threads 0``
+leaves the library's default. On a busy machine a multi-threaded BLAS can make the baseline's small
 ``(K, d) @ (d, n)`` products tens of times slower, which would inflate the ratio.
 The elementwise numpy work is single-threaded either way. The CPUs this process
 may use, the BLAS pools and whether torch is loaded are printed; for a strict
-one-CPU figure add ``taskset -c 0`` in front of the command.
+one-CPU figure add ``taskset -c 0`` in front of the command. Times are the minimum
+and median over the runs, wall and CPU (``time.process_time``); the ratio is the
+project's time over the baseline's, measured in the same process.
 
 Examples
 --------
@@ -35,25 +37,19 @@ Examples
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 import tracemalloc
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 from naive_dynamics import naive_dynamics
+from timing import Timer, add_blas_argument, blas_threads, goal, header, ratio, rows
 from tqdm import tqdm
 
 try:
     import resource  # POSIX only: peak RSS
 except ImportError:
     resource = None
-try:
-    from threadpoolctl import threadpool_info, threadpool_limits
-except ImportError:  # optional: only --blas-threads > 0 needs it
-    threadpool_info = threadpool_limits = None
 
 from recgym.game import EngagementGame
 from recgym.rules import RULES
@@ -67,10 +63,7 @@ AMAZON_USERS = 714_000  # users in the paper's Amazon Digital Music embedding
 AMAZON_SECONDS_GOAL = 20.0  # wall time of one run at Amazon scale
 QUICK_USERS = 2_000  # --quick: K and n small enough for a CI smoke run (< 30 s)
 QUICK_PRODUCERS = 50
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 COMPARED_FIELDS = ("converged", "iterations", "counts", "directions")
-
-T = TypeVar("T")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -86,10 +79,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=17, help="user embedding seed")
     parser.add_argument("--run-seed", type=int, default=1, help="RandomState seed of the run")
     parser.add_argument("--max-iter", type=int, default=500, help="iteration cap")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="BLAS threads (threadpoolctl); 0 keeps the library default")
+    add_blas_argument(parser)
     parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of the project's dynamics; the fastest is reported")
+                        help="runs of the project's dynamics; the minimum and median are "
+                             "reported")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar for the baseline (on stderr)")
     mode = parser.add_mutually_exclusive_group()
@@ -101,41 +94,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be >= 1, got {args.repeat}")
-    if args.blas_threads < 0:
-        parser.error(f"--blas-threads must be >= 0, got {args.blas_threads}")
-    if args.blas_threads > 0 and threadpool_limits is None:
-        parser.error(f"--blas-threads {args.blas_threads} needs threadpoolctl "
-                     "(pip install threadpoolctl), or pass --blas-threads 0")
     if args.quick:
         args.n_users, args.n_producers = QUICK_USERS, QUICK_PRODUCERS
     if args.amazon_scale:
         args.n_users, args.dim, args.n_producers = AMAZON_USERS, 20, 100
         args.rule, args.temperature, args.k = "softmax", 1.0, None
     return args
-
-
-def timed(fn: Callable[[], T]) -> tuple[T, float, float]:
-    """``fn()``, its wall time and this process's CPU time, in seconds.
-
-    CPU time (user + system, all threads) is printed too because on a shared
-    machine the wall time also counts the waits for a CPU.
-    """
-    wall, cpu = time.perf_counter(), time.process_time()
-    value = fn()
-    return value, time.perf_counter() - wall, time.process_time() - cpu
-
-
-def describe_threads() -> str:
-    """CPUs usable, BLAS pools and their threads, thread variables set, torch loaded."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    pools = "BLAS pools unknown (no threadpoolctl)"
-    if threadpool_info is not None:
-        pools = ", ".join(f"{p['internal_api']} {p['num_threads']} thread(s)"
-                          for p in threadpool_info()) or "no BLAS pool found"
-    env = ", ".join(f"{name}={os.environ[name]}" for name in THREAD_VARIABLES
-                    if name in os.environ) or "no thread variables set"
-    torch = "torch loaded" if "torch" in sys.modules else "torch not loaded"
-    return f"{cpus} CPU(s) usable; {pools}; {env}; {torch}"
 
 
 def make_game(args: argparse.Namespace) -> EngagementGame:
@@ -155,31 +119,28 @@ def differences(baseline: object, project: object) -> list[str]:
     return out
 
 
-def run_project(game: EngagementGame, args: argparse.Namespace) -> tuple[object, float, float]:
-    """The project's dynamics ``args.repeat`` times: its result, wall and CPU seconds.
+def run_project(game: EngagementGame, args: argparse.Namespace) -> tuple[object, Timer]:
+    """The project's dynamics ``args.repeat`` times: its result and their timings.
 
-    The times are those of the fastest run (by wall time); every run must give
-    the same result.
+    Every run must give the same result.
     """
-    result, best = None, (float("inf"), float("inf"))
+    timer = Timer("project (recgym.solvers.dynamics)")
+    result = None
     for _ in range(args.repeat):
         rng = np.random.RandomState(args.run_seed)
-        out, wall, cpu = timed(lambda r=rng: best_response_dynamics(game, r, args.max_iter))
+        out = timer.time(lambda r=rng: best_response_dynamics(game, r, args.max_iter))
         if result is None:
             result = out
         elif differences(result, out):
             raise RuntimeError("the project's dynamics is not deterministic: "
                                + "; ".join(differences(result, out)))
-        best = min(best, (wall, cpu))
-    return result, best[0], best[1]
+    return result, timer
 
 
 def print_header(game: EngagementGame, args: argparse.Namespace) -> None:
-    """The configuration, the thread situation and the load of the machine."""
+    """The configuration, the machine, its load and the BLAS threads."""
     print(f"{game}, seed={args.seed}, run_seed={args.run_seed}, max_iter={args.max_iter}")
-    print(describe_threads())
-    if hasattr(os, "getloadavg"):
-        print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print(header())
 
 
 def print_result(result: object) -> None:
@@ -192,28 +153,23 @@ def compare(args: argparse.Namespace) -> int:
     """Baseline against project on identical inputs; exit status 1 if results differ."""
     game = make_game(args)
     print_header(game, args)
+    baseline = Timer("naive baseline")  # d+1 full K x n serving matrices per check
     with tqdm(desc="baseline (naive dynamics)", unit="iteration", file=sys.stderr,
               disable=args.no_progress) as bar:
-        baseline, base_wall, base_cpu = timed(lambda: naive_dynamics(
+        expected = baseline.time(lambda: naive_dynamics(
             game, np.random.RandomState(args.run_seed), args.max_iter,
             on_iteration=lambda _: bar.update()))
-    project, proj_wall, proj_cpu = run_project(game, args)
-    print_result(project)
-    diffs = differences(baseline, project)
+    result, project = run_project(game, args)
+    print_result(result)
+    diffs = differences(expected, result)
     if diffs:
         print("MISMATCH between baseline and project:\n  " + "\n  ".join(diffs))
         return 1
     print(f"identical results ({', '.join(COMPARED_FIELDS)})")
-    for label, wall, cpu in (
-            ("baseline (naive: d+1 full K x n serving matrices per check)", base_wall, base_cpu),
-            (f"project  (recgym.solvers.dynamics, best of {args.repeat})", proj_wall, proj_cpu)):
-        print(f"{label:<61s} wall {wall:9.3f} s, CPU {cpu:9.3f} s")
-    ratio = base_wall / proj_wall
-    line = f"speed ratio baseline / project: wall {ratio:.1f}x, CPU {base_cpu / proj_cpu:.1f}x"
+    print(rows([baseline, project], baseline))
     if all(getattr(args, key) == value for key, value in GOAL_CONFIG.items()):
-        verdict = "met" if ratio >= SPEEDUP_GOAL else "NOT met"
-        line += f" (goal >= {SPEEDUP_GOAL:.0f}x on wall time: {verdict})"
-    print(line)
+        print(goal("speed-up baseline / project (wall)", ratio(baseline, project),
+                   SPEEDUP_GOAL, at_most=False))
     return 0
 
 
@@ -221,12 +177,10 @@ def amazon_scale(args: argparse.Namespace) -> int:
     """The project's dynamics alone at Amazon scale: wall time and peak memory."""
     game = make_game(args)
     print_header(game, args)
-    result, wall, cpu = run_project(game, args)
+    result, project = run_project(game, args)
     print_result(result)
-    verdict = "met" if wall < AMAZON_SECONDS_GOAL else "NOT met"
-    print(f"project (recgym.solvers.dynamics, best of {args.repeat}): wall {wall:.3f} s, "
-          f"CPU {cpu:.3f} s "
-          f"(goal < {AMAZON_SECONDS_GOAL:.0f} s wall: {verdict})")
+    print(rows([project]))
+    print(goal("wall time of the fastest run", project.min(), AMAZON_SECONDS_GOAL, unit=" s"))
 
     # Memory: one more run, traced (tracing is kept out of the timed runs).
     # Only allocations made during the dynamics count, not the users themselves.
@@ -252,9 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
     run = amazon_scale if args.amazon_scale else compare
-    if args.blas_threads == 0:
-        return run(args)
-    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+    with blas_threads(args.blas_threads):
         return run(args)
 
 

@@ -9,14 +9,14 @@ Both are checked to give the same rewards on the same actions. Prints steps per
 second of both, their ratio, and the environment's rate against the goal of
 ``GOAL_STEPS_PER_SECOND``.
 
-Two clocks are reported: wall time, and the process's CPU time
+Both are timed in turn, repeat by repeat (``benchmarks/timing.py``): the minimum and
+median time per step on the wall clock and on the process's CPU clock
 (``time.process_time``). With one BLAS thread the process runs on one core at a
 time, so steps per CPU-second is the one-core rate even on a shared machine,
 where wall time also counts the time the process waited for a free core.
 
-BLAS/OpenMP are limited to one thread below, before NumPy is imported; for a
-one-CPU figure also pin the process:
-``taskset -c 0 python benchmarks/bench_env.py``.
+BLAS is limited to ``--blas-threads`` threads (1 by default); for a one-CPU figure
+also pin the process: ``taskset -c 0 python benchmarks/bench_env.py``.
 
 Examples
 --------
@@ -26,20 +26,14 @@ Examples
 
 from __future__ import annotations
 
-import os
+import argparse
+from collections.abc import Callable, Sequence
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")  # one core: must precede the NumPy import
+import numpy as np
+from timing import Timer, add_blas_argument, blas_threads, goal, header, interleave, rows
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from recgym.environment import EngagementEnv, parallel_env  # noqa: E402
-from recgym.rules import RULES, make_rule  # noqa: E402
+from recgym.environment import EngagementEnv, parallel_env
+from recgym.rules import RULES, make_rule
 
 GOAL_STEPS_PER_SECOND = 10_000.0  # the goal at K = 1,000, n = 10, d = 5, for every rule
 #: Every registered rule (top-k serving 3 of the 10 producers).
@@ -59,7 +53,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "topk:k=2); default: every registered rule")
     parser.add_argument("--steps", type=int, default=5_000, help="environment steps per repeat")
     parser.add_argument("--baseline-steps", type=int, default=20, help="baseline steps per repeat")
-    parser.add_argument("--repeat", type=int, default=3, help="repeats; the fastest is reported")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="repeats; the minimum and median are reported")
+    add_blas_argument(parser)
     args = parser.parse_args(argv)
     for name in ("steps", "baseline_steps", "repeat"):
         if getattr(args, name) < 1:
@@ -106,37 +102,30 @@ def naive_step(env: EngagementEnv, users: list[list[float]],
 
 
 # ---------------------------------------------------------------------- timing
-def steps_per_second(step, pool: list[dict[str, np.ndarray]], steps: int,
-                     repeat: int) -> tuple[float, float]:
-    """Steps per wall-second and per CPU-second, each the fastest of ``repeat`` timings
-    of ``steps`` calls of ``step(actions)``."""
-    wall = cpu = math.inf
-    for _ in range(repeat):
-        start_wall, start_cpu = time.perf_counter(), time.process_time()
+def stepping(step: Callable[[dict[str, np.ndarray]], object],
+             pool: list[dict[str, np.ndarray]], steps: int) -> Callable[[], None]:
+    """One repeat: ``steps`` calls of ``step(actions)`` on the pool's actions in turn."""
+    def run() -> None:
         for t in range(steps):
             step(pool[t % len(pool)])
-        wall = min(wall, time.perf_counter() - start_wall)
-        cpu = min(cpu, time.process_time() - start_cpu)
-    return steps / wall, steps / cpu
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    print(f"environment steps, K={args.n_users}, n={args.n_producers}, d={args.dim}; "
-          f"{len(os.sched_getaffinity(0))} CPU(s) allowed, load average "
-          f"{os.getloadavg()[0]:.1f}, " + ", ".join(
-              f"{v}={os.environ.get(v)}" for v in
-              ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")))
-    print(f"  (best of {args.repeat} x {args.steps} env steps, "
-          f"{args.repeat} x {args.baseline_steps} baseline steps)")
-    for spec in args.rules:
-        bench_rule(args, spec)
+    with blas_threads(args.blas_threads):
+        print(f"environment steps, K={args.n_users}, n={args.n_producers}, d={args.dim}; "
+              f"{args.repeat} repeats of {args.steps} env steps and of {args.baseline_steps} "
+              f"baseline steps, in turn, after one untimed")
+        print(header())
+        for spec in args.rules:
+            bench_rule(args, spec)
 
 
 def bench_rule(args: argparse.Namespace, spec: str) -> None:
     """Time one rule's environment against the per-user baseline and print the figures."""
     env = parallel_env(rule=spec, n_producers=args.n_producers, dim=args.dim,
-                       n_users=args.n_users, horizon=args.steps * args.repeat + 1)
+                       n_users=args.n_users, horizon=args.steps * (args.repeat + 1) + 1)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     pool = [{agent: rng.random(env.dim, dtype=np.float32) for agent in env.possible_agents}
@@ -145,23 +134,22 @@ def bench_rule(args: argparse.Namespace, spec: str) -> None:
 
     # Same rewards from both implementations on the same actions.
     for actions in pool[:3]:
-        fast = env.step(actions)[1]
-        slow = naive_step(env, users, actions)
-        np.testing.assert_allclose([fast[a] for a in env.possible_agents],
-                                   [slow[a] for a in env.possible_agents], rtol=1e-9)
+        rewards = env.step(actions)[1]
+        expected = naive_step(env, users, actions)
+        np.testing.assert_allclose([rewards[a] for a in env.possible_agents],
+                                   [expected[a] for a in env.possible_agents], rtol=1e-9)
 
-    env.reset(seed=0)  # a fresh episode long enough for every timed step
-    env_rates = steps_per_second(env.step, pool, args.steps, args.repeat)
-    base_rates = steps_per_second(lambda actions: naive_step(env, users, actions), pool,
-                                  args.baseline_steps, args.repeat)
+    env.reset(seed=0)  # a fresh episode long enough for every step, warm-up included
+    fast = Timer("recgym env", per=args.steps, unit="step")
+    naive = Timer("per-user baseline", per=args.baseline_steps, unit="step")
+    interleave([(fast, stepping(env.step, pool, args.steps)),
+                (naive, stepping(lambda actions: naive_step(env, users, actions), pool,
+                                 args.baseline_steps))], args.repeat)
     print(f"rule {env.game.rule!r}")
-    for clock, env_rate, base_rate in zip(("wall", "CPU"), env_rates, base_rates, strict=True):
-        verdict = "meets" if env_rate >= GOAL_STEPS_PER_SECOND else "misses"
-        print(f"  per {clock}-second: recgym env {env_rate:9,.0f} steps/s "
-              f"({1e6 / env_rate:6.1f} us/step); per-user baseline {base_rate:7,.1f} steps/s; "
-              f"speed-up {env_rate / base_rate:,.0f}x; "
-              f"{env_rate / GOAL_STEPS_PER_SECOND:.2f}x the goal of "
-              f"{GOAL_STEPS_PER_SECOND:,.0f} ({verdict} it)")
+    print(rows([fast, naive], naive))
+    for clock, label in (("wall", "wall"), ("cpu", "CPU")):
+        print(goal(f"env steps per {label}-second", 1 / fast.min(clock), GOAL_STEPS_PER_SECOND,
+                   at_most=False, unit=""))
 
 
 if __name__ == "__main__":

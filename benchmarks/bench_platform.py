@@ -37,8 +37,10 @@
    evaluated every ``--learner-eval-every`` steps until its mean cumulative SCF reaches
    the best constant action's (a grid over ``alpha``), or ``--learner-max-steps``.
 
-Wall time and the process's CPU time are both reported (BLAS is limited to one
-thread below, so CPU time is the one-core figure even on a busy machine).
+Parts 1 and 2 time each episode of each implementation (``benchmarks/timing.py``): the
+minimum and median time per step over the episodes, wall and the process's CPU time
+(BLAS is limited to ``--blas-threads`` threads, 1 by default, so CPU time is the
+one-core figure even on a busy machine), and the ratio against the baseline.
 
 Examples
 --------
@@ -49,31 +51,27 @@ Examples
 
 from __future__ import annotations
 
-import os
+import argparse
+import math
+import time
+from collections.abc import Sequence
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")  # one core: must precede the NumPy import
+import numpy as np
+from timing import Timer, add_blas_argument, blas_threads, clocks, header, rows
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from agents.platform import action_grid, best_schedule, best_static  # noqa: E402
-from agents.platform_training import (  # noqa: E402
+from agents.platform import action_grid, best_schedule, best_static
+from agents.platform_training import (
     LONG_RUN_SETTINGS,
     PlatformTrainConfig,
     build_model,
     evaluation_callback,
 )
-from recgym import welfare  # noqa: E402
-from recgym.game import EngagementGame  # noqa: E402
-from recgym.learning_platform import FEEDBACK_STREAM  # noqa: E402
-from recgym.platform import WELFARE_CLIP, PlatformEnv  # noqa: E402
-from recgym.rules import make_rule  # noqa: E402
-from recgym.solvers import DynamicsState, start_directions  # noqa: E402
+from recgym import welfare
+from recgym.game import EngagementGame
+from recgym.learning_platform import FEEDBACK_STREAM
+from recgym.platform import WELFARE_CLIP, PlatformEnv
+from recgym.rules import make_rule
+from recgym.solvers import DynamicsState, start_directions
 
 SETTINGS = dict(n_producers=10, dim=5, moves_per_epoch=5, outside_option=0.02, horizon=20)
 WITHIN = 0.02  # the learning target: within 2% of the best static action
@@ -107,6 +105,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="PPO budget of part 4")
     parser.add_argument("--learner-eval-every", type=int, default=3_000,
                         help="PPO evaluation period of part 4")
+    add_blas_argument(parser)
     args = parser.parse_args(argv)
     for name in ("seconds", "max_steps", "eval_every", "learner_max_steps",
                  "learner_eval_every"):
@@ -192,15 +191,18 @@ class NaivePlatform:
 
 # ---------------------------------------------------------------------- the loads
 def play_epoch(load: str, platform: PlatformEnv | NaivePlatform, action: np.ndarray,
-               grid: np.ndarray) -> tuple[bytes, float, int]:
+               grid: np.ndarray) -> tuple[bytes, float]:
     """One epoch under ``load`` (``action`` is the random or static one); returns the
-    observation's bytes, the reward and the steps it counts."""
-    steps = 1
+    observation's bytes and the reward. It counts :func:`steps_per_epoch` steps."""
     if load == "myopic":  # look at every grid action, take the best
         action = grid[int(np.argmax([platform.simulate(a) for a in grid]))]
-        steps += len(grid)
     observation, reward = platform.step(action)[:2]
-    return observation.tobytes(), reward, steps
+    return observation.tobytes(), reward
+
+
+def steps_per_epoch(load: str, grid: np.ndarray) -> int:
+    """The steps one epoch under ``load`` counts (the myopic look-ahead's included)."""
+    return 1 + len(grid) if load == "myopic" else 1
 
 
 def bench_speed(n_users: int, seconds: float) -> None:
@@ -213,30 +215,29 @@ def bench_speed(n_users: int, seconds: float) -> None:
     horizon = SETTINGS["horizon"]
     for load in ("random", "static", "myopic"):
         fast, naive = PlatformEnv(n_users=n_users, **SETTINGS), NaivePlatform(env)
-        clocks = np.zeros((2, 3))  # (env, baseline) x (steps, wall s, CPU s)
+        per = horizon * steps_per_epoch(load, grid)
+        timers = (Timer(f"K={n_users:,} {load} env", per, "step"),
+                  Timer(f"K={n_users:,} {load} baseline", per, "step"))
         episode, start = 0, time.perf_counter()
         while episode < 2 or time.perf_counter() - start < 2 * seconds:
             fast.reset(seed=episode)
             naive.reset(episode)
+            spent = np.zeros((2, 2))  # (env, baseline) x (wall s, CPU s) this episode
             for t in range(horizon):
                 action = actions[(episode * horizon + t) % len(actions)] if load == "random" \
                     else grid[episode % len(grid)]
                 played = []
                 for row, platform in enumerate((fast, naive)):
-                    wall, cpu = time.perf_counter(), time.process_time()
-                    *outcome, steps = play_epoch(load, platform, action, grid)
-                    clocks[row] += (steps, time.perf_counter() - wall,
-                                    time.process_time() - cpu)
-                    played.append(outcome)
+                    before = clocks()
+                    played.append(play_epoch(load, platform, action, grid))
+                    spent[row] += np.subtract(clocks(), before)
                 if played[0] != played[1]:
                     raise AssertionError(f"K={n_users} {load} episode {episode} step {t}: the "
                                          f"environment and the baseline disagree")
+            for timer, (wall, cpu) in zip(timers, spent, strict=True):
+                timer.add(wall, cpu)
             episode += 1
-        rates, cpu_rates = clocks[:, 0] / clocks[:, 1], clocks[:, 0] / clocks[:, 2]
-        print(f"K={n_users:>6,} {load:<7} env {rates[0]:9,.0f} steps/s ({cpu_rates[0]:9,.0f} "
-              f"per CPU-s)   baseline {rates[1]:8,.0f} ({cpu_rates[1]:8,.0f})   ratio "
-              f"{rates[0] / rates[1]:5.1f}x ({cpu_rates[0] / cpu_rates[1]:.1f}x CPU)   "
-              f"{episode} episodes, identical", flush=True)
+        print(rows(timers, timers[1]) + f"; {episode} episodes, identical", flush=True)
 
 
 def bench_learner_speed(n_users: int, seconds: float) -> None:
@@ -247,24 +248,25 @@ def bench_learner_speed(n_users: int, seconds: float) -> None:
     actions = np.random.default_rng(0).uniform(learning.action_space.low,
                                                learning.action_space.high, (4096, 3))
     horizon = SETTINGS["horizon"]
-    clocks = np.zeros((2, 3))  # (learner, oracle) x (steps, wall s, CPU s)
+    timers = (Timer(f"K={n_users:,} ucb+exposure", horizon, "step"),
+              Timer(f"K={n_users:,} static+oracle", horizon, "step"))
     episode, start, kept = 0, time.perf_counter(), []
     while episode < 2 or time.perf_counter() - start < 2 * seconds:
         for env in (learning, oracle):
             env.reset(seed=episode)
+        spent = np.zeros((2, 2))  # (learner, oracle) x (wall s, CPU s) this episode
         for t in range(horizon):
             action = actions[(episode * horizon + t) % len(actions)].astype(np.float32)
             for row, (env, act) in enumerate(((learning, action), (oracle, action[:2]))):
-                wall, cpu = time.perf_counter(), time.process_time()
+                before = clocks()
                 env.step(act)
-                clocks[row] += (1, time.perf_counter() - wall, time.process_time() - cpu)
+                spent[row] += np.subtract(clocks(), before)
+        for timer, (wall, cpu) in zip(timers, spent, strict=True):
+            timer.add(wall, cpu)
         kept.append(learning.active_users)
         episode += 1
-    rates, cpu_rates = clocks[:, 0] / clocks[:, 1], clocks[:, 0] / clocks[:, 2]
-    print(f"K={n_users:>6,} ucb+exposure (departures; {np.mean(kept):.0%} of users kept) "
-          f"{rates[0]:8,.0f} steps/s ({cpu_rates[0]:8,.0f} per CPU-s)   static+oracle "
-          f"{rates[1]:8,.0f} ({cpu_rates[1]:8,.0f})   ratio {rates[1] / rates[0]:5.1f}x slower "
-          f"({cpu_rates[1] / cpu_rates[0]:.1f}x CPU)   {episode} episodes", flush=True)
+    print(rows(timers, timers[1]) + f"; {episode} episodes, departures: {np.mean(kept):.0%} "
+          "of users kept (the episodes differ in departures: compare the medians)", flush=True)
 
 
 # ---------------------------------------------------------------------- learning
@@ -331,10 +333,17 @@ def bench_learner_training(max_steps: int, every: int, seed: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    with blas_threads(args.blas_threads):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """The four parts of the module docstring (the training ones unless skipped)."""
     print(f"platform steps: n={SETTINGS['n_producers']}, d={SETTINGS['dim']}, "
           f"moves_per_epoch={SETTINGS['moves_per_epoch']}, outside option "
           f"{SETTINGS['outside_option']}, about {args.seconds:g} s per implementation and load",
           flush=True)
+    print(header(), flush=True)
     for n_users in args.users:
         bench_speed(n_users, args.seconds)
     print(f"\na learner and user dynamics: {DYNAMIC}", flush=True)

@@ -20,6 +20,8 @@ module as ``timing``.
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import platform
 import statistics
@@ -143,6 +145,19 @@ def blas_threads(threads: int = 1) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _threads(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def add_blas_argument(parser: argparse.ArgumentParser) -> None:
+    """``--blas-threads N`` (default 1; 0: the libraries' default), for :func:`blas_threads`."""
+    parser.add_argument("--blas-threads", type=_threads, default=1, metavar="N",
+                        help="BLAS threads (threadpoolctl); 0 keeps the libraries' default")
+
+
 def blas_report() -> str:
     """The loaded BLAS libraries and their threads, e.g. ``openblas 1 thread``."""
     if threadpool_info is None:
@@ -169,27 +184,41 @@ def header() -> str:
 
 # ---------------------------------------------------------------------- printing
 def seconds(value: float) -> str:
-    """``value`` seconds in s, ms, us or ns, 8 characters wide."""
-    for scale, unit in ((1.0, "s "), (1e-3, "ms"), (1e-6, "us")):
+    """``value`` seconds in s, ms, us or ns, right-aligned in 10 characters."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
         if abs(value) >= scale:
-            return f"{value / scale:7.3f} {unit}"
-    return f"{value / 1e-9:7.1f} ns"
+            return f"{value / scale:.3f} {unit}".rjust(10)
+    return f"{value / 1e-9:.1f} ns".rjust(10)
+
+
+def number(value: float) -> str:
+    """``value`` with 3 significant digits (``1.00``, ``0.0433``), whole with commas from
+    1,000."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.{max(0, 2 - math.floor(math.log10(abs(value))))}f}"
 
 
 def row(timer: Timer, baseline: Timer | None = None, width: int = 0) -> str:
-    """``name: min ..., median ... per unit (CPU min ..., median ...), N repeats``, then
-    ``; ratio vs BASELINE: ...x wall, ...x CPU`` (minimum over minimum), the name padded
-    to ``width``."""
-    unit = "" if timer.unit == "call" and timer.per == 1 else f" per {timer.unit}"
+    """``name: min ..., median ... per unit (CPU min ..., median ...), N repeats`` (and the
+    best rate where the unit is not a call), then ``; ratio vs BASELINE: ...x wall (median
+    ...x), ...x CPU`` (minimum over minimum, median over median), the name padded to
+    ``width``."""
+    per_call = timer.unit == "call" and timer.per == 1
     text = (f"  {timer.name + ':':<{width + 1}} min {seconds(timer.min())}, median "
-            f"{seconds(timer.median())}{unit} (CPU min {seconds(timer.min('cpu'))}, median "
-            f"{seconds(timer.median('cpu'))}), {timer.repeats} repeat"
-            f"{'' if timer.repeats == 1 else 's'}")
+            f"{seconds(timer.median())}{'' if per_call else ' per ' + timer.unit} (CPU min "
+            f"{seconds(timer.min('cpu'))}, median {seconds(timer.median('cpu'))}), "
+            f"{timer.repeats} repeat{'' if timer.repeats == 1 else 's'}")
+    if not per_call:
+        text += f", best {number(1 / timer.min())} {timer.unit}/s"
     if baseline is not None:
         wall = ratio(timer, baseline)
-        faster = f" ({1 / wall:,.0f}x faster)" if wall < 0.5 else ""
-        text += (f"; ratio vs {baseline.name}: {wall:.3g}x wall{faster}, "
-                 f"{ratio(timer, baseline, 'cpu'):.3g}x CPU")
+        faster = f" = {number(1 / wall)}x faster" if wall < 0.5 else ""
+        text += (f"; ratio vs {baseline.name}: {number(wall)}x wall{faster} (median "
+                 f"{number(ratio(timer, baseline, stat='median'))}x), "
+                 f"{number(ratio(timer, baseline, 'cpu'))}x CPU")
     return text
 
 
@@ -200,8 +229,9 @@ def rows(timers: Sequence[Timer], baseline: Timer | None = None) -> str:
                      for timer in timers)
 
 
-def goal(label: str, value: float, limit: float, at_most: bool = True) -> str:
+def goal(label: str, value: float, limit: float, at_most: bool = True,
+         unit: str = "x") -> str:
     """``  goal: LABEL 1.18x <= 1.3x: met`` (``at_most=False``: ``>=``)."""
     met = value <= limit if at_most else value >= limit
-    return (f"  goal: {label} {value:.3g}x {'<=' if at_most else '>='} {limit:g}x: "
-            f"{'met' if met else 'NOT met'}")
+    return (f"  goal: {label} {number(value)}{unit} {'<=' if at_most else '>='} "
+            f"{limit:,g}{unit}: {'met' if met else 'NOT met'}")
