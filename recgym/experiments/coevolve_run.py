@@ -26,11 +26,16 @@ E8). The command writes into ``--out``:
   regret against the oracle, user welfare and clicks against the epochs, one line per
   rule and learner. ``recgym plot DIR`` draws both again.
 
-**Resuming.** Like the sweeps, the folder is resumable: run the same command again
-and the (rule, learner) runs whose epochs are all in ``history.csv`` are not computed
-again; a run cut short (Ctrl-C, SIGTERM) is computed again from its first epoch (an
-epoch needs the state of the ones before, which is not saved), its partial rows
-replaced. Other result settings are refused
+**Resuming.** The command runs through the sweeps' one resumable loop
+(``recgym.experiments.runner.run_tasks``): one task per (rule, learner) run, whose
+epochs it streams to ``history.csv`` as they end (``streams``) and which is kept only
+whole (``whole_tasks``). Run the same command again and the runs whose epochs are
+all in ``history.csv`` are not computed again; a run cut short (Ctrl-C, SIGTERM,
+``kill -9``) is computed again from its first epoch (an epoch needs the state of the
+ones before, which is not saved), its partial rows replaced, so the final file is
+byte for byte the one an uninterrupted run writes. A damaged row is named in a
+warning and its run computed again. The folder is locked while the command writes
+it (``sweep.lock``). Other result settings are refused
 (``recgym.experiments.folders.write_or_check_config``), the learners,
 ``--impressions`` and ``--elicit`` included;
 ``--out``, ``--data``, ``--progress`` and ``--every`` may change. A folder written
@@ -50,17 +55,16 @@ this ``ValueError``).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
+import functools
 import io
-import numbers
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,16 +75,12 @@ from recgym._validation import check_choice, check_float, check_ints
 from recgym.coevolve import HISTORY_COLUMNS, coevolve
 from recgym.datasets import load_users, require_data
 from recgym.datasets.catalog import DATASET_NAMES, SYNTHETIC, SYNTHETIC_USERS
+from recgym.experiments.backends import LocalBackend
 from recgym.experiments.config import ProducerOptions
-from recgym.experiments.folders import (
-    CONFIG_FILE,
-    folder_lock,
-    make_folder,
-    read_config,
-    sigterm_as_interrupt,
-    write_or_check_config,
-)
-from recgym.experiments.results import check_regular_file, replace_file
+from recgym.experiments.folders import CONFIG_FILE, read_config
+from recgym.experiments.results import CsvStore, check_regular_file
+from recgym.experiments.runner import Task, TaskSweep, run_tasks
+from recgym.experiments.tasks import ColumnKinds, key_of
 from recgym.game import EngagementGame
 from recgym.learners import LEARNERS, Learner, make_learner
 from recgym.learning_platform import NORM_TOL
@@ -107,6 +107,11 @@ ORACLE = "oracle"
 FIGURE_DPI = 80
 #: Settings that change no result: they may differ when a folder is resumed.
 NON_RESULT_FIELDS = frozenset({"out", "data", "data_file", "progress", "every"})
+#: The history columns (after ``RUN_KEYS``) that hold integers, and the one that holds
+#: a bool; every other one (the SCFs' included) holds a number (infinities allowed).
+INT_COLUMNS = ("epoch", "active_producers", "content_features", "departed", "exits",
+               "iterations")
+BOOL_COLUMNS = ("converged",)
 #: The printed table: history column, header, format.
 TABLE = (("epoch", "epoch", "d"), ("user_welfare", "user_w", ".4f"),
          ("producer_welfare", "prod_w", ".4f"), ("active_users", "retained", ".3f"),
@@ -382,56 +387,65 @@ def run_coevolve(config: CoevolveConfig, echo: Callable[[str], None] | None = No
              for rule in config.make_rules()]
     settings = config.settings(users.shape[0])
     rules, learners = settings["rules"], settings["learners"]
-    runs = [(rule, learner) for rule in rules for learner in learners]
     out = Path(config.out)
-    make_folder(out)
-    with folder_lock(out), sigterm_as_interrupt():
-        write_or_check_config(out, settings, NON_RESULT_FIELDS,
-                              (HISTORY_FILE, FIGURE_FILE, LEARNING_FIGURE_FILE))
-        kept = _finished_runs(out / HISTORY_FILE, config.columns, runs, config.epochs)
-        done = set(_keys(kept))
-        todo = [(game, (rule, learner)) for game, rule in zip(games, rules, strict=True)
-                for learner in learners if (rule, learner) not in done]
-        new_rows = _run_all(config, todo, len(done), out, echo)
-        on_disk = _joined(kept, pd.DataFrame(new_rows, columns=config.columns))
-        history = _in_run_order(on_disk, runs)
-        _write_history(out / HISTORY_FILE, config.columns, history.to_dict("records"),
-                       replace=_keys(history) != _keys(on_disk))
-        figures = _draw(history, settings, out, FIGURE_DPI)
-    return CoevolveResult(history, out, figures[0], rules, len(runs) - len(done),
-                          time.perf_counter() - start, learners, figures)
+    result = run_tasks(config, coevolve_sweep(config, games, rules, learners, settings, echo),
+                       LocalBackend(), settings=settings)
+    return CoevolveResult(result.frame, out, result.finished[0], rules,
+                          result.tasks_computed, time.perf_counter() - start, learners,
+                          result.finished)
 
 
-def _run_all(config: CoevolveConfig, todo: Sequence[tuple[EngagementGame, tuple[str, str]]],
-             n_done: int, out: Path, echo: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Run each game with its learner in turn, appending each epoch's row to
-    ``history.csv`` as it ends."""
-    rows: list[dict[str, Any]] = []
-    total = (n_done + len(todo)) * config.epochs
-    learns, named = config.learns, _names_learners(config.learner)
-    with tqdm(total=total, initial=n_done * config.epochs, unit="epoch", desc=EXPERIMENT,
-              file=sys.stderr, disable=not config.progress, dynamic_ncols=True) as bar, \
-            _appender(out / HISTORY_FILE, config.columns) as append:
-        for game, (spec, learner) in todo:
-            echo(f"rule {spec}, learner {learner}:" if named else f"rule {spec}:")
-            echo(_header(config.scf_columns, learns))
+def coevolve_sweep(config: CoevolveConfig, games: Sequence[EngagementGame],
+                   rules: Sequence[str], learners: Sequence[str], settings: dict[str, Any],
+                   echo: Callable[[str], None]) -> TaskSweep:
+    """``config`` declared for the runner: one task per (rule, learner) run, rule by rule,
+    whose ``--epochs`` rows (keyed by rule, learner and epoch) it streams to
+    ``history.csv`` and keeps only whole; the figures drawn at the end."""
+    epochs = range(1, config.epochs + 1)
+    tasks = [Task(tuple(key_of([rule, learner, epoch]) for epoch in epochs),
+                  (game, rule, learner))
+             for game, rule in zip(games, rules, strict=True) for learner in learners]
+    columns = tuple(config.columns)
+    out = Path(config.out)
+    return TaskSweep(tasks, ColumnKinds(history_kinds(columns), (*RUN_KEYS, "epoch")),
+                     functools.partial(_run_one, config, echo),
+                     side_files=(FIGURE_FILE, LEARNING_FIGURE_FILE),
+                     store=CsvStore(out, columns, name=HISTORY_FILE, exact=True, sync=False),
+                     non_result=NON_RESULT_FIELDS, whole_tasks=True, streams=True,
+                     finish=lambda history: _draw(history, settings, out, FIGURE_DPI),
+                     unit="epoch")
 
-            def finished(row: dict[str, Any], key: tuple[str, str] = (spec, learner)) -> None:
-                row = dict(zip(RUN_KEYS, key, strict=True)) | row
-                append(row)
-                rows.append(row)
-                bar.update()
-                if row["epoch"] in (1, config.epochs) or row["epoch"] % config.every == 0:
-                    echo(_line(row, config.scf_columns, learns))
 
-            coevolve(game, user_dynamics=config.user_dynamics,
-                     user_outside_option=config.user_outside_option,
-                     user_patience=config.user_patience, epochs=config.epochs,
-                     moves_per_epoch=config.moves_per_epoch, seed=config.seed,
-                     scf=list(config.scf or ()), record="none", learner=learner,
-                     impressions=config.impressions, elicit=config.elicit,
-                     behavior=config.producer_behavior, progress=finished)
-    return rows
+def history_kinds(columns: Sequence[str]) -> dict[str, str]:
+    """``history.csv``'s columns -> their ``tasks.KINDS``, checked on resume."""
+    return {column: "text" if column in RUN_KEYS else "int" if column in INT_COLUMNS
+            else "bool" if column in BOOL_COLUMNS else "number" for column in columns}
+
+
+def _run_one(config: CoevolveConfig, echo: Callable[[str], None],
+             arguments: tuple[EngagementGame, str, str],
+             deliver: Callable[[dict[str, Any]], None]) -> None:
+    """One (rule, learner) run: its table's lines, and each epoch's row delivered to the
+    runner (which appends it to ``history.csv``) as the epoch ends."""
+    game, spec, learner = arguments
+    learns = config.learns
+    echo(f"rule {spec}, learner {learner}:" if _names_learners(config.learner)
+         else f"rule {spec}:")
+    echo(_header(config.scf_columns, learns))
+
+    def finished(row: dict[str, Any]) -> None:
+        row = dict(zip(RUN_KEYS, (spec, learner), strict=True)) | row
+        deliver(row)
+        if row["epoch"] in (1, config.epochs) or row["epoch"] % config.every == 0:
+            echo(_line(row, config.scf_columns, learns))
+
+    coevolve(game, user_dynamics=config.user_dynamics,
+             user_outside_option=config.user_outside_option,
+             user_patience=config.user_patience, epochs=config.epochs,
+             moves_per_epoch=config.moves_per_epoch, seed=config.seed,
+             scf=list(config.scf or ()), record="none", learner=learner,
+             impressions=config.impressions, elicit=config.elicit,
+             behavior=config.producer_behavior, progress=finished)
 
 
 def _names_learners(learners: Sequence[str]) -> bool:
@@ -442,50 +456,6 @@ def _names_learners(learners: Sequence[str]) -> bool:
 # ---------------------------------------------------------------------------
 # history.csv
 # ---------------------------------------------------------------------------
-
-def _cell(value: object) -> str:
-    """A history value as CSV text (floats round-trip exactly)."""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        return repr(float(value))
-    return str(value)
-
-
-def _write_rows(handle: IO, columns: Sequence[str], rows: Sequence[dict[str, Any]],
-                header: bool) -> None:
-    writer = csv.writer(handle, lineterminator="\n")
-    if header:
-        writer.writerow(columns)
-    writer.writerows([_cell(row[c]) for c in columns] for row in rows)
-
-
-@contextlib.contextmanager
-def _appender(path: Path, columns: Sequence[str]) -> Iterator[Callable[[dict], None]]:
-    """``append(row)`` adds one row to ``path`` (with the header if it is new) and
-    flushes it, so an interrupted run keeps every finished epoch."""
-    check_regular_file(path)
-    new = not path.exists()
-    with open(path, "a", encoding="utf-8", newline="") as handle:
-        if new:
-            _write_rows(handle, columns, [], header=True)
-            handle.flush()
-
-        def append(row: dict[str, Any]) -> None:
-            _write_rows(handle, columns, [row], header=False)
-            handle.flush()
-
-        yield append
-
-
-def _write_history(path: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]],
-                   replace: bool) -> None:
-    """Rewrite ``history.csv`` with ``rows`` (atomically) when ``replace``."""
-    if replace:
-        replace_file(path, lambda handle: _write_rows(handle, columns, rows, header=True))
-
 
 def _read_csv(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
     """The rows of ``path`` (a last line cut short is left out); ``ValueError`` if its
@@ -510,56 +480,9 @@ def _read_csv(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
     return frame
 
 
-def _finished_runs(path: Path, columns: Sequence[str], runs: Sequence[tuple[str, str]],
-                   epochs: int) -> pd.DataFrame:
-    """The rows of the ``(rule, learner)`` runs whose ``epochs`` epochs are all in
-    ``path`` (complete, no value missing); the file is rewritten without the others'
-    rows."""
-    empty = pd.DataFrame(columns=list(columns))
-    if not check_regular_file(path):
-        return empty
-    raw = path.read_bytes()
-    if b"\n" not in raw:  # cut short while its header was written
-        _write_history(path, columns, [], replace=True)
-        return empty
-    frame = _read_csv(path, columns)
-    keys = _keys(frame)
-    complete = [run for run in runs if _complete(frame[_is_in(keys, {run})], epochs)]
-    kept = _in_run_order(frame[_is_in(keys, set(complete))], complete)
-    if len(kept) != len(frame) or not raw.endswith(b"\n"):
-        _write_history(path, columns, kept.to_dict("records"), replace=True)
-    return kept
-
-
-def _complete(rows: pd.DataFrame, epochs: int) -> bool:
-    return (sorted(rows["epoch"].tolist()) == list(range(1, epochs + 1))
-            and not rows.isna().to_numpy().any())
-
-
-def _joined(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
-    """``first``'s rows, then ``second``'s (either may be empty)."""
-    parts = [frame for frame in (first, second) if not frame.empty]
-    return pd.concat(parts, ignore_index=True) if len(parts) == 2 else \
-        (parts[0] if parts else first).reset_index(drop=True)
-
-
-def _is_in(keys: Sequence[tuple[str, str]], wanted: set[tuple[str, str]]) -> np.ndarray:
-    """Boolean mask of the ``keys`` in ``wanted``."""
-    return np.array([key in wanted for key in keys], dtype=bool)
-
-
 def _keys(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """The ``(rule, learner)`` of every row of ``frame``."""
     return list(zip(frame["rule"], frame["learner"], strict=True))
-
-
-def _in_run_order(frame: pd.DataFrame, runs: Sequence[tuple[str, str]]) -> pd.DataFrame:
-    """``frame`` sorted by the position of its ``(rule, learner)`` in ``runs``, then by
-    epoch."""
-    where = {run: i for i, run in enumerate(runs)}
-    position = np.array([where[key] for key in _keys(frame)], dtype=np.int64)
-    order = np.lexsort((frame["epoch"].to_numpy(), position))
-    return frame.iloc[order].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The plumbing of a result folder: creating it, locking it, its settings, stopping cleanly.
 
-Every resumable sweep (``recgym reproduce``, ``recgym design``, ``recgym information``)
-writes into one ``--out`` folder through these functions, which the one loop they share
-(``recgym.experiments.runner.run_tasks``) calls; ``recgym coevolve`` calls them too:
+Every resumable sweep (``recgym reproduce``, ``recgym design``, ``recgym information``,
+``recgym coevolve``) writes into one ``--out`` folder through these functions, which the
+one loop they share (``recgym.experiments.runner.run_tasks``) calls:
 
 * ``make_folder``: creates it, or says why it cannot (a file, inside a file);
 * ``folder_lock``: ``sweep.lock`` holds ``"pid host"`` of the sweep writing the folder;

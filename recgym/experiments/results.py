@@ -21,7 +21,10 @@ again, and a file holding only the start of its header line (interrupted while
 it was written) is started afresh with a ``RuntimeWarning`` naming it.
 ``ParquetStore`` writes one part file per batch into the folder ``runs.parquet``.
 ``finalize`` rewrites the rows in the sweep's own order, so the final file does
-not depend on which worker finished first.
+not depend on which worker finished first. A ``CsvStore`` may have another name
+(``recgym coevolve``'s ``history.csv``) and write every value by ``csv_cell``
+(``exact=True``): floats by ``repr``, so that a row read back and written again is
+the same text, however the frame holding it is typed.
 
 Resuming
 --------
@@ -41,13 +44,15 @@ a regular file, such as a symlink, is refused with a ``ValueError``.
 from __future__ import annotations
 
 import csv
+import io
+import numbers
 import os
 import stat
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -403,20 +408,68 @@ def check_rows(frame: pd.DataFrame, grid: pd.MultiIndex, max_iter: int
 # Stores
 # ---------------------------------------------------------------------------
 
+def csv_cell(value: object) -> str:
+    """One value as CSV text that reads back exactly: bools ``True``/``False``, integers
+    as integers, other numbers by the ``repr`` of their float (round-trip exact), the
+    rest by ``str``."""
+    kind = type(value)
+    if kind is float:  # the common cases first: a row of history has dozens of cells
+        return repr(value)
+    if kind is int or kind is str:
+        return str(value)
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
+    return str(value)
+
+
+def write_cells(handle: IO, columns: Sequence[str], rows: Sequence[dict[str, Any]],
+                header: bool = False) -> None:
+    """Write ``rows`` (each with every column) to ``handle`` by ``csv_cell``, after the
+    header line when ``header``."""
+    writer = csv.writer(handle, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+    writer.writerows([csv_cell(row[c]) for c in columns] for row in rows)
+
+
 class CsvStore:
-    """Results in ``folder/runs.csv``, appended batch by batch.
+    """Results in ``folder/runs.csv`` (or ``folder/name``), appended batch by batch.
 
     Parameters
     ----------
     folder : path
     columns : tuple of str
         The sweep's columns (the paper's: ``columns_for(experiment)``).
+    name : str
+        The file's name in ``folder``.
+    exact : bool
+        Write every value by ``csv_cell`` (and the header by ``csv.writer``) rather
+        than by ``DataFrame.to_csv``: a value is written the same whether it comes
+        from a task or from a row read back, whatever the column's dtype.
+    sync : bool
+        ``fsync`` every batch appended, so that it survives a crash of the machine,
+        not only of the process (which a flush is enough for). A store appended to
+        row by row (``recgym coevolve``'s, every epoch) may leave it off: an ``fsync``
+        costs milliseconds, more than a small epoch.
     """
 
-    def __init__(self, folder: str | os.PathLike, columns: tuple[str, ...]) -> None:
-        self.path = Path(folder) / RESULT_NAMES["csv"]
+    def __init__(self, folder: str | os.PathLike, columns: tuple[str, ...],
+                 name: str = RESULT_NAMES["csv"], exact: bool = False,
+                 sync: bool = True) -> None:
+        self.path = Path(folder) / name
         self.columns = columns
-        self._header = ",".join(columns) + "\n"
+        self.exact = exact
+        self.sync = sync
+        if exact:
+            line = io.StringIO()
+            write_cells(line, columns, [], header=True)
+            self._header = line.getvalue()
+        else:
+            self._header = ",".join(columns) + "\n"
 
     def load(self) -> tuple[pd.DataFrame, Problems]:
         """Rows already written (every field as text) and the malformed lines.
@@ -447,21 +500,31 @@ class CsvStore:
                            self.columns)
 
     def append(self, rows: list[dict]) -> None:
-        """Append ``rows`` (writing the header first into an empty file) and flush them."""
+        """Append ``rows`` (writing the header first into an empty file) and flush them
+        (``fsync`` too, with ``sync``)."""
         fd = _open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         new = os.fstat(fd).st_size == 0
         with os.fdopen(fd, "a", newline="") as handle:
             if new:
                 handle.write(self._header)
-            pd.DataFrame(rows, columns=list(self.columns)).to_csv(handle, header=False,
-                                                                  index=False)
+            if self.exact:
+                write_cells(handle, self.columns, rows)
+            else:
+                pd.DataFrame(rows, columns=list(self.columns)).to_csv(handle, header=False,
+                                                                      index=False)
             handle.flush()
-            os.fsync(handle.fileno())
+            if self.sync:
+                os.fsync(handle.fileno())
 
     def finalize(self, frame: pd.DataFrame) -> None:
         """Replace the file with ``frame`` (``replace_file``)."""
-        replace_file(self.path, lambda handle: frame.to_csv(handle, index=False,
-                                                            columns=list(self.columns)))
+        if self.exact:
+            rows = frame[list(self.columns)].to_dict("records")
+            replace_file(self.path, lambda handle: write_cells(handle, self.columns, rows,
+                                                               header=True))
+        else:
+            replace_file(self.path, lambda handle: frame.to_csv(handle, index=False,
+                                                                columns=list(self.columns)))
 
 
 class ParquetStore:
