@@ -5,14 +5,14 @@ features' popularity differs, so "the most demanded feature" means something) an
 MovieLens-100k. Every number is computed here.
 
 1. **Skill.** ``n`` producers with skills ``q`` spread evenly over ``[q_min, 1]`` against
-   the same producers all at skill 1 (the same seeds, so the same starts and visiting
-   orders): which feature each producer occupies at the end of the best-response
-   dynamics (the demand ``U.sum(0) / U.sum()`` of its feature and how many producers
-   share it, for the more skilled and the less skilled half), the rank correlation
-   between a producer's skill and the demand of its feature (with all skills 1 the same
-   labels are a placebo), the skilled half's share of the producers' payoff, user
-   welfare and NashConv, under softmax (T = 0.1 and T = 1) and linear serving; mean over
-   ``--seeds`` seeds.
+   the same producers all at skill 1 and all at the spread's mean skill (the same seeds,
+   so the same starts and visiting orders): which feature each producer occupies at the
+   end of the best-response dynamics (the demand ``U.sum(0) / U.sum()`` of its feature
+   and how many producers share it, for the more skilled and the less skilled half), the
+   rank correlation between a producer's skill and the demand of its feature (with equal
+   skills the same labels are a placebo), the skilled half's share of the producers'
+   payoff, user welfare and NashConv, under softmax (T = 0.1 and T = 1) and linear
+   serving; mean over ``--seeds`` seeds.
 2. **Cost of effort** over a grid of ``kappa`` and ``beta``: ``kappa`` is a multiple of
    ``base``, one producer's mean payoff per user at the costless equilibrium (computed,
    printed), so ``kappa = base`` makes a full unit of effort cost what an average producer
@@ -25,7 +25,8 @@ MovieLens-100k. Every number is computed here.
    rounds counts; NashConv of the time-averaged profile, the largest average regret)
    under softmax, linear and top-K serving; then the welfare of Hedge play under top-K
    for several ``K`` and temperatures, as a ratio to the best vertex profile, next to what
-   Yao et al. (ICML 2023) prove for top-K serving.
+   Yao et al. (ICML 2023) prove for top-K serving and, for ``K = 1`` (a valid utility game),
+   the floor ``1/2 - sum of regrets / (2 best)`` that no-regret play must reach.
 
 The Hedge play of every round (needed for the welfare of the empirical play, which is what
 a no-regret bound speaks about) is replayed here from the documented streams
@@ -127,7 +128,9 @@ def skill_experiment(setting: Setting, q_min: float, seeds: list[int], max_iter:
     demand = metrics.user_distribution(setting.users)
     rows, records, occupancy = [], [], {}
     for label, spec in SKILL_RULES:
-        for skills_label, skill in (("all 1", 1.0), (f"spread {q_min:g}-1", spread)):
+        profiles = (("all 1", 1.0), (f"all {spread.mean():.2g} (the mean)", spread.mean()),
+                    (f"spread {q_min:g}-1", spread))
+        for skills_label, skill in profiles:
             per_seed = []
             for seed in seeds:
                 game = recgym.EngagementGame(setting.users, n, spec, skill=skill)
@@ -150,14 +153,15 @@ def skill_experiment(setting: Setting, q_min: float, seeds: list[int], max_iter:
                 for i in range(n):
                     records.append({"rule": label, "skills": skills_label, "seed": seed,
                                     "producer": i, "skill label": spread[i],
-                                    "skill": spread[i] if skill is spread else 1.0,
+                                    "skill": spread[i] if skill is spread else float(skill),
                                     "feature": int(dyn.directions[i]),
                                     "feature demand": feature_demand[i],
                                     "producers on feature": int(crowd[i]),
                                     "payoff per user": payoff[i] / summary.utilities.total_weight})
                 if seed == seeds[0]:
                     occupancy[f"{label}, {skills_label}"] = occupancy_line(
-                        dyn.directions, spread if skill is spread else np.ones(n), demand)
+                        dyn.directions, spread if skill is spread else np.full(n, skill),
+                        demand)
             frame = pd.DataFrame(per_seed)
             seed_records = pd.DataFrame(records[-n * len(seeds):])
             row = {"rule": label, "skills": skills_label,
@@ -257,7 +261,8 @@ def hedge_play(game: recgym.EngagementGame, rate: float, seed: int, rounds: int
         directions = np.minimum((np.cumsum(mixed, axis=1) < stream.random(n)[:, None])
                                 .sum(axis=1), n_vertices - 1)
     return {"welfare": welfare, "regret": regret, "average": np.stack(averages),
-            "directions": history}
+            "directions": history,
+            "regret_sum": float(((vertex_total.max(axis=1) - realised) / rounds).sum())}
 
 
 def checked_hedge(game: recgym.EngagementGame, rate: float, seed: int, rounds: int,
@@ -367,7 +372,7 @@ def topk_experiment(setting: Setting, ks: list[int], temperatures: list[float], 
             spec = f"topk:k={k},temperature={temperature:g}"
             game = recgym.EngagementGame(setting.small_users, n, spec)
             best, best_rum = best_vertex_welfare(game)
-            hedge, hedge_rum, exact, exact_rum, converged = [], [], [], [], 0
+            hedge, hedge_rum, exact, exact_rum, converged, floor = [], [], [], [], 0, []
             for seed in seeds:
                 result = best_response_dynamics(game, seed, max_iter)
                 converged += result.converged
@@ -376,6 +381,8 @@ def topk_experiment(setting: Setting, ks: list[int], temperatures: list[float], 
                 exact_rum.append(rum / best_rum)
                 play = hedge_play(game, rate, seed, rounds)  # checked in behavior_experiment
                 hedge.append(play["welfare"].mean() / best)
+                # K = 1: a valid utility game, so no-regret play keeps 1/2 - sum regret / 2
+                floor.append(0.5 - play["regret_sum"] / (2 * best))
                 played, times = np.unique(play["directions"], axis=0, return_counts=True)
                 rum_of = np.array([vertex_welfare(game, d)[1] for d in played])
                 hedge_rum.append(float(rum_of @ times) / rounds / best_rum)
@@ -384,6 +391,7 @@ def topk_experiment(setting: Setting, ks: list[int], temperatures: list[float], 
                          "exact eq. / best": np.mean(exact),
                          "hedge play / best": np.mean(hedge),
                          "hedge play / best (worst seed)": np.min(hedge),
+                         "guarantee": f"{min(floor):.4f}" if k == 1 else "-",
                          "RUM best": best_rum, "RUM: exact / best": np.mean(exact_rum),
                          "RUM: hedge / best": np.mean(hedge_rum)})
     return pd.DataFrame(rows)
@@ -563,10 +571,12 @@ def main() -> None:
         seeds = list(range(args.seeds))
         skill, records, occupancy = skill_experiment(setting, args.q_min, seeds, args.max_iter)
         print(f"\n[1] skill: n={setting.n_producers} producers, skills spread evenly over "
-              f"[{args.q_min:g}, 1] (producer 0 the most skilled) or all 1; mean over seeds "
+              f"[{args.q_min:g}, 1] (producer 0 the most skilled) or all equal (1, or the "
+              f"spread's mean); mean over seeds "
               f"{seeds[0]}-{seeds[-1]}. demand: the users' demand of the feature a producer "
               f"ends on; sharing: producers on that feature; skill-demand corr.: Spearman, "
-              f"pooled over seeds (placebo labels under 'all 1'); NashConv over the strategy "
+              f"pooled over seeds (placebo labels where all skills are equal); skilled half: "
+              f"producers 0..n/2-1, the most skilled under the spread; NashConv over the strategy "
               f"set per user")
         show(skill, args, {**digits, "NashConv/user": 6})
         lap = lapse(lap)
@@ -606,7 +616,10 @@ def main() -> None:
               f"equilibrium (the end of the best-response dynamics, converged or not) and of "
               f"Hedge play (h={args.rate:g}, {args.topk_rounds} rounds, mean over the rounds) "
               f"over the best, mean over seeds 0-{args.behavior_seeds - 1}; RUM: the same with "
-              f"the random-utility welfare T log sum_topK exp(r/T) (Yao et al.'s)")
+              f"the random-utility welfare T log sum_topK exp(r/T) (Yao et al.'s); guarantee "
+              f"(K=1 only, worst seed): 1/2 - (sum of the producers' average regrets) / (2 "
+              f"best), what no-regret play must reach in a valid utility game (Vetta 2002; "
+              f"Roughgarden 2015), where for K=1 the best vertex profile is the optimum")
         show(topk, args, digits)
         lap = lapse(lap)
 
