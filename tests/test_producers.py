@@ -191,7 +191,9 @@ def test_costly_effort_lowers_effort_and_posting_nothing_can_be_best():
         assert nash.value <= 4 * 1e-8 * game.total_weight
     assert efforts[0] > efforts[1] > efforts[2]
     expensive = recgym.EngagementGame(users, 4, "linear", cost=5.0)
-    assert np.all(best_response_dynamics(expensive, 0).profile == 0)
+    result = best_response_dynamics(expensive, 0)
+    assert np.all(result.profile == 0) and np.all(result.levels == 0)
+    assert np.all(result.directions == expensive.dim)  # the zero strategy's vertex
 
 
 def test_cost_payoff_is_engagement_minus_the_cost_of_effort():

@@ -14,7 +14,12 @@ from __future__ import annotations
 from recgym.datasets import load_users
 from recgym.experiments.config import EquilibriumConfig
 from recgym.game import EngagementGame
-from recgym.solvers import DynamicsResult, EquilibriumSummary, summarize_equilibrium
+from recgym.solvers import (
+    DynamicsResult,
+    EquilibriumSummary,
+    ExactSolver,
+    summarize_equilibrium,
+)
 
 #: How each NashConv line names its search set.
 SET_NAMES = {"vertices": "vertices", "strategy_set": "strategy set"}
@@ -74,8 +79,13 @@ def _producers(summary: EquilibriumSummary) -> list[str]:
                      f" exponent {game.cost_exponent:g}): "
                      + " ".join(f"{e:.4f}" for e in effort))
     if result.max_average_regret is not None:
-        lines.append(f"hedge: largest average regret {result.max_average_regret:.3g} per user "
-                     "per round; the strategy set's NashConv below is of the time-averaged play")
+        last = ExactSolver(game).nash_conv(result.profile)
+        lines += [f"hedge: largest average regret {result.max_average_regret:.3g} per user "
+                  "per round; the NashConv below is of the time-averaged play (a mixture "
+                  "of vertices, which top-k serving can rank low)",
+                  f"hedge: the last round's play has NashConv {last.value:.6g} (relative "
+                  f"{last.relative:.3g}, "
+                  f"{'certified' if last.certified else 'not certified: a lower bound'})"]
     return lines
 
 

@@ -135,7 +135,8 @@ class DynamicsResult:
     max_average_regret : float or None
         ``hedge`` only: the largest average regret.
     levels : array (n,) or None
-        With a cost of effort: each producer's effort ``t`` (``profile = t e_j``).
+        With a cost of effort: each producer's effort ``t`` (``profile = t e_j``; 0 at the
+        zero strategy, the vertex ``d``).
     """
 
     converged: bool
@@ -438,8 +439,7 @@ class RayState(DynamicsState):
                 ray = ray_search(game, view)
                 if ray.value > current + MOVE_TOL * game.total_weight:
                     target = ray.feature if ray.level > 0 else game.dim
-                    level = ray.level if ray.level > 0 else 1.0
-                    decided[key] = (target, level, ray.value - current, ray.value)
+                    decided[key] = (target, ray.level, ray.value - current, ray.value)
                 else:
                     decided[key] = (own, float(self.levels[producer]), 0.0, current)
             target, level, gain, best_value = decided[key]
