@@ -29,8 +29,8 @@ MovieLens-100k. Every number is computed here.
    the floor ``1/2 - sum of regrets / (2 best)`` that no-regret play must reach.
 
 The Hedge play of every round (needed for the welfare of the empirical play, which is what
-a no-regret bound speaks about) is replayed here from the documented streams
-(``recgym.solvers.dynamics``) and checked bit for bit against recgym's own Hedge result.
+a no-regret bound speaks about) is recgym's own record of the run
+(``DynamicsResult.played``, ``regret_by_round``).
 
     python examples/creators_as_people.py --data PATH   # synthetic and MovieLens-100k (~3 min)
     python examples/creators_as_people.py --quick       # small synthetic game (~15 s)
@@ -55,9 +55,7 @@ import pandas as pd
 
 import recgym
 from recgym import metrics
-from recgym.behaviors import BEHAVIOR_STREAM
 from recgym.solvers import ExactSolver, best_response_dynamics, summarize_equilibrium
-from recgym.solvers.vertex_table import VertexTable
 
 #: (label, rule spec) of the skill and cost experiments.
 SKILL_RULES = (("softmax T=0.1", "softmax:temperature=0.1"),
@@ -223,59 +221,24 @@ def cost_experiment(setting: Setting, multiples: list[float], betas: list[float]
 # ---------------------------------------------------------------------- 3. behaviours
 def hedge_play(game: recgym.EngagementGame, rate: float, seed: int, rounds: int
                ) -> dict[str, np.ndarray]:
-    """Hedge exactly as ``best_response_dynamics(game, seed, rounds, behavior='hedge:rate=h')``
-    plays it (its documented streams), recording every round: the user welfare of the
-    profile played, the largest average regret, the time-averaged mixed play so far (as
-    embeddings) and the vertices played ``(rounds, n)``."""
-    n, n_vertices = game.n_producers, game.n_vertices
-    rng = np.random.RandomState(seed)
-    directions = rng.choice(game.dim, n).astype(np.int64)
-    stream = np.random.default_rng(np.random.SeedSequence([BEHAVIOR_STREAM, seed]))
-    table = VertexTable(game)
-    mixed = np.eye(n_vertices)[directions]
-    log_weights = np.zeros((n, n_vertices))
-    played_sum = np.zeros((n, n_vertices))
-    vertex_total = np.zeros((n, n_vertices))
-    realised = np.zeros(n)
-    welfare, regret, averages = np.zeros(rounds), np.zeros(rounds), []
-    history = np.zeros((rounds, n), dtype=np.int64)
-    seen: dict[bytes, tuple[np.ndarray, float]] = {}  # the play settles: reuse its tables
-    for t in range(1, rounds + 1):
-        history[t - 1] = directions
-        key = directions.tobytes()
-        if key not in seen:
-            counts = np.bincount(directions, minlength=n_vertices)
-            seen[key] = (np.stack([table(directions, counts, i) for i in range(n)])
-                         / game.total_weight,
-                         game.utilities(game.vertex_profile(directions)).user_total
-                         / game.total_weight)
-        values, welfare[t - 1] = seen[key]
-        played_sum += mixed
-        vertex_total += values
-        realised += values[np.arange(n), directions]
-        regret[t - 1] = float(((vertex_total.max(axis=1) - realised) / t).max())
-        averages.append(played_sum / t @ game.vertices)
-        log_weights += rate / np.sqrt(t) * values
-        shifted = np.exp(log_weights - log_weights.max(axis=1, keepdims=True))
-        mixed = shifted / shifted.sum(axis=1, keepdims=True)
-        directions = np.minimum((np.cumsum(mixed, axis=1) < stream.random(n)[:, None])
-                                .sum(axis=1), n_vertices - 1)
-    return {"welfare": welfare, "regret": regret, "average": np.stack(averages),
-            "directions": history,
-            "regret_sum": float(((vertex_total.max(axis=1) - realised) / rounds).sum())}
-
-
-def checked_hedge(game: recgym.EngagementGame, rate: float, seed: int, rounds: int,
-                  check: bool = True) -> dict[str, np.ndarray]:
-    """``hedge_play``, checked against recgym's Hedge at the last round (if ``check``)."""
-    play = hedge_play(game, rate, seed, rounds)
-    if not check:
-        return play
+    """``best_response_dynamics(game, seed, rounds, behavior='hedge:rate=h')`` and what its
+    result records per round: the vertices played ``(rounds, n)``, the user welfare of
+    each round's profile, the largest average regret after each round, the time-averaged
+    profile and the producers' average regrets summed."""
     result = best_response_dynamics(game, seed, rounds, behavior=f"hedge:rate={rate:g}")
-    if not (np.array_equal(result.average_profile, play["average"][-1])
-            and result.max_average_regret == play["regret"][-1]):
-        raise RuntimeError("the replayed Hedge differs from recgym's (streams changed?)")
-    return play
+    profiles, index = np.unique(result.played, axis=0, return_inverse=True)
+    welfare = np.array([vertex_welfare(game, d)[0] for d in profiles])[index.ravel()]
+    return {"welfare": welfare, "regret": result.regret_by_round, "directions": result.played,
+            "average": result.average_profile,
+            "regret_sum": float(result.average_regret.sum())}
+
+
+def hedge_average(game: recgym.EngagementGame, rate: float, seed: int, rounds: int
+                  ) -> np.ndarray:
+    """The time-averaged profile after ``rounds`` rounds (a shorter run plays the same first
+    rounds: the streams are drawn round by round)."""
+    return best_response_dynamics(game, seed, rounds,
+                                  behavior=f"hedge:rate={rate:g}").average_profile
 
 
 def vertex_welfare(game: recgym.EngagementGame, directions: np.ndarray) -> tuple[float, float]:
@@ -334,10 +297,11 @@ def behavior_experiment(setting: Setting, rationalities: list[float], rounds: li
                     "certified": quantal.nash_conv_certified,
                     "user welfare": quantal.user_welfare,
                     "converged": quantal.dynamics.converged})
-            play = checked_hedge(game, rate, seed, max(rounds), check=seed == seeds[0])
+            play = hedge_play(game, rate, seed, max(rounds))
             regret_curves.append(play["regret"])
             for count in rounds:
-                average = play["average"][count - 1]
+                average = play["average"] if count == max(rounds) else \
+                    hedge_average(game, rate, seed, count)
                 nash_conv = solver.nash_conv(average)
                 last = solver.nash_conv(game.vertex_profile(play["directions"][count - 1]))
                 add(f"hedge h={rate:g}, {count} rounds", {
@@ -379,7 +343,7 @@ def topk_experiment(setting: Setting, ks: list[int], temperatures: list[float], 
                 welfare, rum = vertex_welfare(game, result.directions)
                 exact.append(welfare / best)
                 exact_rum.append(rum / best_rum)
-                play = hedge_play(game, rate, seed, rounds)  # checked in behavior_experiment
+                play = hedge_play(game, rate, seed, rounds)
                 hedge.append(play["welfare"].mean() / best)
                 # K = 1: a valid utility game, so no-regret play keeps 1/2 - sum regret / 2
                 floor.append(0.5 - play["regret_sum"] / (2 * best))

@@ -118,3 +118,18 @@ def test_quantal_producers_in_the_epoch_engine(users):
     np.testing.assert_array_equal(noisy.profiles, again.profiles)
     with pytest.raises(ValueError, match="hedge"):
         recgym.coevolve(game, epochs=1, behavior="hedge")
+
+
+def test_hedge_records_its_play_round_by_round(users):
+    game = recgym.EngagementGame(users, 4, "softmax")
+    result = best_response_dynamics(game, 3, max_iter=60, behavior="hedge:rate=20")
+    assert result.played.shape == (60, 4) and result.regret_by_round.shape == (60,)
+    assert result.regret_by_round[-1] == result.max_average_regret
+    start = np.random.RandomState(3).choice(game.dim, 4)  # round 1 plays the start
+    assert np.array_equal(result.played[0], start)
+    # a shorter run plays the same first rounds
+    short = best_response_dynamics(game, 3, max_iter=20, behavior="hedge:rate=20")
+    assert np.array_equal(short.played, result.played[:20])
+    assert np.array_equal(short.regret_by_round, result.regret_by_round[:20])
+    # the time average of the mixed play is a mixture of the vertices each producer played
+    assert np.allclose(result.average_profile.sum(axis=1), 1.0)

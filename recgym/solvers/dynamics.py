@@ -75,6 +75,8 @@ from recgym.solvers.vertex_table import VertexTable
 #: With a cost of effort, a move must gain more than this per user (the ray search is
 #: exact to about ``1e-9`` per user, so re-solving an optimum is no move).
 MOVE_TOL = 1e-8
+#: Vertex profiles whose payoff tables a hedge run keeps (play tends to settle).
+HEDGE_MEMO = 4096
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,11 @@ class DynamicsResult:
         ``hedge`` only: each producer's average regret (per user, per round).
     max_average_regret : float or None
         ``hedge`` only: the largest average regret.
+    played : int array (rounds, n) or None
+        ``hedge`` only: the vertices every producer played in each round (the empirical
+        distribution of play, which no-regret guarantees are about).
+    regret_by_round : array (rounds,) or None
+        ``hedge`` only: ``max_average_regret`` after each round.
     levels : array (n,) or None
         With a cost of effort: each producer's effort ``t`` (``profile = t e_j``; 0 at the
         zero strategy, the vertex ``d``).
@@ -151,6 +158,8 @@ class DynamicsResult:
     average_regret: np.ndarray | None = None
     max_average_regret: float | None = None
     levels: np.ndarray | None = None
+    played: np.ndarray | None = None
+    regret_by_round: np.ndarray | None = None
 
 
 def as_random_state(seed: int | np.random.RandomState) -> np.random.RandomState:
@@ -243,12 +252,22 @@ def _hedge(game: EngagementGame, hedge: Hedge, start: np.ndarray, rounds: int,
     played_sum = np.zeros((n, n_vertices))
     vertex_total = np.zeros((n, n_vertices))  # sum over rounds of each vertex's payoff
     realised = np.zeros(n)
+    played = np.zeros((rounds, n), dtype=np.int64)
+    by_round = np.zeros(rounds)
+    tables: dict[bytes, np.ndarray] = {}  # play often settles: a profile's tables, once
     for round_ in range(1, rounds + 1):
-        counts = np.bincount(directions, minlength=n_vertices)
-        values = _all_tables(table, directions, counts) / game.total_weight  # (n, V)
+        played[round_ - 1] = directions
+        key = directions.tobytes()
+        if key not in tables:
+            if len(tables) >= HEDGE_MEMO:
+                tables.clear()
+            counts = np.bincount(directions, minlength=n_vertices)
+            tables[key] = _all_tables(table, directions, counts) / game.total_weight
+        values = tables[key]  # (n, V)
         played_sum += mixed
         vertex_total += values
         realised += values[np.arange(n), directions]
+        by_round[round_ - 1] = ((vertex_total.max(axis=1) - realised) / round_).max()
         log_weights += hedge.rate / np.sqrt(round_) * values  # anytime rate h / sqrt(t)
         shifted = np.exp(log_weights - log_weights.max(axis=1, keepdims=True))
         mixed = shifted / shifted.sum(axis=1, keepdims=True)
@@ -260,7 +279,8 @@ def _hedge(game: EngagementGame, hedge: Hedge, start: np.ndarray, rounds: int,
     last = directions
     return DynamicsResult(False, rounds, last, np.bincount(last, minlength=n_vertices)[:game.dim],
                           game.vertex_profile(last), (), np.ones(n, dtype=bool), (),
-                          average @ game.vertices, regret, float(regret.max()))
+                          average @ game.vertices, regret, float(regret.max()),
+                          played=played, regret_by_round=by_round)
 
 
 def _all_tables(table: VertexTable, directions: np.ndarray, counts: np.ndarray) -> np.ndarray:
