@@ -1,10 +1,12 @@
 r"""Train the platform with Stable-Baselines3 and compare it with static and myopic policies.
 
 ``train_platform(PlatformTrainConfig(...))`` is the whole run behind
-``recgym train-platform``. The run directory ``<logdir>/<run name>`` receives
-TensorBoard events (SB3's own, plus the tags below), ``config.json``, ``model.zip``
-and ``evaluation.json`` (the trained policy next to the best static action and
-the myopic policy, on the same evaluation seeds).
+``recgym train-platform``. The run directory ``<logdir>/<run name>`` is written by
+``agents.monitoring.RunFolder``, as ``recgym train``'s (layout documented there;
+``agents.monitoring.load_run`` reads it): TensorBoard events (SB3's own, plus the
+tags below), ``config.json``, ``model.zip`` and ``evaluation.json`` (a list: the
+trained policy next to the best static action and the myopic policy, on the same
+evaluation seeds).
 
 =============================  ======================================================
 tag                            value (at every training step of the first copy)
@@ -52,7 +54,6 @@ collapse into one; a temperature near 0.1 keeps all three.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -62,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from agents.monitoring import RunFolder
 from agents.platform import (
     MyopicPlatform,
     action_grid,
@@ -333,16 +335,15 @@ def build_model(config: PlatformTrainConfig) -> Any:
 def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
     """Train, evaluate against the baselines on the same seeds, save (module docstring)."""
     from stable_baselines3.common.callbacks import CallbackList
-    from stable_baselines3.common.logger import configure
 
     from agents.progress import ProgressCallback
 
-    run_dir = Path(config.logdir) / config.run_name()
     check_folder("--logdir", config.logdir)
-    run_dir.mkdir(parents=True, exist_ok=False)
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+    folder = RunFolder(Path(config.logdir) / config.run_name(), config, "train-platform",
+                       exist_ok=False)
+    run_dir = folder.path
     model = build_model(config)
-    model.set_logger(configure(str(run_dir), ["tensorboard"]))
+    model.set_logger(folder.logger())
     start = time.perf_counter()
     callbacks = [_logging_callback(config.controls)]  # dumps every step: the last one
     if config.eval_every:
@@ -368,7 +369,7 @@ def train_platform(config: PlatformTrainConfig) -> PlatformTrainResult:
     comparison = compare_platforms(policies, env, config.eval_episodes, config.eval_seed)
     table = comparison.assign(static_action=[None, np.asarray(static.action).tolist(),
                                              *[None] * (len(policies) - 2)])
-    (run_dir / "evaluation.json").write_text(table.to_json(orient="records", indent=2))
+    folder.write_evaluation(json.loads(table.to_json(orient="records")))
     return PlatformTrainResult(config, run_dir, model, comparison, seconds)
 
 

@@ -1,80 +1,84 @@
-"""RL producers vs the exact equilibria: agent-steps to NashConv <= 1%, TV distance, throughput.
+"""RL producers vs the exact equilibria, at every budget: first and last NashConv per seed.
 
 The game: synthetic uniform users (``K = 1000``, ``d = 5``, users seed 0),
-``n = 5`` producers, softmax serving with ``T = 1``, horizon 16, 32 copies of the
-game per learner, PPO with ``agents.rl``'s defaults. Configurations (``--configs``):
+``n = 5`` producers, softmax serving with ``T = 1``, horizon 16: ``recgym train``'s
+defaults. Every run is one ``agents.rl.train`` of a ``TrainConfig`` with those
+defaults (8 copies of the game, PPO's settings of ``agents.rl.algorithms``), so the
+benchmark measures what a user of ``recgym train`` gets; ``--backend rllib`` trains
+the same settings with RLlib's multi-agent PPO (``--env-runners``: remote samplers).
+Configurations (``--configs``):
 
 * ``shared-vertex``: one shared policy, feature indices as actions (``Discrete(5)``);
-* ``shared-box``: one shared policy, embeddings, the vertex-mixture policy;
-* ``shared-gaussian``: the same with SB3's Gaussian policy (the old default);
-* ``independent-vertex``, ``independent-box``: a network per producer, batched in
-  one model (``independent_model``);
-* ``threads-box``: one SB3 model per producer in turns (``IndependentLearners``),
-  for its throughput (not in the default set).
+* ``shared-box``: one shared policy, embeddings (SB3: the vertex-mixture policy;
+  RLlib: its diagonal Gaussian);
+* ``shared-gaussian``: embeddings with the diagonal Gaussian on SB3 too (not in the
+  default set);
+* ``independent-vertex``, ``independent-box``: a network per producer.
 
-For each configuration and seed the deterministic policies are evaluated every
-``--eval-freq`` agent-steps (``agents.rl.evaluate``, one line each as it runs);
-the script reports
+For each configuration, budget (``--steps``, several allowed: 30000 200000) and seed
+the deterministic policies are evaluated at the start and every ``--eval-freq``
+agent-steps (``agents.rl.callbacks.Evaluator``); the script reports per seed the
+**first** and **last** evaluation's NashConv (over the whole strategy set, relative to
+the total producer utility), the first agent-step count at which it is at most
+``--goal`` (1%), the TV distance from the learned producer distribution to the
+nearest vertex equilibrium of the paper's dynamics (``--equilibrium-seeds`` seeds),
+and throughput: training agent-steps per second, evaluations left out, next to a
+baseline timed before and after each run with ``benchmarks/timing.py``
+(``Timer``): uniformly random actions of the same type through ``ProducerVecEnv``
+on as many copies, i.e. the environment's own cost; ``ratio`` is the share of that
+throughput training keeps (``timing.ratio``; CPU time of this process for SB3, so
+that other processes do not bias it; wall time for RLlib, whose env runners are
+other processes).
 
-* the first evaluated agent-step count at which NashConv (over the whole strategy
-  set) is at most ``--goal`` (1%) of the total producer utility, and NashConv at
-  the end;
-* the total-variation distance between the learned producers' distribution over
-  features and the NEAREST of the vertex equilibria that the paper's dynamics
-  reach from ``--equilibrium-seeds`` seeds (``recgym.solvers.best_response_dynamics``,
-  ``recgym.metrics.total_variation``);
-* training throughput in agent-steps per CPU-second of this process (evaluations
-  excluded; CPU time, so that other processes on the machine do not bias the
-  ratio) next to a baseline measured in the same process just before and just
-  after each run: uniformly random actions of the same action type stepped
-  through the same adapter (``ProducerVecEnv``), i.e. the environment's own cost.
-  The ratio is what training keeps of it; wall-clock figures are recorded too.
+The budgets' rows of a seed are printed side by side (30,000 next to 200,000), then a
+verdict per configuration and budget: last <= first on how many seeds, and NashConv <=
+goal at the end on how many.
 
-Results are appended to ``--out/results.jsonl`` as each run finishes; runs
-already there are skipped (resume by running the same command again).
+Results are appended to ``--out/results.jsonl`` as each run finishes; runs already
+there (same backend, configuration, seed, budget, copies and env runners) are skipped:
+rerun the same command to resume, and partial runs count.
 
 Usage::
 
-    python benchmarks/bench_rl.py --out /tmp/bench_rl --seeds 0 1 2 3 4 5 6 7 8 9
+    python benchmarks/bench_rl.py --out /tmp/bench_rl --steps 30000 200000 \\
+        --seeds 0 1 2 3 4 5 6 7 8 9
+    python benchmarks/bench_rl.py --out /tmp/bench_rl --backend rllib --env-runners 1 \\
+        --steps 200000 --seeds 0 1 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import Timer, add_blas_argument, blas_threads, header, ratio
 
-from agents.rl import (
-    EquilibriumEvalCallback,
-    IndependentLearners,
-    ProducerVecEnv,
-    independent_model,
-    shared_model,
-)
-from agents.rl.evaluation import EvaluationResult
+from agents.rl import ProducerVecEnv, TrainConfig, train
+from agents.rl.config import DEFAULT_N_ENVS
 from recgym import parallel_env
 from recgym.metrics import total_variation
-from recgym.solvers import best_response_dynamics, summarize_equilibrium
+from recgym.solvers import best_response_dynamics
 
+#: The benchmark game: ``recgym train``'s defaults, spelled out.
 SETTINGS = dict(n_producers=5, dim=5, n_users=1000, users_seed=0, rule="softmax",
                 temperature=1.0, horizon=16)
-COPIES = 32
-BASELINE_STEPS = 40_000  # agent-steps of each random-action baseline measurement
+BASELINE_STEPS = 20_000  # agent-steps of each random-action baseline measurement
 
 
 @dataclass(frozen=True)
 class Config:
-    """One learner: how it is built and what its actions are."""
+    """One learner: its mode, its actions and (box actions) SB3's policy."""
 
     name: str
-    learner: str  # "shared", "independent" or "threads"
+    mode: str
     action_type: str
-    box_policy: str = "mixture"
+    box_policy: str | None = None  # None: the backend's default
 
 
 CONFIGS = {c.name: c for c in (
@@ -83,31 +87,8 @@ CONFIGS = {c.name: c for c in (
     Config("shared-gaussian", "shared", "box", "gaussian"),
     Config("independent-vertex", "independent", "vertex"),
     Config("independent-box", "independent", "box"),
-    Config("threads-box", "threads", "box"),
 )}
-DEFAULT_CONFIGS = ["shared-vertex", "shared-box", "shared-gaussian", "independent-vertex",
-                   "independent-box"]
-
-
-class TimedEvalCallback(EquilibriumEvalCallback):
-    """``EquilibriumEvalCallback`` that also measures the time spent evaluating and prints
-    one line per evaluation."""
-
-    def __init__(self, *args, label: str = "", **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.label = label
-        self.eval_cpu = 0.0
-        self.eval_wall = 0.0
-
-    def evaluate_now(self) -> EvaluationResult:
-        cpu, wall = time.process_time(), time.perf_counter()
-        result = super().evaluate_now()
-        self.eval_cpu += time.process_time() - cpu
-        self.eval_wall += time.perf_counter() - wall
-        print(f"  {self.label}: {self.num_timesteps:>7,} agent-steps  NashConv "
-              f"{result.nash_conv_relative:6.2%}  producers per feature "
-              f"{np.round(result.distribution, 2)}", flush=True)
-        return result
+DEFAULT_CONFIGS = ["shared-box", "shared-vertex", "independent-box", "independent-vertex"]
 
 
 def vertex_equilibria(seeds: range) -> list[np.ndarray]:
@@ -123,107 +104,129 @@ def vertex_equilibria(seeds: range) -> list[np.ndarray]:
     return list(found.values())
 
 
-def random_rollout(action_type: str, steps: int, seed: int = 0) -> tuple[float, float]:
-    """Agent-steps per CPU-second and per wall-second of random actions through the adapter."""
+def random_rollout(action_type: str, copies: int, steps: int, seed: int = 0) -> None:
+    """``steps`` agent-steps of uniformly random actions through the adapter."""
     venv = ProducerVecEnv([parallel_env(**SETTINGS, action_type=action_type)
-                           for _ in range(COPIES)])
+                           for _ in range(copies)])
     venv.seed(seed)
     venv.reset()
     rng = np.random.default_rng(seed)
-    rounds = steps // venv.num_envs
-    if action_type == "box":
-        actions = rng.uniform(0.0, 1.0, (rounds, venv.num_envs, SETTINGS["dim"]))
-        actions = actions.astype(np.float32)
-    else:
-        actions = rng.integers(SETTINGS["dim"], size=(rounds, venv.num_envs))
-    for batch in actions[: max(rounds // 10, 1)]:  # warm-up
-        venv.step(batch)
-    cpu, wall = time.process_time(), time.perf_counter()
-    for batch in actions:
-        venv.step(batch)
-    done = rounds * venv.num_envs
-    return done / (time.process_time() - cpu), done / (time.perf_counter() - wall)
+    for _ in range(max(steps // venv.num_envs, 1)):
+        if action_type == "box":
+            venv.step(rng.uniform(0.0, 1.0, (venv.num_envs, SETTINGS["dim"]))
+                      .astype(np.float32))
+        else:
+            venv.step(rng.integers(SETTINGS["dim"], size=venv.num_envs))
+    venv.close()
 
 
-def build(config: Config, seed: int) -> object:
-    envs = [parallel_env(**SETTINGS, action_type=config.action_type) for _ in range(COPIES)]
-    if config.learner == "shared":
-        return shared_model(envs, seed=seed, box_policy=config.box_policy)
-    if config.learner == "independent":
-        return independent_model(envs, seed=seed, box_policy=config.box_policy)
-    return IndependentLearners(envs, seed=seed, box_policy=config.box_policy)
+def train_config(config: Config, seed: int, steps: int, args: argparse.Namespace,
+                 logdir: str) -> TrainConfig:
+    """The ``TrainConfig`` of one run (``recgym train``'s defaults otherwise)."""
+    extra = {} if config.box_policy is None else {"box_policy": config.box_policy}
+    return TrainConfig(backend=args.backend, mode=config.mode, action_type=config.action_type,
+                       steps=steps, seed=seed, eval_freq=args.eval_freq, n_envs=args.n_envs,
+                       env_runners=args.env_runners, progress=False, logdir=logdir,
+                       **SETTINGS, **extra)
 
 
-def run(config: Config, seed: int, steps: int, eval_freq: int, goal: float,
+def run(config: Config, seed: int, steps: int, args: argparse.Namespace,
         equilibria: list[np.ndarray]) -> dict:
-    """Train one learner, evaluating as it goes; the figures of the module docstring."""
-    before = random_rollout(config.action_type, BASELINE_STEPS, seed)
-    learner = build(config, seed)
-    eval_env = parallel_env(**SETTINGS, action_type=config.action_type)
-    callback = TimedEvalCallback(eval_env, eval_freq,
-                                 equilibrium=summarize_equilibrium(eval_env.game, 0),
-                                 log_figure=False, label=f"{config.name} seed {seed}")
-    cpu, wall = time.process_time(), time.perf_counter()
-    learner.learn(steps, callback=callback)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    after = random_rollout(config.action_type, BASELINE_STEPS, seed)
-    agent_steps = int(learner.num_timesteps)
-    reached = [(n, ev) for n, ev in callback.history if ev.nash_conv_relative <= goal]
-    final = callback.last
+    """Train one learner (``agents.rl.train``); the figures of the module docstring."""
+    copies = args.n_envs
+    baseline = Timer("random actions", per=BASELINE_STEPS, unit="agent-step")
+    baseline.time(lambda: random_rollout(config.action_type, copies, BASELINE_STEPS, seed))
+    with tempfile.TemporaryDirectory() as logdir:
+        settings = train_config(config, seed, steps, args, logdir)
+        cpu = time.process_time()
+        result = train(settings, Path(logdir) / "run")
+        cpu = time.process_time() - cpu
+    baseline.time(lambda: random_rollout(config.action_type, copies, BASELINE_STEPS, seed))
+    training = Timer("training", per=result.agent_steps, unit="agent-step")
+    training.add(result.seconds - result.eval_seconds, cpu - result.eval_cpu_seconds)
+    clock = "wall" if args.backend == "rllib" else "cpu"
+    history = [(n, ev.nash_conv_relative) for n, ev in result.history]
+    reached = [n for n, value in history if value <= args.goal]
+    final = result.evaluation
     nearest = [total_variation(final.distribution, q) for q in equilibria]
-    throughput = agent_steps / (cpu - callback.eval_cpu)
-    baseline = (before[0] + after[0]) / 2
-    wall_throughput = agent_steps / (wall - callback.eval_wall)
-    wall_baseline = (before[1] + after[1]) / 2
     return {
-        "config": config.name, "seed": seed, "agent_steps": agent_steps,
-        "steps_to_goal": reached[0][0] if reached else None,
-        "final_nash_conv_relative": final.nash_conv_relative,
-        "best_nash_conv_relative": min(ev.nash_conv_relative for _, ev in callback.history),
+        "backend": args.backend, "config": config.name, "seed": seed, "steps": steps,
+        "n_envs": copies, "env_runners": args.env_runners, "agent_steps": result.agent_steps,
+        "first_nash_conv_relative": history[0][1], "final_nash_conv_relative": history[-1][1],
+        "steps_to_goal": reached[0] if reached else None, "goal": args.goal,
+        "best_nash_conv_relative": min(value for _, value in history),
         "tv_to_nearest_equilibrium": min(nearest),
-        "nearest_equilibrium": equilibria[int(np.argmin(nearest))].tolist(),
         "final_distribution": final.distribution.round(4).tolist(),
         "final_concentrated_share": final.concentrated_share,
-        "final_producer_utility_mean": final.producer_utility_mean,
-        "final_user_welfare": final.user_welfare,
-        "train_cpu_seconds": cpu - callback.eval_cpu, "eval_cpu_seconds": callback.eval_cpu,
-        "throughput": throughput, "baseline_throughput": baseline,
-        "baseline_before_after": [before[0], after[0]], "ratio": throughput / baseline,
-        "wall_throughput": wall_throughput, "wall_baseline_throughput": wall_baseline,
-        "wall_ratio": wall_throughput / wall_baseline,
-        "history": [[n, ev.nash_conv_relative] for n, ev in callback.history],
+        "train_seconds": result.seconds - result.eval_seconds,
+        "train_cpu_seconds": cpu - result.eval_cpu_seconds,
+        "eval_seconds": result.eval_seconds,
+        "throughput": 1.0 / training.min(clock), "throughput_clock": clock,
+        "wall_throughput": 1.0 / training.min("wall"),
+        "baseline_throughput": 1.0 / baseline.min(clock),
+        "ratio": ratio(baseline, training, clock),
+        "history": [list(point) for point in history],
     }
 
 
-def report(rows: list[dict], goal: float, equilibria: list[np.ndarray]) -> str:
+def key(row: dict) -> tuple:
+    """What identifies a run in ``results.jsonl`` (older rows: SB3, 32 copies, no runners)."""
+    return (row.get("backend", "sb3"), row["config"], row["seed"],
+            row.get("steps", row["agent_steps"]), row.get("n_envs", 32),
+            row.get("env_runners", 0))
+
+
+def _cell(row: dict | None) -> str:
+    if row is None:
+        return f"{'(not run)':>34}"
+    to_goal = "-" if row["steps_to_goal"] is None else f"{row['steps_to_goal']:,}"
+    mark = "ok " if row["final_nash_conv_relative"] <= row["first_nash_conv_relative"] \
+        else "BAD"
+    return (f"{row['first_nash_conv_relative']:>6.2%} -> {row['final_nash_conv_relative']:>6.2%}"
+            f" {mark} {to_goal:>9}")
+
+
+def report(rows: list[dict], budgets: list[int], goal: float,
+           equilibria: list[np.ndarray]) -> str:
+    """Per configuration: one line per seed with every budget's first -> last NashConv side
+    by side, then the verdicts."""
     lines = [f"vertex equilibria of the dynamics: {len(equilibria)} distinct: "
              + ", ".join(str(np.round(q, 2).tolist()) for q in equilibria),
-             "NC: NashConv / total producer utility; TV: to the nearest of those; "
-             "throughput in agent-steps per CPU-second, baseline: random actions through "
-             "ProducerVecEnv (mean of before and after the run)",
-             f"{'config':19} {'seed':>4} {'steps to <= ' + format(goal, '.0%'):>16} "
-             f"{'final NC':>8} {'TV':>6} {'agent-steps/s':>13} {'baseline':>9} {'ratio':>6} "
-             f"{'wall ratio':>10}"]
-    for row in rows:
-        to_goal = "not reached" if row["steps_to_goal"] is None else f"{row['steps_to_goal']:,}"
-        lines.append(f"{row['config']:19} {row['seed']:>4} {to_goal:>16} "
-                     f"{row['final_nash_conv_relative']:>8.2%} "
-                     f"{row['tv_to_nearest_equilibrium']:>6.3f} {row['throughput']:>13,.0f} "
-                     f"{row['baseline_throughput']:>9,.0f} {row['ratio']:>6.3f} "
-                     f"{row['wall_ratio']:>10.3f}")
-    lines.append("")
+             f"cells: NashConv / total producer utility at the first -> last evaluation, ok "
+             f"when last <= first, then the first agent-step count at NashConv <= {goal:.0%}"]
     for name in CONFIGS:
         mine = [r for r in rows if r["config"] == name]
         if not mine:
             continue
-        hit = [r["steps_to_goal"] for r in mine if r["steps_to_goal"] is not None]
-        at_end = sum(r["final_nash_conv_relative"] <= goal for r in mine)
-        median = f"median {int(np.median(hit)):,}, max {max(hit):,} agent-steps" if hit else "-"
-        lines.append(f"{name}: {len(hit)}/{len(mine)} seeds reached NC <= {goal:.0%} ({median}); "
-                     f"{at_end}/{len(mine)} at the end; TV to the nearest equilibrium "
-                     f"{np.mean([r['tv_to_nearest_equilibrium'] for r in mine]):.3f} on "
-                     f"average; throughput ratio {np.mean([r['ratio'] for r in mine]):.3f} "
-                     f"(CPU), {np.mean([r['wall_ratio'] for r in mine]):.3f} (wall)")
+        backend = mine[0].get("backend", "sb3")
+        lines += ["", f"{name} ({backend}, {mine[0].get('n_envs')} copies, "
+                  f"{mine[0].get('env_runners', 0)} env runners)",
+                  f"{'seed':>4}  " + "  ".join(f"{format(b, ',') + ' agent-steps':>34}"
+                                                for b in budgets)]
+        for seed in sorted({r["seed"] for r in mine}):
+            cells = []
+            for budget in budgets:
+                found = [r for r in mine if r["seed"] == seed and r.get("steps") == budget]
+                cells.append(_cell(found[-1] if found else None))
+            lines.append(f"{seed:>4}  " + "  ".join(cells))
+        for budget in budgets:
+            done = [r for r in mine if r.get("steps") == budget]
+            if not done:
+                continue
+            kept = sum(r["final_nash_conv_relative"] <= r["first_nash_conv_relative"]
+                       for r in done)
+            at_goal = sum(r["final_nash_conv_relative"] <= goal for r in done)
+            hit = [r["steps_to_goal"] for r in done if r["steps_to_goal"] is not None]
+            median = (f"median {int(np.median(hit)):,}, max {max(hit):,} agent-steps to "
+                      f"<= {goal:.0%}" if hit else f"never <= {goal:.0%}")
+            lines.append(
+                f"  {budget:,}: last <= first on {kept}/{len(done)} seeds, NashConv <= "
+                f"{goal:.0%} at the end on {at_goal}/{len(done)} ({median}); mean last "
+                f"{np.mean([r['final_nash_conv_relative'] for r in done]):.2%}; TV to the "
+                f"nearest equilibrium {np.mean([r['tv_to_nearest_equilibrium'] for r in done]):.3f}"
+                f"; {np.mean([r['throughput'] for r in done]):,.0f} agent-steps/s "
+                f"({done[0].get('throughput_clock', 'cpu')}), ratio to random actions "
+                f"{np.mean([r['ratio'] for r in done]):.3f}")
     return "\n".join(lines)
 
 
@@ -232,11 +235,19 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="folder of results.jsonl (resumable)")
     parser.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, choices=list(CONFIGS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
-    parser.add_argument("--steps", type=int, default=200_000, help="agent-steps per run")
+    parser.add_argument("--steps", nargs="+", type=int, default=[30_000, 200_000],
+                        help="budgets in agent-steps, each run on every seed")
+    parser.add_argument("--backend", choices=("sb3", "rllib"), default="sb3")
+    parser.add_argument("--env-runners", type=int, default=0, help="rllib: remote samplers")
+    parser.add_argument("--n-envs", type=int, default=DEFAULT_N_ENVS,
+                        help="copies of the game (recgym train's default)")
     parser.add_argument("--eval-freq", type=int, default=5_000)
     parser.add_argument("--goal", type=float, default=0.01)
     parser.add_argument("--equilibrium-seeds", type=int, default=20,
                         help="dynamics seeds 0..N-1 whose equilibria TV is measured against")
+    parser.add_argument("--report-only", action="store_true",
+                        help="print the table of results.jsonl without training")
+    add_blas_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -244,23 +255,31 @@ def main() -> None:
     results = out / "results.jsonl"
     rows = [json.loads(line) for line in results.read_text().splitlines()] \
         if results.exists() else []
-    done = {(r["config"], r["seed"]) for r in rows if r["agent_steps"] >= args.steps}
-    equilibria = vertex_equilibria(range(args.equilibrium_seeds))
-    for name in args.configs:
-        for seed in args.seeds:
-            if (name, seed) in done:
-                continue
-            row = run(CONFIGS[name], seed, args.steps, args.eval_freq, args.goal, equilibria)
-            rows.append(row)
-            with results.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
-            print(f"{name} seed {seed}: NashConv {row['final_nash_conv_relative']:.2%} after "
-                  f"{row['agent_steps']:,} agent-steps, <= {args.goal:.0%} at "
-                  f"{row['steps_to_goal']}, TV {row['tv_to_nearest_equilibrium']:.3f}, "
-                  f"throughput ratio {row['ratio']:.3f}", flush=True)
+    with blas_threads(args.blas_threads):
+        print(header(), flush=True)
+        equilibria = vertex_equilibria(range(args.equilibrium_seeds))
+        done = {key(r) for r in rows}
+        for name in [] if args.report_only else args.configs:
+            for steps in args.steps:
+                for seed in args.seeds:
+                    wanted = (args.backend, name, seed, steps, args.n_envs, args.env_runners)
+                    if wanted in done:
+                        continue
+                    row = run(CONFIGS[name], seed, steps, args, equilibria)
+                    rows.append(row)
+                    with results.open("a") as handle:
+                        handle.write(json.dumps(row) + "\n")
+                    print(f"{name} seed {seed} {steps:,}: NashConv "
+                          f"{row['first_nash_conv_relative']:.2%} -> "
+                          f"{row['final_nash_conv_relative']:.2%} after "
+                          f"{row['agent_steps']:,} agent-steps, <= {args.goal:.0%} at "
+                          f"{row['steps_to_goal']}, {row['throughput']:,.0f} agent-steps/s",
+                          flush=True)
+    mine = [r for r in rows if key(r)[0] == args.backend and r["config"] in args.configs
+            and r["seed"] in args.seeds and key(r)[4] == args.n_envs
+            and key(r)[5] == args.env_runners and key(r)[3] in args.steps]
     print()
-    print(report([r for r in rows if r["config"] in args.configs and r["seed"] in args.seeds],
-                 args.goal, equilibria))
+    print(report(mine, args.steps, args.goal, equilibria))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """recgym train --backend rllib: a small RLlib run of each mode on a local Ray instance.
 
 RLlib is an optional extra (``pip install "recgym[rllib]"``, which pins its own
-Gymnasium); without it these tests skip. They take about half a minute (Ray's
-start and RLlib's first iterations), so they train on a tiny game for two
-iterations and check the plumbing: evaluations, tags, evaluation.json, the
+Gymnasium); ``.ci/run`` installs it, so CI runs these tests (elsewhere, without it,
+they skip). They take about half a minute (Ray's start and RLlib's first
+iterations), so they train shared and independent producers end to end on a tiny
+game and check the plumbing: evaluations, tags, evaluation.json, the run folder read
+back by the loader both backends share (``agents.monitoring.load_run``), the
 checkpoint and the modules of each mode.
 """
 
@@ -23,6 +25,7 @@ from ray.rllib.algorithms.algorithm import Algorithm  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 import recgym  # noqa: E402
+from agents.monitoring import load_run  # noqa: E402
 from agents.rl import TrainConfig, evaluate, train  # noqa: E402
 from agents.rl.rllib import rllib_policy  # noqa: E402
 
@@ -66,6 +69,17 @@ def test_rllib_training_evaluates_logs_and_saves(tmp_path, mode, action_type):
     assert evaluation["nash_conv_relative"] == pytest.approx(
         evaluation["nash_conv"] / sum(evaluation["producer_utilities"]))
     assert [h["agent_steps"] for h in evaluation["history"]] == steps
+    run = load_run(run_dir)  # the loader of SB3's run folders
+    assert run.command == "train" and run.backend == "rllib" and run.finished
+    assert TrainConfig(**{k: v for k, v in run.config.items() if k != "command"}) == config
+    assert [h["agent_steps"] for h in run.history] == steps
+    assert run.evaluation["eval_seconds"] == result.eval_seconds > 0
+    assert [s for s, _ in run.scalars()["eval/nash_conv"]] == steps
+    sb3 = load_run(train(TrainConfig(**{**SMALL, "backend": "sb3"}, mode=mode,
+                                     action_type=action_type,
+                                     logdir=str(tmp_path / "sb3"))).run_dir)
+    assert sb3.backend == "sb3" and set(sb3.evaluation) == set(run.evaluation)
+    assert set(sb3.history[0]) == set(run.history[0])
     logged = scalar_tags(run_dir)
     for tag in ("eval/nash_conv", "eval/nash_conv_relative", "eval/tv_to_equilibrium",
                 "eval/producer_reward_mean", "eval/user_welfare", "eval/features_used",

@@ -26,7 +26,8 @@ from typing import Any
 _EXPORTS = {
     "ProducerVecEnv": "adapter", "check_parallel_env": "adapter",
     "ALGOS": "config", "make_model": "algorithms",
-    "EquilibriumEvalCallback": "callbacks", "record_evaluation": "callbacks",
+    "EquilibriumEvalCallback": "callbacks", "Evaluator": "callbacks",
+    "record_evaluation": "callbacks",
     "VertexMixtureDistribution": "policies", "VertexMixturePolicy": "policies",
     "MODES": "config", "TrainConfig": "config",
     "EvaluationResult": "evaluation", "evaluate": "evaluation",

@@ -8,9 +8,9 @@ larger ``gamma`` is legal but adds variance. The other defaults are small MLPs
 (two layers of 64 for Box actions, of 32 for Discrete ones: the vertex-mixture
 policy learns markedly more slowly with 32, the categorical policy does not)
 and, for PPO, short rollouts (``PPO_N_STEPS`` steps of every copy of the game)
-used whole, ``PPO_N_EPOCHS`` times: with 32 copies of the benchmark game
-(``n = 5``, ``recgym train``'s default) an update every 1,280 agent-steps, five
-gradient steps each. Compared with SB3's ten epochs of minibatches, this costs
+used whole, ``PPO_N_EPOCHS`` times: with ``recgym train``'s 8 copies of the benchmark
+game (``n = 5``, ``agents.rl.config.DEFAULT_N_ENVS``) an update every 320 agent-steps,
+five gradient steps each. Compared with SB3's ten epochs of minibatches, this costs
 nothing in agent-steps to equilibrium and takes about half the time per
 agent-step (``benchmarks/bench_rl.py``).
 
@@ -33,8 +33,6 @@ projected), where SAC's and TD3's squashed policies start.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,11 +40,11 @@ import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.logger import HumanOutputFormat, Logger, configure
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.rl.config import ALGOS, BOX_POLICIES, PPO_LEARNING_RATE, check_algo
+from agents.monitoring import tensorboard_logger
+from agents.rl.config import ALGOS, BOX_POLICIES, PPO_LEARNING_RATE, PPO_N_STEPS, check_algo
 from agents.rl.policies import VertexMixturePolicy
 from recgym._validation import check_choice, check_int
 
@@ -56,8 +54,8 @@ ALGORITHMS: dict[str, type[BaseAlgorithm]] = dict(zip(ALGOS, (PPO, SAC, TD3), st
 #: outputs need the width), Discrete actions (``d`` logits; half the time per agent-step).
 NET_ARCH_BOX = [64, 64]
 NET_ARCH_DISCRETE = [32, 32]
-#: PPO: steps per sub-environment per rollout, minibatches per epoch, epochs per rollout.
-PPO_N_STEPS = 8
+#: PPO: minibatches per epoch, epochs per rollout (steps per sub-environment per rollout:
+#: ``agents.rl.config.PPO_N_STEPS``).
 PPO_MINIBATCHES = 1
 PPO_N_EPOCHS = 5
 #: PPO: initial log standard deviation of the Box policies (actions live in [0, 1]).
@@ -166,15 +164,6 @@ def make_model(algo: str, env: VecEnv, seed: int | None = 0, device: str = "cpu"
         # SB3 alone would make an empty /tmp/SB3-<date> folder per learn().
         model.set_logger(tensorboard_logger(None, verbose))
     return model
-
-
-def tensorboard_logger(folder: Path | None, verbose: int = 0) -> Logger:
-    """SB3 logger writing TensorBoard events into ``folder`` itself (with ``verbose``,
-    also a table on stdout); without a folder it writes no file and makes no folder."""
-    if folder is None:
-        return Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose
-                      else [])
-    return configure(str(folder), ["stdout", "tensorboard"] if verbose else ["tensorboard"])
 
 
 def check_spaces(algo: str, env: VecEnv) -> None:

@@ -26,12 +26,18 @@ tag                                            value
 =============================================  ==========================================
 
 The step of every record is ``num_timesteps``: agent-steps, all producers.
-It works with an SB3 model (shared policy) and with ``IndependentLearners``;
-``evaluate_and_record`` evaluates and records the same tags for other trainers
-(``agents.rl.rllib``).
+It works with an SB3 model (shared policy) and with ``IndependentLearners``.
+
+Both backends evaluate through one routine, ``Evaluator``: the callback holds one
+for the SB3 model's logger, and RLlib's training loop (``agents.rl.rllib``) calls one
+with its own; it evaluates (``agents.rl.evaluation.evaluate``), records the tags,
+dumps the logger at the agent-step, keeps the ``history`` and times itself
+(``seconds``, ``cpu_seconds``), so that throughput can leave evaluations out.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -45,8 +51,71 @@ from recgym.solvers import EquilibriumSummary, summarize_equilibrium
 #: Outputs that cannot show arrays or figures.
 _TEXT_OUTPUTS = ("stdout", "log", "json", "csv")
 
-__all__ = ["EquilibriumEvalCallback", "evaluate_and_record", "learned_vs_equilibrium_figure",
-           "record_evaluation"]
+__all__ = ["EquilibriumEvalCallback", "Evaluator", "evaluate_and_record",
+           "learned_vs_equilibrium_figure", "record_evaluation"]
+
+
+class Evaluator:
+    """The evaluation routine of both backends: evaluate a policy at an agent-step, record
+    the ``eval/*`` tags, write them, remember the result.
+
+    Parameters
+    ----------
+    eval_env : recgym parallel environment
+        A separate copy of the game (reset by every evaluation).
+    equilibrium : EquilibriumSummary
+    seed : int >= 0
+        Seed of every evaluation episode.
+    logger : SB3 Logger, optional
+        Where the tags go (``agents.monitoring.RunFolder.logger``); None records nothing.
+    log_figure : bool
+        Also record the distribution figure.
+    verbose : int
+        1 prints one line per evaluation.
+
+    Attributes
+    ----------
+    history : list of (int, EvaluationResult)
+    seconds, cpu_seconds : float
+        Wall-clock and CPU time spent evaluating so far.
+    """
+
+    def __init__(self, eval_env: object, equilibrium: EquilibriumSummary, seed: int = 0,
+                 logger: Logger | None = None, log_figure: bool = True,
+                 verbose: int = 0) -> None:
+        if not isinstance(equilibrium, EquilibriumSummary):
+            raise TypeError(f"equilibrium must be an EquilibriumSummary, got "
+                            f"{type(equilibrium).__name__}")
+        self.eval_env = eval_env
+        self.equilibrium = equilibrium
+        self.seed = check_int("seed", seed, 0)
+        self.logger = logger
+        self.log_figure = bool(log_figure)
+        self.verbose = verbose
+        self.history: list[tuple[int, EvaluationResult]] = []
+        self.seconds = 0.0
+        self.cpu_seconds = 0.0
+
+    @property
+    def last_step(self) -> int | None:
+        """Agent-step of the latest evaluation, if any."""
+        return self.history[-1][0] if self.history else None
+
+    def __call__(self, policy: object, step: int) -> EvaluationResult:
+        """Evaluate ``policy`` (anything ``evaluate`` takes) at agent-step ``step``."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        if self.logger is None:
+            result = evaluate(policy, self.eval_env, self.equilibrium, seed=self.seed)
+            self.history.append((step, result))
+        else:
+            result = evaluate_and_record(policy, self.eval_env, self.equilibrium, self.seed,
+                                         self.logger, step, self.history, self.log_figure)
+        self.seconds += time.perf_counter() - wall
+        self.cpu_seconds += time.process_time() - cpu
+        if self.verbose:
+            print(f"agent-steps {step}: NashConv {result.nash_conv_relative:.2%} of producer "
+                  f"utility, TV to equilibrium {result.tv_to_equilibrium:.3f}", flush=True)
+        return result
 
 
 class EquilibriumEvalCallback(BaseCallback):
@@ -72,6 +141,8 @@ class EquilibriumEvalCallback(BaseCallback):
     ----------
     history : list of (int, EvaluationResult)
         Every evaluation with its agent-step count.
+    evaluator : Evaluator
+        The evaluation routine (set when training starts), with its timings.
     """
 
     def __init__(self, eval_env: object, eval_freq: int = 10_000,
@@ -84,14 +155,23 @@ class EquilibriumEvalCallback(BaseCallback):
         self.equilibrium_seed = check_int("equilibrium_seed", equilibrium_seed, 0)
         self.eval_seed = check_int("eval_seed", eval_seed, 0)
         self.log_figure = bool(log_figure)
-        self.history: list[tuple[int, EvaluationResult]] = []
+        self.evaluator: Evaluator | None = None
         self._last_eval: int | None = None
         self._total: int | None = None
+
+    @property
+    def history(self) -> list[tuple[int, EvaluationResult]]:
+        """Every evaluation with its agent-step count."""
+        return [] if self.evaluator is None else self.evaluator.history
 
     def _init_callback(self) -> None:
         if self.equilibrium is None:
             self.equilibrium = summarize_equilibrium(unwrap(self.eval_env).game,
                                                      self.equilibrium_seed)
+        if self.evaluator is None:
+            self.evaluator = Evaluator(self.eval_env, self.equilibrium, self.eval_seed,
+                                       self.logger, self.log_figure, self.verbose)
+        self.evaluator.logger = self.logger
 
     def _on_training_start(self) -> None:
         self._total = self.locals.get("total_timesteps")
@@ -116,14 +196,9 @@ class EquilibriumEvalCallback(BaseCallback):
 
     def evaluate_now(self) -> EvaluationResult:
         """Evaluate, record every tag and write them at step ``num_timesteps``."""
-        assert self.equilibrium is not None  # set by _init_callback
-        result = evaluate_and_record(self.model, self.eval_env, self.equilibrium,
-                                     self.eval_seed, self.logger, self.num_timesteps,
-                                     self.history, self.log_figure)
+        assert self.evaluator is not None  # set by _init_callback
+        result = self.evaluator(self.model, self.num_timesteps)
         self._last_eval = self.num_timesteps
-        if self.verbose:
-            print(f"agent-steps {self.num_timesteps}: NashConv {result.nash_conv_relative:.2%} "
-                  f"of producer utility, TV to equilibrium {result.tv_to_equilibrium:.3f}")
         return result
 
 

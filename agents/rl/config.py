@@ -20,6 +20,16 @@ from recgym.rules import RULES, ServingRule
 #: PPO: learning rate (ten times SB3's 3e-4: with five gradient steps per update, 3e-4
 #: and 1e-3 leave the mixture policy short of equilibrium on some benchmark seeds).
 PPO_LEARNING_RATE = 3e-3
+#: PPO: steps of every copy of the game per rollout (one update per rollout).
+PPO_N_STEPS = 8
+#: Copies of the game stepped together (``--n-envs``). With ``n = 5`` producers PPO then
+#: updates every ``8 * 8 * 5 = 320`` agent-steps: 94 updates in 30,000 agent-steps. 32
+#: copies (an update every 1,280 agent-steps) reached NashConv <= 1% at 200,000
+#: agent-steps too, but at 30,000 they had made only 24 updates and ended worse than they
+#: started on some seeds; 8 copies end at most where they start at 30,000 and at most 1%
+#: at 200,000 on every benchmark seed (``benchmarks/bench_rl.py``; linear learning-rate
+#: decay to 0 over ``--steps`` was worse at both budgets).
+DEFAULT_N_ENVS = 8
 
 #: How producers are trained: one shared policy, or one model per producer.
 MODES = ("shared", "independent")
@@ -30,8 +40,8 @@ BACKENDS = ("sb3", "rllib")
 #: PPO's policies for Box actions (``agents.rl.algorithms``).
 BOX_POLICIES = ("mixture", "gaussian")
 
-__all__ = ["ALGOS", "BACKENDS", "BOX_POLICIES", "MODES", "TrainConfig", "check_algo",
-           "check_mode"]
+__all__ = ["ALGOS", "BACKENDS", "BOX_POLICIES", "DEFAULT_N_ENVS", "MODES", "PPO_N_STEPS",
+           "TrainConfig", "check_algo", "check_mode"]
 
 
 def check_algo(algo: object, name: str = "algo") -> str:
@@ -66,7 +76,9 @@ class TrainConfig:
                        "observation); independent: one network per producer (PPO: all in one "
                        "batched model; SAC/TD3: one SB3 model each).")
     steps: int = option(200_000, "Training budget in agent-steps (every producer's step "
-                        "counts once).")
+                        "counts once); PPO needs at least one rollout (n-envs x "
+                        f"{PPO_N_STEPS} x n-producers, x env-runners with rllib) and "
+                        "rounds up to whole rollouts.")
     action_type: str = option("box", "What a producer posts: box (an embedding in [0, 1]^d, "
                               "projected onto the strategy set) or vertex (a feature index j: "
                               "the basis vector e_j; ppo only).")
@@ -88,7 +100,9 @@ class TrainConfig:
                              "required).")
     floor: float | None = option(None, "Exposure floor in [0, 1] (default 0).")
     horizon: int = option(16, "Steps per episode (the game is repeated; short is fine).")
-    n_envs: int = option(32, "Copies of the game stepped together (each has n producers).")
+    n_envs: int = option(DEFAULT_N_ENVS, "Copies of the game stepped together (each has n "
+                         "producers); PPO updates once per rollout of "
+                         f"{PPO_N_STEPS} steps of every copy.")
     learning_rate: float | None = option(None, f"Learning rate (default: {PPO_LEARNING_RATE:g} "
                                          "for PPO, SB3's for SAC and TD3).")
     gamma: float = option(0.0, "Discount factor; 0 because a step's reward depends only on "
@@ -143,9 +157,24 @@ class TrainConfig:
                             ("--equilibrium-seed", self.equilibrium_seed),
                             ("--seed", self.seed)):
             check_ints(flag, value, 0, MAX_SEED)
+        if self.algo == "ppo" and self.steps < self.rollout_agent_steps:
+            raise ValueError(
+                f"--steps {self.steps} is below one PPO rollout ({self.rollout_agent_steps:,} "
+                f"agent-steps: --n-envs {self.n_envs} x {PPO_N_STEPS} steps x --n-producers "
+                f"{self.n_producers}" + (f" x --env-runners {self.env_runners}"
+                                         if self.env_runners > 1 else "")
+                + "), so no update could be made; raise --steps or lower --n-envs")
         if self.learning_rate is not None:
             check_float("--learning-rate", self.learning_rate, 0.0, low_open=True)
         check_float("--gamma", self.gamma, 0.0, 1.0)
+
+    @property
+    def rollout_agent_steps(self) -> int:
+        """Agent-steps of one PPO rollout, i.e. between two updates: ``n_envs * PPO_N_STEPS
+        * n_producers``, times ``env_runners`` with RLlib (each runner steps ``n_envs``
+        copies)."""
+        runners = max(self.env_runners, 1) if self.backend == "rllib" else 1
+        return self.n_envs * PPO_N_STEPS * self.n_producers * runners
 
     def make_rule(self) -> ServingRule:
         """The serving rule of ``--rule`` with ``--temperature``, ``--k`` and ``--floor``."""

@@ -20,11 +20,12 @@ Ray: with ``--ray-address`` RLlib joins that cluster (checked first, as
 samples in ``N`` remote actors, each stepping ``--n-envs`` copies; 0 samples in
 this process.
 
-Evaluation and logging are the SB3 path's: ``agents.rl.evaluate`` of the
-deterministic policies (``rllib_policy``) every ``--eval-freq`` agent-steps, its
-``eval/*`` tags (``evaluate_and_record``) in the run directory's TensorBoard
-events next to RLlib's own ``rllib/episode_return_mean`` and
-``rllib/agent_steps``, and RLlib's checkpoint in ``<run dir>/rllib``.
+Evaluation and logging are the SB3 path's: the same evaluation routine
+(``agents.rl.callbacks.Evaluator``) of the deterministic policies (``rllib_policy``)
+every ``--eval-freq`` agent-steps, its ``eval/*`` tags in the run folder's
+TensorBoard events (``agents.monitoring.RunFolder``, the SB3 path's writer) next to
+RLlib's own ``rllib/episode_return_mean`` and ``rllib/agent_steps``, and RLlib's
+checkpoint in ``<run dir>/rllib``.
 
 Install with ``pip install "recgym[rllib]"`` (RLlib pins its own Gymnasium).
 """
@@ -41,10 +42,10 @@ import torch
 from gymnasium import spaces
 from tqdm import tqdm
 
-from agents.rl.algorithms import PPO_N_EPOCHS, PPO_N_STEPS, net_arch, tensorboard_logger
-from agents.rl.callbacks import evaluate_and_record
-from agents.rl.config import PPO_LEARNING_RATE, TrainConfig
-from agents.rl.evaluation import EvaluationResult
+from agents.monitoring import RunFolder
+from agents.rl.algorithms import PPO_N_EPOCHS, net_arch
+from agents.rl.callbacks import Evaluator
+from agents.rl.config import PPO_LEARNING_RATE, PPO_N_STEPS, TrainConfig
 from recgym.environment import EngagementEnv, parallel_env
 from recgym.experiments.backends import RayBackend, check_ray_address
 from recgym.solvers import summarize_equilibrium
@@ -179,35 +180,41 @@ def _agent_steps(results: dict[str, Any]) -> int:
     return int(sum(value.values()) if isinstance(value, dict) else value)
 
 
-def train_rllib(config: TrainConfig, run_dir: Path
-                ) -> tuple[Any, list[tuple[int, EvaluationResult]], int]:
+def train_rllib(config: TrainConfig, folder: RunFolder | str | Path
+                ) -> tuple[Any, Evaluator, int]:
     """Train with RLlib, evaluating every ``config.eval_freq`` agent-steps (module docstring).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    folder : RunFolder, or the path of one (then created, with ``config.json``)
 
     Returns
     -------
-    algo : RLlib algorithm (stopped), history : list of (agent-steps, EvaluationResult),
-    agent_steps : int
+    algo : RLlib algorithm (stopped), evaluator : Evaluator (its ``history``: every
+    evaluation with its agent-step count), agent_steps : int
     """
+    if not isinstance(folder, RunFolder):
+        folder = RunFolder(folder, config, "train")
     with RayBackend(config.ray_address):
         algo = ppo_config(config).build_algo()
         try:
-            return _learn(algo, config, Path(run_dir))
+            return _learn(algo, config, folder)
         finally:
             algo.stop()
 
 
-def _learn(algo: Any, config: TrainConfig, run_dir: Path
-           ) -> tuple[Any, list[tuple[int, EvaluationResult]], int]:
+def _learn(algo: Any, config: TrainConfig, folder: RunFolder) -> tuple[Any, Evaluator, int]:
     eval_env: EngagementEnv = parallel_env(**config.env_kwargs())
     equilibrium = summarize_equilibrium(eval_env.game, config.equilibrium_seed)
     policy = rllib_policy(algo, _module_ids(config),
                           eval_env.action_space(eval_env.possible_agents[0]))
-    logger = tensorboard_logger(run_dir)
-    history: list[tuple[int, EvaluationResult]] = []
+    logger = folder.logger()
+    evaluator = Evaluator(eval_env, equilibrium, config.eval_seed, logger)
+    history = evaluator.history
 
     def evaluate_at(steps: int) -> None:
-        evaluate_and_record(policy, eval_env, equilibrium, config.eval_seed, logger, steps,
-                            history)
+        evaluator(policy, steps)
 
     steps = 0
     evaluate_at(steps)
@@ -226,6 +233,6 @@ def _learn(algo: Any, config: TrainConfig, run_dir: Path
         else:
             logger.dump(steps)
     bar.close()
-    algo.save_to_path(str((run_dir / "rllib").resolve()))
+    algo.save_to_path(str((folder.path / "rllib").resolve()))
     logger.close()
-    return algo, history, steps
+    return algo, evaluator, steps

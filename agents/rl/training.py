@@ -1,25 +1,15 @@
 """One training run from a ``TrainConfig``: build, train, evaluate, save (``recgym train``).
 
-The run directory ``<logdir>/<run name>`` receives
-
-* ``config.json``: every setting;
-* TensorBoard event files: the ``eval/*`` tags of ``EquilibriumEvalCallback``
-  with SB3's logs (independent SAC/TD3: the population's in the run directory,
-  each model's SB3 logs in ``producer_i/``) or RLlib's (``agents.rl.rllib``);
-* ``model.zip`` (shared, and independent PPO: ``independent_model``),
-  ``producer_i.zip`` (independent SAC/TD3: ``IndependentLearners``) or ``rllib/``
-  (RLlib's checkpoint);
-* ``evaluation.json``: the final evaluation at the top level (``nash_conv`` and
-  ``producer_utilities`` per user, ``nash_conv_relative`` as a fraction of the
-  total producer utility, ``tv_to_equilibrium``, ``user_welfare``, the profile,
-  the equilibrium's figures as ``equilibrium_*``; ``EvaluationResult.to_dict``),
-  ``agent_steps``, ``seconds`` and ``history``, every evaluation with its
-  agent-step count.
+Both backends write the run directory ``<logdir>/<run name>`` through
+``agents.monitoring.RunFolder`` (its layout is documented there, once, and
+``agents.monitoring.load_run`` reads it back): ``config.json`` first, the TensorBoard
+events of ``agents.rl.callbacks.Evaluator`` (one evaluation routine for both
+backends) with the library's own logs, the model(s) and ``evaluation.json`` last
+(``evaluation_record``).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +19,9 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 
+from agents.monitoring import RunFolder, tensorboard_logger
 from agents.progress import ProgressCallback
-from agents.rl.callbacks import EquilibriumEvalCallback
+from agents.rl.callbacks import EquilibriumEvalCallback, Evaluator
 from agents.rl.config import TrainConfig
 from agents.rl.evaluation import EvaluationResult
 from agents.rl.independent import IndependentLearners
@@ -39,7 +30,8 @@ from agents.rl.shared import shared_model
 from recgym._validation import check_folder
 from recgym.environment import EngagementEnv, parallel_env
 
-__all__ = ["TrainResult", "build", "check_start", "format_summary", "train"]
+__all__ = ["TrainResult", "build", "check_start", "evaluation_record", "format_summary",
+           "train"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +52,8 @@ class TrainResult:
         Wall-clock time of training (evaluations included).
     agent_steps : int
         Agent-steps actually taken (PPO rounds up to whole rollouts).
+    eval_seconds, eval_cpu_seconds : float
+        Wall-clock and CPU time (of this process) spent in the evaluations.
     """
 
     config: TrainConfig
@@ -69,6 +63,8 @@ class TrainResult:
     history: list[tuple[int, EvaluationResult]]
     seconds: float
     agent_steps: int
+    eval_seconds: float = 0.0
+    eval_cpu_seconds: float = 0.0
 
 
 def make_envs(config: TrainConfig) -> tuple[list[EngagementEnv], EngagementEnv]:
@@ -77,19 +73,27 @@ def make_envs(config: TrainConfig) -> tuple[list[EngagementEnv], EngagementEnv]:
     return [parallel_env(**kwargs) for _ in range(config.n_envs)], parallel_env(**kwargs)
 
 
-def build(config: TrainConfig, run_dir: Path | None
+def build(config: TrainConfig, run_dir: Path | RunFolder | None
           ) -> tuple[BaseAlgorithm | IndependentLearners, EquilibriumEvalCallback]:
-    """The SB3 learner (shared model or population) and its evaluation callback."""
+    """The SB3 learner (shared model or population) and its evaluation callback; with a
+    run folder (or its path) the learner logs there."""
     envs, eval_env = make_envs(config)
-    common: dict[str, Any] = {"algo": config.algo, "seed": config.seed, "logdir": run_dir,
+    folder = run_dir.path if isinstance(run_dir, RunFolder) else run_dir
+    common: dict[str, Any] = {"algo": config.algo, "seed": config.seed,
                               "device": config.device, "torch_threads": config.torch_threads,
                               **config.algo_kwargs()}
-    if config.mode == "shared":
-        learner: BaseAlgorithm | IndependentLearners = shared_model(envs, **common)
-    elif config.algo == "ppo":
-        learner = independent_model(envs, **common)
+    if config.mode == "independent" and config.algo != "ppo":
+        # One SB3 model per producer: the population's events in the folder, model i's
+        # in producer_i/ (agents.monitoring.tensorboard_logger, as RunFolder.logger).
+        learner: BaseAlgorithm | IndependentLearners = IndependentLearners(
+            envs, logdir=folder, **common)
     else:
-        learner = IndependentLearners(envs, **common)
+        learner = (shared_model if config.mode == "shared" else independent_model)(envs,
+                                                                                 **common)
+        if isinstance(run_dir, RunFolder):
+            learner.set_logger(run_dir.logger())
+        elif run_dir is not None:
+            learner.set_logger(tensorboard_logger(Path(run_dir)))
     callback = EquilibriumEvalCallback(eval_env, config.eval_freq,
                                        equilibrium_seed=config.equilibrium_seed,
                                        eval_seed=config.eval_seed)
@@ -116,18 +120,19 @@ def train(config: TrainConfig, run_dir: str | Path | None = None) -> TrainResult
     check_start(config, run_dir)
     torch.set_num_threads(config.torch_threads)
     run_dir = Path(run_dir) if run_dir is not None else Path(config.logdir) / config.run_name()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    folder = RunFolder(run_dir, config, "train")
     start = time.perf_counter()
     if config.backend == "rllib":
         from agents.rl.rllib import train_rllib
 
-        learner, history, agent_steps = train_rllib(config, run_dir)
+        learner, evaluator, agent_steps = train_rllib(config, folder)
     else:
-        learner, history, agent_steps = _train_sb3(config, run_dir)
+        learner, evaluator, agent_steps = _train_sb3(config, folder)
+    history = list(evaluator.history)
     result = TrainResult(config, run_dir, learner, history[-1][1], history,
-                         time.perf_counter() - start, agent_steps)
-    _write_evaluations(result)
+                         time.perf_counter() - start, agent_steps, evaluator.seconds,
+                         evaluator.cpu_seconds)
+    folder.write_evaluation(evaluation_record(result))
     return result
 
 
@@ -159,32 +164,33 @@ def check_start(config: TrainConfig, run_dir: str | Path | None = None) -> None:
         check_rllib(config)
 
 
-def _train_sb3(config: TrainConfig, run_dir: Path
-               ) -> tuple[BaseAlgorithm | IndependentLearners,
-                          list[tuple[int, EvaluationResult]], int]:
-    """Train with Stable-Baselines3 and save the model(s) in ``run_dir``."""
-    learner, callback = build(config, run_dir)
+def _train_sb3(config: TrainConfig, folder: RunFolder
+               ) -> tuple[BaseAlgorithm | IndependentLearners, Evaluator, int]:
+    """Train with Stable-Baselines3 and save the model(s) in the run folder."""
+    learner, callback = build(config, folder)
     progress = [ProgressCallback()] if config.progress else []
     learner.learn(config.steps, callback=CallbackList([*progress, callback]))
     if isinstance(learner, IndependentLearners):
-        learner.save(run_dir)
+        learner.save(folder.path)
         learner.close()
     else:
-        learner.save(run_dir / "model.zip")
+        learner.save(folder.path / "model.zip")
         learner.logger.close()
         learner.get_env().close()
-    return learner, list(callback.history), int(learner.num_timesteps)
+    assert callback.evaluator is not None  # set when training started
+    return learner, callback.evaluator, int(learner.num_timesteps)
 
 
-def _write_evaluations(result: TrainResult) -> None:
-    data = {**result.evaluation.to_dict(), "agent_steps": result.agent_steps,
-            "seconds": result.seconds,
+def evaluation_record(result: TrainResult) -> dict[str, Any]:
+    """What ``evaluation.json`` holds (``agents.monitoring``): the final evaluation's
+    figures, ``agent_steps``, ``seconds``, ``eval_seconds`` and the ``history``."""
+    return {**result.evaluation.to_dict(), "agent_steps": result.agent_steps,
+            "seconds": result.seconds, "eval_seconds": result.eval_seconds,
             "history": [{"agent_steps": steps, "nash_conv": ev.nash_conv,
                          "nash_conv_relative": ev.nash_conv_relative,
                          "tv_to_equilibrium": ev.tv_to_equilibrium,
                          "producer_utility_mean": ev.producer_utility_mean,
                          "user_welfare": ev.user_welfare} for steps, ev in result.history]}
-    (result.run_dir / "evaluation.json").write_text(json.dumps(data, indent=2) + "\n")
 
 
 def format_summary(result: TrainResult) -> str:
