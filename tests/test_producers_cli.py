@@ -98,3 +98,24 @@ def test_information_with_cost_matches_the_library(capsys, tmp_path):
     end = best_response_dynamics(game, np.random.RandomState(1))
     full = frame[frame["setting"] == "full"].iloc[0]
     assert np.isclose(full["user_welfare"], game.utilities(end.profile).user.mean())
+
+
+def test_train_takes_the_producers_options(capsys, tmp_path):
+    code, out, _ = run(["train", "--steps", "2000", "--n-producers", "3", "--dim", "3",
+                        "--n-users", "100", "--n-envs", "2", "--eval-freq", "1000",
+                        "--skill", "1", "0.7", "0.5", "--cost", "0.05", "--cost-exponent",
+                        "2", "--logdir", str(tmp_path / "a"), "--no-progress"], capsys)
+    assert code == 0
+    (folder,) = (tmp_path / "a").iterdir()
+    config = json.loads((folder / "config.json").read_text())
+    assert config["skill"] == [1, 0.7, 0.5] and config["cost"] == [0.05]
+    code, out, _ = run(["train", "--steps", "2000", "--n-producers", "3", "--dim", "3",
+                        "--n-users", "100", "--n-envs", "2", "--eval-freq", "1000",
+                        "--producer-behavior", "hedge:rate=30", "--logdir",
+                        str(tmp_path / "b"), "--no-progress"], capsys)
+    assert code == 0
+    (folder,) = (tmp_path / "b").iterdir()
+    assert json.loads((folder / "config.json").read_text())["producer_behavior"] == \
+        "hedge:rate=30"
+    code, _, err = run(["train", "--cost", "-1"], capsys)
+    assert code == 2 and err.strip().splitlines()[-1].startswith("recgym train: error: --cost")

@@ -14,6 +14,7 @@ from typing import Any
 
 from recgym._validation import check_choice, check_float, check_ints
 from recgym.environment import ACTION_TYPES
+from recgym.experiments.config import ProducerOptions
 from recgym.options import MAX_SEED, option, rule_from_flags
 from recgym.rules import RULES, ServingRule
 
@@ -65,7 +66,7 @@ def check_mode(mode: object, name: str = "mode") -> str:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ProducerOptions):
     """One training run of RL producers, evaluated against the exact equilibrium."""
 
     backend: str = option("sb3", "Training library: sb3 (Stable-Baselines3, in this process) or "
@@ -167,6 +168,7 @@ class TrainConfig:
         if self.learning_rate is not None:
             check_float("--learning-rate", self.learning_rate, 0.0, low_open=True)
         check_float("--gamma", self.gamma, 0.0, 1.0)
+        self.check_producers(self.n_producers)  # --skill, --cost, --producer-behavior
 
     @property
     def rollout_agent_steps(self) -> int:
@@ -185,7 +187,7 @@ class TrainConfig:
         return {"rule": self.make_rule(), "n_producers": self.n_producers, "dim": self.dim,
                 "n_users": self.n_users, "users_seed": self.users_seed, "horizon": self.horizon,
                 "reward": "engagement", "reward_scale": "mean", "agent_ids": True,
-                "action_type": self.action_type}
+                "action_type": self.action_type, **self.traits()}
 
     def algo_kwargs(self) -> dict[str, Any]:
         """Constructor overrides for the SB3 models (``agents.rl.algorithms.make_model``)."""

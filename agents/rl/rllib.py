@@ -206,7 +206,8 @@ def train_rllib(config: TrainConfig, folder: RunFolder | str | Path
 
 def _learn(algo: Any, config: TrainConfig, folder: RunFolder) -> tuple[Any, Evaluator, int]:
     eval_env: EngagementEnv = parallel_env(**config.env_kwargs())
-    equilibrium = summarize_equilibrium(eval_env.game, config.equilibrium_seed)
+    equilibrium = summarize_equilibrium(eval_env.game, config.equilibrium_seed,
+                                        behavior=config.producer_behavior)
     policy = rllib_policy(algo, _module_ids(config),
                           eval_env.action_space(eval_env.possible_agents[0]))
     logger = folder.logger()

@@ -29,6 +29,7 @@ from agents.rl.per_producer import independent_model
 from agents.rl.shared import shared_model
 from recgym._validation import check_folder
 from recgym.environment import EngagementEnv, parallel_env
+from recgym.solvers import summarize_equilibrium
 
 __all__ = ["TrainResult", "build", "check_start", "evaluation_record", "format_summary",
            "train"]
@@ -94,7 +95,10 @@ def build(config: TrainConfig, run_dir: Path | RunFolder | None
             learner.set_logger(run_dir.logger())
         elif run_dir is not None:
             learner.set_logger(tensorboard_logger(Path(run_dir)))
-    callback = EquilibriumEvalCallback(eval_env, config.eval_freq,
+    # the reference producers: the paper's dynamics, or --producer-behavior's
+    reference = summarize_equilibrium(eval_env.game, config.equilibrium_seed,
+                                      behavior=config.producer_behavior)
+    callback = EquilibriumEvalCallback(eval_env, config.eval_freq, equilibrium=reference,
                                        equilibrium_seed=config.equilibrium_seed,
                                        eval_seed=config.eval_seed)
     return learner, callback
