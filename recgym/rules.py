@@ -295,7 +295,9 @@ class WeightRule(ServingRule):
 
     def vertex_view(self, users: np.ndarray, vertices: np.ndarray) -> VertexView | None:
         ratings = _vertex_ratings(users, vertices)  # (V, K)
-        return self._view(ratings, ratings, self.shift_of(users))
+        # each user's top rating over the vertices (the users' largest entry where they are
+        # the basis vectors), reduced over the contiguous (V, K) rows
+        return self._view(ratings, ratings, self.shift_of(ratings.T))
 
     def scored_vertex_view(self, ratings: np.ndarray, scores: np.ndarray) -> VertexView | None:
         return self._view(np.ascontiguousarray(ratings.T), np.ascontiguousarray(scores.T),
@@ -435,8 +437,10 @@ class Softmax(WeightRule):
         return ratings.max(axis=1)
 
     def weights(self, ratings: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        scaled = np.subtract(ratings, shift)  # one new array, then in place
         with np.errstate(over="ignore"):  # (r - max) / T may be -inf: weight 0, the limit
-            return np.exp((ratings - shift) / self.temperature)
+            scaled /= self.temperature
+            return np.exp(scaled, out=scaled)
 
     def welfare_without_each(self, ratings: np.ndarray) -> np.ndarray:
         # As for every weight rule, in the log domain: exp(r / T) overflows at small T.

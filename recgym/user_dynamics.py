@@ -64,8 +64,11 @@ def _rescaled(directions: np.ndarray, norms: np.ndarray, fallback: np.ndarray) -
     """Rows of ``directions`` ``(K, d)`` rescaled to L1 norms ``norms`` ``(K,)``; rows with
     zero mass are ``fallback``'s."""
     mass = directions.sum(axis=1)
-    safe = np.where(mass > 0, mass, 1.0)
-    return np.where((mass > 0)[:, None], directions * (norms / safe)[:, None], fallback)
+    positive = mass > 0
+    if positive.all():  # the common case: one pass, no masking
+        return directions * (norms / mass)[:, None]
+    safe = np.where(positive, mass, 1.0)
+    return np.where(positive[:, None], directions * (norms / safe)[:, None], fallback)
 
 
 @USER_DYNAMICS.register
@@ -94,7 +97,9 @@ class Exposure(UserDynamics):
     def update(self, users: np.ndarray, serving: Serving) -> np.ndarray:
         norms = users.sum(axis=1)
         toward = _rescaled(serving.consumed, norms, users)  # ||c_k||_1 m_k / ||m_k||_1
-        return (1.0 - self.rate) * users + self.rate * toward
+        toward *= self.rate  # a new array: (1 - b) c_k + b toward_k without temporaries
+        toward += (1.0 - self.rate) * users
+        return toward
 
 
 @USER_DYNAMICS.register
