@@ -20,6 +20,7 @@ import argparse
 import recgym
 from agents.progress import ProgressCallback
 from agents.rl import EquilibriumEvalCallback, evaluate, independent_model, shared_model
+from agents.rl.config import DEFAULT_N_ENVS
 
 
 def main() -> None:
@@ -31,9 +32,10 @@ def main() -> None:
 
     settings = dict(n_producers=5, dim=5, n_users=1000, rule="softmax", temperature=1.0,
                     horizon=16)
+    copies = DEFAULT_N_ENVS  # recgym train's default: an update every 320 agent-steps
 
     # (a) One shared policy for every producer, embeddings as actions.
-    model = shared_model([recgym.parallel_env(**settings) for _ in range(32)], algo="ppo",
+    model = shared_model([recgym.parallel_env(**settings) for _ in range(copies)], algo="ppo",
                          seed=args.seed, logdir=f"{args.logdir}/shared")
     eval_env = recgym.parallel_env(**settings)
     model.learn(args.steps, callback=[ProgressCallback(), EquilibriumEvalCallback(eval_env,
@@ -42,7 +44,7 @@ def main() -> None:
 
     # (b) A network per producer, trained at once; each producer picks a feature.
     vertex = dict(settings, action_type="vertex")
-    learners = independent_model([recgym.parallel_env(**vertex) for _ in range(32)],
+    learners = independent_model([recgym.parallel_env(**vertex) for _ in range(copies)],
                                  seed=args.seed, logdir=f"{args.logdir}/independent")
     eval_env = recgym.parallel_env(**vertex)
     learners.learn(args.steps, callback=[ProgressCallback(), EquilibriumEvalCallback(eval_env,
