@@ -26,7 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.best_response import BestResponse
-from recgym.behaviors import BEHAVIOR_STREAM, Behavior, Hedge, Quantal, make_behavior
+from recgym.behaviors import (
+    BEHAVIOR_STREAM,
+    Behavior,
+    Hedge,
+    Quantal,
+    make_behavior,
+    mixed_strategies,
+)
 from recgym.environment import unwrap
 from recgym.solvers import VertexTable
 
@@ -135,7 +142,8 @@ class BehaviorProducers:
             for agent, value in reward.items():
                 rewards[t, base.agent_index(agent)] = value
             profiles[t] = base.profile
-            mixed_sum += self._mixed() if isinstance(self.behavior, Hedge) else base.profile
+            mixed_sum += mixed_strategies(self.log_weights) if isinstance(self.behavior, Hedge) \
+                else base.profile
         average_regret = regret.max(axis=1) / steps if isinstance(self.behavior, Hedge) \
             else None
         return BehaviorRun(rewards, profiles, mixed_sum / steps, average_regret)
@@ -163,16 +171,9 @@ class BehaviorProducers:
 
     def _hedge(self, directions: np.ndarray) -> np.ndarray:
         self.round += 1
-        self.log_weights += self.behavior.rate / np.sqrt(self.round) * \
-            self._all_values(directions)
-        mixed = self._mixed()
-        cumulative = np.cumsum(mixed, axis=1)
-        draws = self.rng.random(len(mixed))[:, None]
-        return np.minimum((cumulative < draws).sum(axis=1), self.base.dim - 1)
-
-    def _mixed(self) -> np.ndarray:
-        shifted = np.exp(self.log_weights - self.log_weights.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        mixed = self.behavior.update(self.log_weights, self._all_values(directions),
+                                     self.round)
+        return self.behavior.draw(mixed, self.rng)
 
     def _repeat(self) -> dict[str, object]:
         """Every producer's current content, as an action."""

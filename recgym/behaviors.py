@@ -34,7 +34,7 @@ import numpy as np
 from recgym.registry import Declared, Param, Registry
 
 __all__ = ["BEHAVIORS", "BEHAVIOR_STREAM", "Behavior", "BestResponse", "Hedge", "Quantal",
-           "make_behavior"]
+           "make_behavior", "mixed_strategies"]
 
 #: Tag of the behaviours' own random stream (``SeedSequence([BEHAVIOR_STREAM, seed])``).
 BEHAVIOR_STREAM = 0xC4EA7
@@ -101,6 +101,26 @@ class Hedge(Behavior):
               doc="h: learning rate on payoffs per user"),)
     random: ClassVar[bool] = True
     rate: float = 0.1
+
+    def update(self, log_weights: np.ndarray, values: np.ndarray, round_: int) -> np.ndarray:
+        """Round ``round_``'s update (in place) of the log-weights ``(n, V)`` with the payoffs
+        per user ``(n, V)``, at the anytime rate ``h / sqrt(t)``; returns the mixed strategies
+        ``(n, V)`` the weights now give."""
+        log_weights += self.rate / np.sqrt(round_) * values
+        return mixed_strategies(log_weights)
+
+    @staticmethod
+    def draw(mixed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One vertex per row of ``mixed`` ``(n, V)`` (one uniform per row, in order)."""
+        cumulative = np.cumsum(mixed, axis=1)
+        return np.minimum((cumulative < rng.random(len(mixed))[:, None]).sum(axis=1),
+                          mixed.shape[1] - 1)
+
+
+def mixed_strategies(log_weights: np.ndarray) -> np.ndarray:
+    """The normalised weights ``(n, V)`` of log-weights ``(n, V)`` (shifted, no overflow)."""
+    shifted = np.exp(log_weights - log_weights.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def make_behavior(spec: str | Behavior) -> Behavior:

@@ -268,12 +268,8 @@ def _hedge(game: EngagementGame, hedge: Hedge, start: np.ndarray, rounds: int,
         vertex_total += values
         realised += values[np.arange(n), directions]
         by_round[round_ - 1] = ((vertex_total.max(axis=1) - realised) / round_).max()
-        log_weights += hedge.rate / np.sqrt(round_) * values  # anytime rate h / sqrt(t)
-        shifted = np.exp(log_weights - log_weights.max(axis=1, keepdims=True))
-        mixed = shifted / shifted.sum(axis=1, keepdims=True)
-        cumulative = np.cumsum(mixed, axis=1)
-        directions = np.minimum((cumulative < stream.random(n)[:, None]).sum(axis=1),
-                                n_vertices - 1)
+        mixed = hedge.update(log_weights, values, round_)  # anytime rate h / sqrt(t)
+        directions = hedge.draw(mixed, stream)
     regret = (vertex_total.max(axis=1) - realised) / rounds
     average = played_sum / rounds
     last = directions
