@@ -11,6 +11,10 @@ distribution over features (``counts / n``) next to the users'
 
 from __future__ import annotations
 
+import sys
+
+from tqdm import tqdm
+
 from recgym.datasets import load_users
 from recgym.experiments.config import EquilibriumConfig
 from recgym.game import EngagementGame
@@ -30,8 +34,12 @@ def run_equilibrium(config: EquilibriumConfig) -> EquilibriumSummary:
     users = load_users(config.dataset, config.dim, config.embedding_seed, path=config.data_path)
     game = EngagementGame(users, config.n_producers, config.make_rule(), payoff=config.payoff,
                           **config.traits())
-    return summarize_equilibrium(game, config.seed, config.max_iter,
-                                 behavior=config.producer_behavior)
+    # a bar on stderr once the run takes over a second (large data, a cost of effort)
+    with tqdm(desc="dynamics", unit="event", delay=1.0, file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        return summarize_equilibrium(game, config.seed, config.max_iter,
+                                     behavior=config.producer_behavior,
+                                     callback=lambda event, directions: bar.update())
 
 
 def format_report(summary: EquilibriumSummary, config: EquilibriumConfig) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from recgym import metrics
 from recgym.game import EngagementGame, Utilities
 from recgym.solvers.best_response import SEARCH_SETS, ExactSolver, NashConvResult
-from recgym.solvers.dynamics import DynamicsResult, best_response_dynamics
+from recgym.solvers.dynamics import DynamicsResult, EventCallback, best_response_dynamics
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ class EquilibriumSummary:
 
 def summarize_equilibrium(game: EngagementGame, seed: int | np.random.RandomState = 0,
                           max_iter: int = 500, solver: ExactSolver | None = None,
-                          behavior: str = "best_response") -> EquilibriumSummary:
+                          behavior: str = "best_response",
+                          callback: EventCallback | None = None) -> EquilibriumSummary:
     """Run the paper's dynamics on ``game`` and evaluate the end point.
 
     Parameters
@@ -113,9 +114,11 @@ def summarize_equilibrium(game: EngagementGame, seed: int | np.random.RandomStat
     behavior : str
         The producers' behaviour (``recgym.behaviors``); for ``hedge`` the time-averaged
         play is evaluated.
+    callback : callable(event, directions), optional
+        Called after every move or exit of the dynamics (``best_response_dynamics``).
     """
     solver = ExactSolver(game) if solver is None else solver
-    result = best_response_dynamics(game, seed, max_iter, behavior=behavior)
+    result = best_response_dynamics(game, seed, max_iter, callback=callback, behavior=behavior)
     profile = result.profile if result.average_profile is None else result.average_profile
     nash_conv = {over: solver.nash_conv(profile, over, result.active)
                  for over in reversed(SEARCH_SETS)}
