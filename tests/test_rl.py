@@ -641,7 +641,6 @@ def test_new_train_options_are_checked(tmp_path, capsys):
             ({"algo": "sac", "action_type": "vertex"}, "--algo sac needs --action-type box"),
             ({"backend": "ray"}, "--backend must be one of sb3, rllib"),
             ({"backend": "rllib", "algo": "td3"}, "--backend rllib trains --algo ppo only"),
-            ({"backend": "rllib", "box_policy": "mixture"}, "mixture is for --backend sb3"),
             ({"box_policy": "beta"}, "--box-policy must be one of mixture, gaussian"),
             ({"ray_address": "127.0.0.1:1"}, "--ray-address and --env-runners are for "
                                              "--backend rllib only"),
@@ -649,7 +648,7 @@ def test_new_train_options_are_checked(tmp_path, capsys):
         with pytest.raises(ValueError, match=message):
             TrainConfig(**kwargs)
     assert TrainConfig().box_policy == "mixture"
-    assert TrainConfig(backend="rllib").box_policy == "gaussian"
+    assert TrainConfig(backend="rllib").box_policy == "mixture"
     # An unreachable cluster (and, without RLlib, the missing extra) is a usage error, and
     # nothing is written.
     with pytest.raises(SystemExit) as exit_info:

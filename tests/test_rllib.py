@@ -11,6 +11,7 @@ checkpoint and the modules of each mode.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -102,3 +103,77 @@ def test_rllib_training_evaluates_logs_and_saves(tmp_path, mode, action_type):
         weights = [next(iter(restored.get_module(a).state_dict().values())) for a in agents]
         assert not torch.equal(weights[0], weights[1])
     restored.stop()
+
+
+def test_rllib_vertex_mixture_is_sb3s_mixture():
+    """RLlib's mixture distribution gives SB3's log-probabilities and modes on the same
+    outputs, and a fresh module starts on the vertices of the action box with SB3's
+    standard deviation, once RLlib's env runners rescale from [-1, 1]."""
+    from gymnasium import spaces
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.utils.spaces.space_utils import unsquash_action
+
+    from agents.rl import VertexMixtureDistribution as SB3Mixture
+    from agents.rl.algorithms import PPO_LOG_STD_INIT
+    from agents.rl.rllib import ppo_config
+    from agents.rl.rllib_mixture import VertexMixtureDistribution, VertexMixturePPOModule
+
+    d = 3
+    torch.manual_seed(0)
+    logits = torch.randn(16, d + d * d + d)
+    rllib = VertexMixtureDistribution.from_logits(logits)
+    sb3 = SB3Mixture(d).proba_distribution(logits[:, :d + d * d], logits[:, d + d * d:])
+    actions = rllib.sample()
+    assert actions.shape == (16, d)
+    torch.testing.assert_close(rllib.logp(actions), sb3.log_prob(actions))
+    torch.testing.assert_close(rllib.to_deterministic().sample(), sb3.mode())
+    assert VertexMixtureDistribution.required_input_dim(spaces.Box(0, 1, (d,))) == 15
+    with pytest.raises(ValueError, match="d\\^2 \\+ 2d outputs"):
+        VertexMixtureDistribution.from_logits(torch.zeros(2, 14))
+
+    config = TrainConfig(**SMALL, mode="shared", action_type="box")
+    spec = ppo_config(config).rl_module_spec.rl_module_specs["shared"]
+    env = recgym.parallel_env(**config.env_kwargs())
+    space = env.action_space("producer_0")
+    module = dataclasses.replace(spec, observation_space=env.observation_space("producer_0"),
+                                 action_space=space).build()
+    assert isinstance(module, VertexMixturePPOModule)
+    head = [m for m in module.pi.modules() if isinstance(m, torch.nn.Linear)][-1]
+    start = VertexMixtureDistribution.from_logits(head.bias.detach()[None])
+    np.testing.assert_allclose((start.mixture.means[0].numpy() + 1.0) / 2.0, np.eye(d))
+    np.testing.assert_allclose(start.mixture.log_weights.exp(), 1.0 / d, rtol=1e-6)
+    obs = torch.as_tensor(np.stack([env.reset(seed=0)[0][a] for a in env.possible_agents]))
+    played = VertexMixtureDistribution.from_logits(
+        module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS])
+    np.testing.assert_allclose(played.mixture.log_std.exp().detach() / 2.0,
+                               np.exp(PPO_LOG_STD_INIT), rtol=1e-6)
+    box = np.stack([unsquash_action(a, space)
+                    for a in played.to_deterministic().sample().detach().numpy()])
+    assert box.shape == (3, d) and np.all((box >= 0) & (box <= 1))
+
+
+def test_advantages_are_standardised_over_the_real_rows_only():
+    """RLlib 2.60 standardises advantages over its phantom bootstrap rows too; the learner
+    restandardises over the loss mask, which equals standardising the raw advantages
+    over the real rows, and sits right after RLlib's GAE in the learner pipeline."""
+    from agents.rl.rllib import ppo_config
+    from agents.rl.rllib_learner import standardize
+
+    advantages = torch.tensor([0.001, 0.003, -0.002, -0.2, 0.004, -0.2])
+    real = torch.tensor([True, True, True, False, True, False])
+    expected = (advantages[real] - advantages[real].mean()) / advantages[real].std(
+        unbiased=False)
+    torch.testing.assert_close(standardize(advantages, real)[real], expected)
+    rllib_standardised = (advantages - advantages.mean()) / advantages.std()
+    assert rllib_standardised[real].min() > 0.5  # every real action looks good
+    torch.testing.assert_close(standardize(rllib_standardised, real)[real], expected)
+    torch.testing.assert_close(standardize(torch.ones(3), torch.ones(3, dtype=bool)),
+                               torch.zeros(3))
+
+    algo = ppo_config(TrainConfig(**SMALL, mode="shared", action_type="vertex")).build_algo()
+    try:
+        pipeline = algo.learner_group._learner._learner_connector
+        names = [type(piece).__name__ for piece in pipeline.connectors]
+        assert names[names.index("GeneralAdvantageEstimation") + 1] == "MaskedAdvantages"
+    finally:
+        algo.stop()

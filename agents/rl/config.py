@@ -83,11 +83,10 @@ class TrainConfig(ProducerOptions):
     action_type: str = option("box", "What a producer posts: box (an embedding in [0, 1]^d, "
                               "projected onto the strategy set) or vertex (a feature index j: "
                               "the basis vector e_j; ppo only).")
-    box_policy: str | None = option(None, "PPO's policy for box actions: mixture (one "
-                                    "Gaussian per feature, mixed by learned weights, so "
-                                    "producers can jump between features; sb3 only) or "
-                                    "gaussian (a diagonal Gaussian). Default: mixture with "
-                                    "sb3, gaussian with rllib.")
+    box_policy: str = option("mixture", "PPO's policy for box actions: mixture (one "
+                             "Gaussian per feature, mixed by learned weights, so producers "
+                             "can jump between features) or gaussian (a diagonal Gaussian), "
+                             "with either backend.")
     n_producers: int = option(5, "Number of producers n.")
     dim: int = option(5, "Embedding dimension d.")
     n_users: int = option(1000, "Number of synthetic uniform users K.")
@@ -131,13 +130,7 @@ class TrainConfig(ProducerOptions):
         object.__setattr__(self, "mode", check_mode(self.mode, "--mode"))
         check_choice("--backend", self.backend, BACKENDS)
         check_choice("--action-type", self.action_type, ACTION_TYPES)
-        if self.box_policy is None:
-            object.__setattr__(self, "box_policy", "mixture" if self.backend == "sb3"
-                               else "gaussian")
         check_choice("--box-policy", self.box_policy, BOX_POLICIES)
-        if self.backend == "rllib" and self.box_policy == "mixture":
-            raise ValueError("--box-policy mixture is for --backend sb3; RLlib's PPO uses "
-                             "--box-policy gaussian (or --action-type vertex)")
         if self.action_type == "vertex" and self.algo != "ppo":
             raise ValueError(f"--algo {self.algo} needs --action-type box (its policies are "
                              f"continuous); --action-type vertex works with --algo ppo")

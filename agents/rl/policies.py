@@ -34,7 +34,6 @@ uses the sampled ``-log pi``), which matters only with ``ent_coef > 0``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -42,14 +41,14 @@ from stable_baselines3.common.distributions import DiagGaussianDistribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
-__all__ = ["VertexMixtureDistribution", "VertexMixturePolicy"]
+from agents.rl.mixture import VertexMixture, init_mixture_head, mixture_outputs
 
-LOG_2PI = math.log(2.0 * math.pi)
+__all__ = ["VertexMixtureDistribution", "VertexMixturePolicy"]
 
 
 class VertexMixtureDistribution(DiagGaussianDistribution):
     """``d``-component Gaussian mixture over ``Box`` actions of dimension ``d`` (module
-    docstring).
+    docstring; the mathematics: ``agents.rl.mixture.VertexMixture``).
 
     The action net outputs ``d`` logits followed by the ``d x d`` component means
     (row ``j`` is component ``j``); it subclasses SB3's diagonal Gaussian only so
@@ -62,10 +61,8 @@ class VertexMixtureDistribution(DiagGaussianDistribution):
         """Linear layer ``latent -> d + d^2`` (logits, means), means starting at ``e_j``;
         ``log_std`` ``(d,)`` at ``log_std_init``."""
         d = self.action_dim
-        action_net = nn.Linear(latent_dim, d + d * d)
-        with torch.no_grad():
-            action_net.bias.zero_()
-            action_net.bias[d:] = torch.eye(d).reshape(-1)
+        action_net = nn.Linear(latent_dim, mixture_outputs(d))
+        init_mixture_head(action_net, d)
         log_std = nn.Parameter(torch.full((d,), float(log_std_init)), requires_grad=True)
         return action_net, log_std
 
@@ -73,18 +70,12 @@ class VertexMixtureDistribution(DiagGaussianDistribution):
                            ) -> VertexMixtureDistribution:
         """``mean_actions`` ``(batch, d + d^2)`` from the action net; ``log_std`` ``(d,)``,
         or ``(batch, d)`` for one per row (``agents.rl.per_producer``)."""
-        d = self.action_dim
-        self.log_weights = torch.log_softmax(mean_actions[:, :d], dim=-1)  # (batch, d)
-        self.means = mean_actions[:, d:].reshape(-1, d, d)  # (batch, component, d)
-        self.log_std = log_std.expand(mean_actions.shape[0], d)  # (batch, d)
+        self.mixture = VertexMixture(mean_actions, log_std)
         return self
 
     def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
         """``log pi(a)`` ``(batch,)`` of actions ``(batch, d)``."""
-        z = (actions.unsqueeze(1) - self.means) / self.log_std.exp().unsqueeze(1)
-        log_normal = (-0.5 * (z * z).sum(-1) - self.log_std.sum(-1, keepdim=True)
-                      - 0.5 * self.action_dim * LOG_2PI)  # (batch, component)
-        return torch.logsumexp(self.log_weights + log_normal, dim=-1)
+        return self.mixture.log_prob(actions)
 
     def entropy(self) -> None:
         """No closed form (module docstring)."""
@@ -92,14 +83,11 @@ class VertexMixtureDistribution(DiagGaussianDistribution):
 
     def sample(self) -> torch.Tensor:
         """One action per row ``(batch, d)``: a component by weight, then its Gaussian."""
-        component = torch.multinomial(self.log_weights.exp(), 1).squeeze(-1)
-        mean = self.means[torch.arange(self.means.shape[0]), component]
-        return mean + self.log_std.exp() * torch.randn_like(mean)
+        return self.mixture.sample()
 
     def mode(self) -> torch.Tensor:
         """The mean of the heaviest component ``(batch, d)``."""
-        heaviest = self.log_weights.argmax(dim=-1)
-        return self.means[torch.arange(self.means.shape[0]), heaviest]
+        return self.mixture.mode()
 
     def actions_from_params(self, mean_actions: torch.Tensor, log_std: torch.Tensor,
                             deterministic: bool = False) -> torch.Tensor:

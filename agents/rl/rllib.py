@@ -5,14 +5,19 @@ by RLlib's ParallelPettingZooEnv and registered as ``ENV_NAME``; producers map
 to one RLlib module ``"shared"`` (``--mode shared``; ids in the observations) or
 each to its own module named after it (``--mode independent``). PPO's settings
 follow ``agents.rl.algorithms``: rollouts of ``PPO_N_STEPS`` steps of each of
-``--n-envs`` copies per environment runner (counted in agent-steps), used whole
-for ``PPO_N_EPOCHS`` epochs, learning rate ``PPO_LEARNING_RATE``, ``gamma`` from
+``--n-envs`` copies per environment runner (RLlib counts the fragment in
+agent-steps: ``PPO_N_STEPS x n`` of them per copy), used whole for
+``PPO_N_EPOCHS`` epochs, learning rate ``PPO_LEARNING_RATE``, ``gamma`` from
 ``--gamma``, MLPs of ``net_arch`` with separate value networks, the clipped
-objective without RLlib's extra KL penalty. Box actions use RLlib's diagonal
-Gaussian over ``[-1, 1]`` rescaled to the action box (RLlib's
-``normalize_actions``: the mean starts at the box's centre, as SB3's Gaussian does
-here); ``--action-type vertex`` a categorical policy. The vertex-mixture policy
-is SB3-only.
+objective without RLlib's extra KL penalty, and advantages standardised over the
+real timesteps only (``agents.rl.rllib_learner``: RLlib 2.60 also counts the
+phantom bootstrap rows, which on this game swamps the learning signal). Box
+actions use the vertex mixture (``--box-policy mixture``, the default:
+``agents.rl.rllib_mixture``, the same policy as SB3's) or RLlib's diagonal
+Gaussian (``--box-policy gaussian``), both over ``[-1, 1]`` rescaled to the
+action box (RLlib's ``normalize_actions``; the Gaussian's mean starts at the
+box's centre, as SB3's Gaussian does here); ``--action-type vertex`` a
+categorical policy.
 
 Ray: with ``--ray-address`` RLlib joins that cluster (checked first, as
 ``recgym reproduce --backend ray`` does), otherwise it joins the cluster named by
@@ -103,29 +108,45 @@ def ppo_config(config: TrainConfig) -> Any:
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
-    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
     from ray.tune.registry import register_env
+
+    from agents.rl.rllib_learner import MaskedAdvantagesPPOLearner
 
     register_env(ENV_NAME, make_env)
     modules = sorted(set(_module_ids(config)))
     space = parallel_env(**config.env_kwargs()).action_space("producer_0")
     model = DefaultModelConfig(fcnet_hiddens=net_arch(space), fcnet_activation="tanh",
                                vf_share_layers=False)
+    module = _module_spec(model, space, config.box_policy)
     batch = PPO_N_STEPS * config.n_envs * config.n_producers * max(config.env_runners, 1)
     return (
         PPOConfig()
         .environment(ENV_NAME, env_config=_env_config(config))
         .env_runners(num_env_runners=config.env_runners, num_envs_per_env_runner=config.n_envs,
-                     rollout_fragment_length=PPO_N_STEPS)
+                     rollout_fragment_length=PPO_N_STEPS * config.n_producers)
         .multi_agent(policies=set(modules), policy_mapping_fn=_policy_mapping(config.mode),
                      count_steps_by="agent_steps")
         .rl_module(rl_module_spec=MultiRLModuleSpec(
-            rl_module_specs={m: RLModuleSpec(model_config=model) for m in modules}))
+            rl_module_specs={m: module for m in modules}))
         .training(train_batch_size_per_learner=batch, minibatch_size=batch,
                   num_epochs=PPO_N_EPOCHS, gamma=config.gamma, use_kl_loss=False,
+                  learner_class=MaskedAdvantagesPPOLearner,
                   lr=config.learning_rate or PPO_LEARNING_RATE)
         .debugging(seed=config.seed)
     )
+
+
+def _module_spec(model: Any, space: spaces.Space, box_policy: str) -> Any:
+    """Every module's spec: RLlib's default PPO module, with the vertex mixture
+    (``agents.rl.rllib_mixture``) for Box actions under ``box_policy="mixture"``."""
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    if isinstance(space, spaces.Box) and box_policy == "mixture":
+        from agents.rl.rllib_mixture import VertexMixtureCatalog, VertexMixturePPOModule
+
+        return RLModuleSpec(module_class=VertexMixturePPOModule,
+                            catalog_class=VertexMixtureCatalog, model_config=model)
+    return RLModuleSpec(model_config=model)
 
 
 def _policy_mapping(mode: str) -> Callable[..., str]:
@@ -148,7 +169,8 @@ def rllib_policy(algo: Any, module_ids: list[str], action_space: spaces.Space
 
     ``policy(obs (n, obs_size))`` runs producer ``i``'s observation through module
     ``module_ids[i]`` and returns actions ``(n, d)`` in the action box (the
-    Gaussian's mean, rescaled as RLlib's env runners rescale samples) or feature
+    Gaussian's mean or the mixture's heaviest component's mean, rescaled as RLlib's
+    env runners rescale samples) or feature
     indices ``(n,)``.
     """
     from ray.rllib.utils.spaces.space_utils import unsquash_action
