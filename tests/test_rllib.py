@@ -56,9 +56,12 @@ def scalar_tags(folder) -> dict[str, list[float]]:
             for tag in accumulator.Tags()["scalars"]}
 
 
-@pytest.mark.parametrize(("mode", "action_type"), [("shared", "vertex"), ("independent", "box")])
-def test_rllib_training_evaluates_logs_and_saves(tmp_path, mode, action_type):
-    config = TrainConfig(**SMALL, mode=mode, action_type=action_type, logdir=str(tmp_path))
+@pytest.mark.parametrize(("mode", "action_type", "box_policy"),
+                         [("shared", "vertex", "mixture"), ("independent", "box", "mixture"),
+                          ("shared", "box", "gaussian")])
+def test_rllib_training_evaluates_logs_and_saves(tmp_path, mode, action_type, box_policy):
+    config = TrainConfig(**SMALL, mode=mode, action_type=action_type, box_policy=box_policy,
+                         logdir=str(tmp_path))
     result = train(config)
     steps = [s for s, _ in result.history]
     assert steps[0] == 0 and steps[-1] == result.agent_steps >= config.steps
@@ -77,7 +80,7 @@ def test_rllib_training_evaluates_logs_and_saves(tmp_path, mode, action_type):
     assert run.evaluation["eval_seconds"] == result.eval_seconds > 0
     assert [s for s, _ in run.scalars()["eval/nash_conv"]] == steps
     sb3 = load_run(train(TrainConfig(**{**SMALL, "backend": "sb3"}, mode=mode,
-                                     action_type=action_type,
+                                     action_type=action_type, box_policy=box_policy,
                                      logdir=str(tmp_path / "sb3"))).run_dir)
     assert sb3.backend == "sb3" and set(sb3.evaluation) == set(run.evaluation)
     assert set(sb3.history[0]) == set(run.history[0])
@@ -99,7 +102,10 @@ def test_rllib_training_evaluates_logs_and_saves(tmp_path, mode, action_type):
     np.testing.assert_allclose(again.profile, result.evaluation.profile, atol=1e-6)
     if action_type == "vertex":  # feature indices: producers post basis vectors
         np.testing.assert_array_equal(again.profile, np.eye(3)[again.profile.argmax(axis=1)])
-    else:  # one module per producer, trained apart
+    else:  # box actions: the vertex mixture unless the Gaussian was asked for
+        mixture = type(restored.get_module(modules[0])).__name__ == "VertexMixturePPOModule"
+        assert mixture == (box_policy == "mixture")
+    if mode == "independent":  # one module per producer, trained apart
         weights = [next(iter(restored.get_module(a).state_dict().values())) for a in agents]
         assert not torch.equal(weights[0], weights[1])
     restored.stop()

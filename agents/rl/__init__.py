@@ -12,7 +12,9 @@
   specialisation of the profile the deterministic policies play.
 * ``EquilibriumEvalCallback``: those figures in TensorBoard during training.
 * ``train(TrainConfig(...))``: the whole run behind ``recgym train``, with
-  Stable-Baselines3 or (``backend="rllib"``) Ray RLlib (``agents.rl.rllib``).
+  Stable-Baselines3 or (``backend="rllib"``) Ray RLlib (``agents.rl.rllib``, with
+  the same vertex mixture, ``agents.rl.rllib_mixture``, and advantages standardised
+  over real timesteps, ``agents.rl.rllib_learner``).
 
 Names are imported on first use (PEP 562), so that ``agents.rl.evaluation``
 does not pull in torch and Stable-Baselines3.
@@ -28,6 +30,7 @@ _EXPORTS = {
     "ALGOS": "config", "make_model": "algorithms",
     "EquilibriumEvalCallback": "callbacks", "Evaluator": "callbacks",
     "record_evaluation": "callbacks",
+    "VertexMixture": "mixture",
     "VertexMixtureDistribution": "policies", "VertexMixturePolicy": "policies",
     "MODES": "config", "TrainConfig": "config",
     "EvaluationResult": "evaluation", "evaluate": "evaluation",

@@ -12,16 +12,12 @@ of total utility on most seeds).
 
 The mixture
 -----------
-For ``d`` features the policy is, per observation,
-
-    pi(a | o) = sum_j w_j(o) N(a; m_j(o), diag(sigma^2)),
-
-``d`` components with weights ``w = softmax(logits(o))`` ``(d,)``, means ``m_j(o)``
-``(d,)`` each and one state-independent standard deviation ``sigma`` ``(d,)``
-shared by the components. Component ``j``'s mean starts at the basis vector
-``e_j`` and the weights start uniform, so the policy starts by sampling features
-the way a ``Discrete(d)`` policy does: a producer jumps between features by
-moving weight between components (the likelihood-ratio gradient of the weights
+``d`` Gaussians, one per feature, mixed by learned weights, with one standard
+deviation (a free parameter here) shared by the components; the mathematics and
+its starting values are ``agents.rl.mixture`` (RLlib's copy of this policy,
+``agents.rl.rllib_mixture``, uses the same). The policy starts by sampling
+features the way a ``Discrete(d)`` policy does: a producer jumps between features
+by moving weight between components (the likelihood-ratio gradient of the weights
 needs no path between them), and each component's mean still moves anywhere in
 the box, so interior embeddings remain reachable. The deterministic action
 (``mode``) is the mean of the heaviest component. Samples are clipped to the
