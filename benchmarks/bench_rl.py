@@ -9,9 +9,9 @@ the same settings with RLlib's multi-agent PPO (``--env-runners``: remote sample
 Configurations (``--configs``):
 
 * ``shared-vertex``: one shared policy, feature indices as actions (``Discrete(5)``);
-* ``shared-box``: one shared policy, embeddings (SB3: the vertex-mixture policy;
-  RLlib: its diagonal Gaussian);
-* ``shared-gaussian``: embeddings with the diagonal Gaussian on SB3 too (not in the
+* ``shared-box``: one shared policy, embeddings (the vertex-mixture policy, on both
+  backends);
+* ``shared-gaussian``: embeddings with a diagonal Gaussian instead (not in the
   default set);
 * ``independent-vertex``, ``independent-box``: a network per producer.
 
@@ -34,6 +34,11 @@ The budgets' rows of a seed are printed side by side (30,000 next to 200,000), t
 verdict per configuration and budget: last <= first on how many seeds, and NashConv <=
 goal at the end on how many.
 
+With ``--reference DIR`` (another backend's ``results.jsonl`` on the same settings) it
+also prints, per configuration and budget, that backend's slowest seed to the goal and
+on how many seeds this one is at the goal at the end having got there within twice
+that (``PAR_FACTOR``), with each seed's ratio of agent-steps to the goal.
+
 Results are appended to ``--out/results.jsonl`` as each run finishes; runs already
 there (same backend, configuration, seed, budget, copies and env runners) are skipped:
 rerun the same command to resume, and partial runs count.
@@ -42,8 +47,10 @@ Usage::
 
     python benchmarks/bench_rl.py --out /tmp/bench_rl --steps 30000 200000 \\
         --seeds 0 1 2 3 4 5 6 7 8 9
-    python benchmarks/bench_rl.py --out /tmp/bench_rl --backend rllib --env-runners 1 \\
-        --steps 200000 --seeds 0 1 2
+    python benchmarks/bench_rl.py --out /tmp/bench_rllib --backend rllib \\
+        --steps 30000 200000 --seeds 0 1 2 3 4 5 6 7 8 9 --reference /tmp/bench_rl
+    python benchmarks/bench_rl.py --out /tmp/bench_rllib1 --backend rllib --env-runners 1 \\
+        --configs shared-vertex --steps 20000 --seeds 0
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ from recgym.solvers import best_response_dynamics
 SETTINGS = dict(n_producers=5, dim=5, n_users=1000, users_seed=0, rule="softmax",
                 temperature=1.0, horizon=16)
 BASELINE_STEPS = 20_000  # agent-steps of each random-action baseline measurement
+PAR_FACTOR = 2.0  # --reference: "on par" is at the goal within this many times its agent-steps
 
 
 @dataclass(frozen=True)
@@ -230,6 +238,42 @@ def report(rows: list[dict], budgets: list[int], goal: float,
     return "\n".join(lines)
 
 
+def compare(rows: list[dict], reference: list[dict], budgets: list[int], goal: float,
+            factor: float = PAR_FACTOR) -> str:
+    """Per configuration and budget: this backend against ``reference`` (another backend's
+    rows of the same settings): ``reference``'s slowest seed to ``goal``, and on how many
+    seeds this backend is at ``goal`` at the end having got there within ``factor`` times
+    that; with each seed's ratio of agent-steps to ``goal`` (this / reference)."""
+    lines = []
+    for name in CONFIGS:
+        for budget in budgets:
+            mine = {r["seed"]: r for r in rows if r["config"] == name and r.get("steps") == budget}
+            theirs = {r["seed"]: r for r in reference
+                      if r["config"] == name and r.get("steps") == budget}
+            if not mine or not theirs:
+                continue
+            backend = next(iter(theirs.values())).get("backend", "sb3")
+            reached = [r["steps_to_goal"] for r in theirs.values()]
+            if None in reached:
+                lines.append(f"{name} {budget:,}: {backend} does not reach {goal:.0%} on every "
+                             f"seed; no bound to compare with")
+                continue
+            bound = factor * max(reached)
+            par = sum(r["steps_to_goal"] is not None and r["steps_to_goal"] <= bound
+                      and r["final_nash_conv_relative"] <= goal for r in mine.values())
+            ratios = [mine[s]["steps_to_goal"] / theirs[s]["steps_to_goal"]
+                      for s in sorted(mine) if s in theirs
+                      and mine[s]["steps_to_goal"] is not None]
+            spread = (f"per seed {min(ratios):.2f}-{max(ratios):.2f}x, median "
+                      f"{np.median(ratios):.2f}x {backend}'s agent-steps to {goal:.0%}"
+                      if ratios else "never there")
+            lines.append(f"{name} {budget:,}: {backend}'s slowest seed reaches {goal:.0%} at "
+                         f"{max(reached):,} agent-steps; here at <= {goal:.0%} at the end having "
+                         f"got there within {factor:g}x that ({bound:,.0f}) on {par}/{len(mine)} "
+                         f"seeds ({spread})")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="folder of results.jsonl (resumable)")
@@ -245,6 +289,9 @@ def main() -> None:
     parser.add_argument("--goal", type=float, default=0.01)
     parser.add_argument("--equilibrium-seeds", type=int, default=20,
                         help="dynamics seeds 0..N-1 whose equilibria TV is measured against")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="folder of another backend's results.jsonl (same settings): "
+                             "compare agent-steps to --goal with it")
     parser.add_argument("--report-only", action="store_true",
                         help="print the table of results.jsonl without training")
     add_blas_argument(parser)
@@ -280,6 +327,13 @@ def main() -> None:
             and key(r)[5] == args.env_runners and key(r)[3] in args.steps]
     print()
     print(report(mine, args.steps, args.goal, equilibria))
+    if args.reference is not None:
+        reference = [json.loads(line) for line in
+                     (args.reference / "results.jsonl").read_text().splitlines()]
+        reference = [r for r in reference if key(r)[0] != args.backend
+                     and r["seed"] in args.seeds and key(r)[4] == args.n_envs]
+        print()
+        print(compare(mine, reference, args.steps, args.goal))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""benchmarks/bench_rl.py's comparison of two backends: the reference's slowest seed sets
+the bound, and a seed is on par only at the goal at the end, having got there in time."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_bench_rl():
+    sys.path.insert(0, str(BENCHMARKS))  # bench_rl imports its sibling timing.py
+    try:
+        spec = importlib.util.spec_from_file_location("bench_rl", BENCHMARKS / "bench_rl.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench_rl"] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def row(backend: str, seed: int, to_goal: int | None, final: float) -> dict:
+    return {"backend": backend, "config": "shared-vertex", "seed": seed, "steps": 200_000,
+            "steps_to_goal": to_goal, "final_nash_conv_relative": final}
+
+
+def test_compare_bounds_by_the_reference_slowest_seed():
+    bench = load_bench_rl()
+    reference = [row("sb3", 0, 10_000, 0.0), row("sb3", 1, 20_000, 0.0)]
+    mine = [row("rllib", 0, 30_000, 0.005),  # within 2 x 20,000 and at the goal: on par
+            row("rllib", 1, 50_000, 0.0)]  # too slow
+    text = bench.compare(mine, reference, [200_000], 0.01)
+    assert "sb3's slowest seed reaches 1% at 20,000 agent-steps" in text
+    assert "within 2x that (40,000) on 1/2 seeds" in text
+    assert "per seed 2.50-3.00x, median 2.75x" in text
+    drifted = [row("rllib", 0, 30_000, 0.02), row("rllib", 1, 10_000, 0.0)]
+    assert "on 1/2 seeds" in bench.compare(drifted, reference, [200_000], 0.01)
+    never = [row("sb3", 0, None, 0.05), row("sb3", 1, 20_000, 0.0)]
+    assert "sb3 does not reach 1% on every seed" in bench.compare(mine, never, [200_000],
+                                                                   0.01)
+    assert bench.compare(mine, reference, [30_000], 0.01) == ""
