@@ -76,6 +76,8 @@ from recgym.solvers import best_response_dynamics
 SETTINGS = dict(n_producers=5, dim=5, n_users=1000, users_seed=0, rule="softmax",
                 temperature=1.0, horizon=16)
 BASELINE_STEPS = 20_000  # agent-steps of each random-action baseline measurement
+#: The box policy of rows written before rows recorded it: each backend's default then.
+LEGACY_BOX_POLICY = {"sb3": "mixture", "rllib": "gaussian"}
 PAR_FACTOR = 2.0  # --reference: "on par" is at the goal within this many times its agent-steps
 
 
@@ -159,6 +161,7 @@ def run(config: Config, seed: int, steps: int, args: argparse.Namespace,
     nearest = [total_variation(final.distribution, q) for q in equilibria]
     return {
         "backend": args.backend, "config": config.name, "seed": seed, "steps": steps,
+        "box_policy": settings.box_policy,
         "n_envs": copies, "env_runners": args.env_runners, "agent_steps": result.agent_steps,
         "first_nash_conv_relative": history[0][1], "final_nash_conv_relative": history[-1][1],
         "steps_to_goal": reached[0] if reached else None, "goal": args.goal,
@@ -178,10 +181,18 @@ def run(config: Config, seed: int, steps: int, args: argparse.Namespace,
 
 
 def key(row: dict) -> tuple:
-    """What identifies a run in ``results.jsonl`` (older rows: SB3, 32 copies, no runners)."""
-    return (row.get("backend", "sb3"), row["config"], row["seed"],
-            row.get("steps", row["agent_steps"]), row.get("n_envs", 32),
-            row.get("env_runners", 0))
+    """What identifies a run in ``results.jsonl`` (older rows: SB3, 32 copies, no runners,
+    the box policy that was then the backend's default)."""
+    backend = row.get("backend", "sb3")
+    return (backend, row["config"], row["seed"], row.get("steps", row["agent_steps"]),
+            row.get("n_envs", 32), row.get("env_runners", 0),
+            row.get("box_policy", LEGACY_BOX_POLICY[backend]))
+
+
+def box_policy(name: str) -> str:
+    """The box policy configuration ``name`` trains with (``recgym train``'s default unless
+    it names one)."""
+    return CONFIGS[name].box_policy or TrainConfig.box_policy
 
 
 def _cell(row: dict | None) -> str:
@@ -238,12 +249,23 @@ def report(rows: list[dict], budgets: list[int], goal: float,
     return "\n".join(lines)
 
 
+def percent(share: float) -> str:
+    """``0.01`` -> ``"1%"``, ``0.001`` -> ``"0.1%"``."""
+    return f"{100 * share:g}%"
+
+
+def steps_to(row: dict, goal: float) -> int | None:
+    """The first agent-step count of ``row``'s evaluations at NashConv <= ``goal``."""
+    return next((n for n, value in row["history"] if value <= goal), None)
+
+
 def compare(rows: list[dict], reference: list[dict], budgets: list[int], goal: float,
             factor: float = PAR_FACTOR) -> str:
     """Per configuration and budget: this backend against ``reference`` (another backend's
     rows of the same settings): ``reference``'s slowest seed to ``goal``, and on how many
     seeds this backend is at ``goal`` at the end having got there within ``factor`` times
-    that; with each seed's ratio of agent-steps to ``goal`` (this / reference)."""
+    that; with each seed's ratio of agent-steps to ``goal`` (this / reference, over the
+    seeds where both got there after the start)."""
     lines = []
     for name in CONFIGS:
         for budget in budgets:
@@ -253,24 +275,24 @@ def compare(rows: list[dict], reference: list[dict], budgets: list[int], goal: f
             if not mine or not theirs:
                 continue
             backend = next(iter(theirs.values())).get("backend", "sb3")
-            reached = [r["steps_to_goal"] for r in theirs.values()]
-            if None in reached:
-                lines.append(f"{name} {budget:,}: {backend} does not reach {goal:.0%} on every "
-                             f"seed; no bound to compare with")
+            reached = {seed: steps_to(r, goal) for seed, r in theirs.items()}
+            if None in reached.values():
+                lines.append(f"{name} {budget:,}: {backend} does not reach {percent(goal)} on "
+                             f"every seed; no bound to compare with")
                 continue
-            bound = factor * max(reached)
-            par = sum(r["steps_to_goal"] is not None and r["steps_to_goal"] <= bound
-                      and r["final_nash_conv_relative"] <= goal for r in mine.values())
-            ratios = [mine[s]["steps_to_goal"] / theirs[s]["steps_to_goal"]
-                      for s in sorted(mine) if s in theirs
-                      and mine[s]["steps_to_goal"] is not None]
+            bound = factor * max(reached.values())
+            here = {seed: steps_to(r, goal) for seed, r in mine.items()}
+            par = sum(here[s] is not None and here[s] <= bound
+                      and mine[s]["final_nash_conv_relative"] <= goal for s in mine)
+            ratios = [here[s] / reached[s] for s in sorted(mine)
+                      if here[s] is not None and reached.get(s)]
             spread = (f"per seed {min(ratios):.2f}-{max(ratios):.2f}x, median "
-                      f"{np.median(ratios):.2f}x {backend}'s agent-steps to {goal:.0%}"
-                      if ratios else "never there")
-            lines.append(f"{name} {budget:,}: {backend}'s slowest seed reaches {goal:.0%} at "
-                         f"{max(reached):,} agent-steps; here at <= {goal:.0%} at the end having "
-                         f"got there within {factor:g}x that ({bound:,.0f}) on {par}/{len(mine)} "
-                         f"seeds ({spread})")
+                      f"{np.median(ratios):.2f}x {backend}'s agent-steps to {percent(goal)}, "
+                      f"{len(ratios)} seeds" if ratios else "no seed to compare")
+            lines.append(f"{name} {budget:,}: {backend}'s slowest seed reaches {percent(goal)} "
+                         f"at {max(reached.values()):,} agent-steps; here at <= {percent(goal)} "
+                         f"at the end having got there within {factor:g}x that ({bound:,.0f}) "
+                         f"on {par}/{len(mine)} seeds ({spread})")
     return "\n".join(lines)
 
 
@@ -309,7 +331,8 @@ def main() -> None:
         for name in [] if args.report_only else args.configs:
             for steps in args.steps:
                 for seed in args.seeds:
-                    wanted = (args.backend, name, seed, steps, args.n_envs, args.env_runners)
+                    wanted = (args.backend, name, seed, steps, args.n_envs, args.env_runners,
+                              box_policy(name))
                     if wanted in done:
                         continue
                     row = run(CONFIGS[name], seed, steps, args, equilibria)
@@ -324,14 +347,16 @@ def main() -> None:
                           flush=True)
     mine = [r for r in rows if key(r)[0] == args.backend and r["config"] in args.configs
             and r["seed"] in args.seeds and key(r)[4] == args.n_envs
-            and key(r)[5] == args.env_runners and key(r)[3] in args.steps]
+            and key(r)[5] == args.env_runners and key(r)[3] in args.steps
+            and key(r)[6] == box_policy(r["config"])]
     print()
     print(report(mine, args.steps, args.goal, equilibria))
     if args.reference is not None:
         reference = [json.loads(line) for line in
                      (args.reference / "results.jsonl").read_text().splitlines()]
         reference = [r for r in reference if key(r)[0] != args.backend
-                     and r["seed"] in args.seeds and key(r)[4] == args.n_envs]
+                     and r["seed"] in args.seeds and key(r)[4] == args.n_envs
+                     and key(r)[6] == box_policy(r["config"])]
         print()
         print(compare(mine, reference, args.steps, args.goal))
 

@@ -23,8 +23,12 @@ def load_bench_rl():
 
 
 def row(backend: str, seed: int, to_goal: int | None, final: float) -> dict:
+    """A run evaluated every 10,000 agent-steps, at 5% until ``to_goal``, then at 0.5%."""
+    history = [[n, 0.05 if to_goal is None or n < to_goal else 0.005]
+               for n in range(0, 60_000, 10_000)]
+    history[-1][1] = final
     return {"backend": backend, "config": "shared-vertex", "seed": seed, "steps": 200_000,
-            "steps_to_goal": to_goal, "final_nash_conv_relative": final}
+            "history": history, "final_nash_conv_relative": final}
 
 
 def test_compare_bounds_by_the_reference_slowest_seed():
@@ -42,3 +46,11 @@ def test_compare_bounds_by_the_reference_slowest_seed():
     assert "sb3 does not reach 1% on every seed" in bench.compare(mine, never, [200_000],
                                                                    0.01)
     assert bench.compare(mine, reference, [30_000], 0.01) == ""
+    # The goal is read off the evaluations, so another goal moves every count.
+    strict = bench.compare(mine, reference, [200_000], 0.001)
+    assert "slowest seed reaches 0.1% at 50,000 agent-steps" in strict
+    assert "within 2x that (100,000) on 1/2 seeds" in strict
+    # A reference seed already at the goal at the start bounds, but has no ratio.
+    started = [row("sb3", 0, 0, 0.0), row("sb3", 1, 20_000, 0.0)]
+    text = bench.compare(mine, started, [200_000], 0.01)
+    assert "on 1/2 seeds" in text and "median 2.50x" in text and "1 seeds" in text

@@ -49,6 +49,10 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+def env_agents(config: TrainConfig) -> list[str]:
+    return recgym.parallel_env(**config.env_kwargs()).possible_agents
+
+
 def scalar_tags(folder) -> dict[str, list[float]]:
     accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     accumulator.Reload()
@@ -155,31 +159,47 @@ def test_rllib_vertex_mixture_is_sb3s_mixture():
                                np.exp(PPO_LOG_STD_INIT), rtol=1e-6)
     box = np.stack([unsquash_action(a, space)
                     for a in played.to_deterministic().sample().detach().numpy()])
-    assert box.shape == (3, d) and np.all((box >= 0) & (box <= 1))
+    # The heaviest component j plays near e_j of the box (its mean's weights add noise).
+    heaviest = played.mixture.log_weights.argmax(dim=1).numpy()
+    np.testing.assert_array_equal(box.argmax(axis=1), heaviest)
 
 
-def test_advantages_are_standardised_over_the_real_rows_only():
+def test_the_learner_updates_as_sb3_does():
     """RLlib 2.60 standardises advantages over its phantom bootstrap rows too; the learner
     restandardises over the loss mask, which equals standardising the raw advantages
-    over the real rows, and sits right after RLlib's GAE in the learner pipeline."""
+    over the real rows, and sits right after RLlib's GAE in the learner pipeline. Each
+    update makes PPO_N_EPOCHS gradient steps over each module's whole batch."""
+    from agents.rl.algorithms import PPO_N_EPOCHS
+    from agents.rl.config import PPO_N_STEPS
     from agents.rl.rllib import ppo_config
     from agents.rl.rllib_learner import standardize
 
     advantages = torch.tensor([0.001, 0.003, -0.002, -0.2, 0.004, -0.2])
     real = torch.tensor([True, True, True, False, True, False])
-    expected = (advantages[real] - advantages[real].mean()) / advantages[real].std(
-        unbiased=False)
+    expected = (advantages[real] - advantages[real].mean()) / advantages[real].std()
     torch.testing.assert_close(standardize(advantages, real)[real], expected)
     rllib_standardised = (advantages - advantages.mean()) / advantages.std()
     assert rllib_standardised[real].min() > 0.5  # every real action looks good
     torch.testing.assert_close(standardize(rllib_standardised, real)[real], expected)
     torch.testing.assert_close(standardize(torch.ones(3), torch.ones(3, dtype=bool)),
                                torch.zeros(3))
+    torch.testing.assert_close(standardize(torch.tensor([2.0, 5.0]), torch.tensor([True, False])),
+                               torch.tensor([0.0, 3.0]))
 
-    algo = ppo_config(TrainConfig(**SMALL, mode="shared", action_type="vertex")).build_algo()
-    try:
-        pipeline = algo.learner_group._learner._learner_connector
-        names = [type(piece).__name__ for piece in pipeline.connectors]
-        assert names[names.index("GeneralAdvantageEstimation") + 1] == "MaskedAdvantages"
-    finally:
-        algo.stop()
+    for mode in ("shared", "independent"):
+        config = TrainConfig(**SMALL, mode=mode, action_type="vertex")
+        algo = ppo_config(config).build_algo()
+        try:
+            pipeline = algo.learner_group._learner._learner_connector
+            names = [type(piece).__name__ for piece in pipeline.connectors]
+            assert names[names.index("GeneralAdvantageEstimation") + 1] == "MaskedAdvantages"
+            # Every update is PPO_N_EPOCHS passes over each module's whole batch: the
+            # real rows (PPO_N_STEPS per copy and producer) and one phantom per chunk.
+            learners = algo.train()["learners"]
+            producers = config.n_producers if mode == "shared" else 1
+            rows = (PPO_N_STEPS + 1) * config.n_envs * producers
+            for module in ["shared"] if mode == "shared" else env_agents(config):
+                assert learners[module]["module_train_batch_size_mean"] == rows
+                assert learners[module]["num_module_steps_trained"] == PPO_N_EPOCHS * rows
+        finally:
+            algo.stop()

@@ -62,13 +62,15 @@ class VertexMixture:
     def sample(self) -> torch.Tensor:
         """One action per row ``(batch, d)``: a component by weight, then its Gaussian."""
         component = torch.multinomial(self.log_weights.exp(), 1).squeeze(-1)
-        mean = self.means[torch.arange(self.means.shape[0]), component]
+        mean = self.means[torch.arange(self.means.shape[0], device=self.means.device),
+                          component]
         return mean + self.log_std.exp() * torch.randn_like(mean)
 
     def mode(self) -> torch.Tensor:
         """The mean of the heaviest component ``(batch, d)``."""
         heaviest = self.log_weights.argmax(dim=-1)
-        return self.means[torch.arange(self.means.shape[0]), heaviest]
+        return self.means[torch.arange(self.means.shape[0], device=self.means.device),
+                          heaviest]
 
 
 def init_mixture_head(layer: nn.Linear, d: int, low: float = 0.0, high: float = 1.0) -> None:

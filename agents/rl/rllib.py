@@ -6,18 +6,19 @@ to one RLlib module ``"shared"`` (``--mode shared``; ids in the observations) or
 each to its own module named after it (``--mode independent``). PPO's settings
 follow ``agents.rl.algorithms``: rollouts of ``PPO_N_STEPS`` steps of each of
 ``--n-envs`` copies per environment runner (RLlib counts the fragment in
-agent-steps: ``PPO_N_STEPS x n`` of them per copy), used whole for
-``PPO_N_EPOCHS`` epochs, learning rate ``PPO_LEARNING_RATE``, ``gamma`` from
-``--gamma``, MLPs of ``net_arch`` with separate value networks, the clipped
-objective without RLlib's extra KL penalty, and advantages standardised over the
-real timesteps only (``agents.rl.rllib_learner``: RLlib 2.60 also counts the
-phantom bootstrap rows, which on this game swamps the learning signal). Box
-actions use the vertex mixture (``--box-policy mixture``, the default:
-``agents.rl.rllib_mixture``, the same policy as SB3's) or RLlib's diagonal
-Gaussian (``--box-policy gaussian``), both over ``[-1, 1]`` rescaled to the
-action box (RLlib's ``normalize_actions``; the Gaussian's mean starts at the
-box's centre, as SB3's Gaussian does here); ``--action-type vertex`` a
-categorical policy.
+agent-steps: ``PPO_N_STEPS x n`` of them per copy, so more steps once producers
+have left), each update ``PPO_N_EPOCHS`` gradient steps over the whole batch of
+each module, learning rate ``PPO_LEARNING_RATE``, ``gamma`` from ``--gamma``, MLPs
+of ``net_arch`` with separate value networks, the clipped objective without
+RLlib's extra KL penalty, and advantages standardised over the real timesteps only
+(both by ``agents.rl.rllib_learner``: RLlib 2.60 also counts its phantom bootstrap
+rows, which on this game swamps the learning signal, and cuts minibatches across
+epochs). Box actions use the vertex mixture (``--box-policy mixture``, the
+default: ``agents.rl.rllib_mixture``, SB3's policy in RLlib's coordinates) or
+RLlib's diagonal Gaussian (``--box-policy gaussian``), both over ``[-1, 1]``
+rescaled to the action box (RLlib's ``normalize_actions``; the Gaussian's mean
+starts at the box's centre, as SB3's Gaussian does here); ``--action-type
+vertex`` a categorical policy.
 
 Ray: with ``--ray-address`` RLlib joins that cluster (checked first, as
 ``recgym reproduce --backend ray`` does), otherwise it joins the cluster named by

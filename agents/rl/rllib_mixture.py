@@ -15,9 +15,14 @@ features), as RLlib pieces:
 RLlib's env runners treat a Box policy's actions as lying in ``[-1, 1]`` and rescale
 them to the action box (``normalize_actions``), so every starting value is set in
 those coordinates: ``e_j`` of ``[0, 1]^d`` is ``2 e_j - 1`` there and a standard
-deviation doubles. The mixture has no closed-form entropy; ``entropy`` returns the
-one-sample estimate ``-log pi(a)``, which RLlib only reports (PPO's entropy
-coefficient is 0 here). KL divergence is not implemented (``use_kl_loss`` is off).
+deviation doubles. Two differences from SB3's copy remain: the log standard
+deviation is an output of the head (RLlib's default for its own Gaussian too), so it
+may come to depend on the observation once trained, and a parameter step of the
+same size moves an action half as far in the box.
+
+The mixture has no closed-form entropy; ``entropy`` returns the one-sample estimate
+``-log pi(a)``, which RLlib only reports (PPO's entropy coefficient is 0 here). KL
+divergence is not implemented (``use_kl_loss`` is off).
 """
 
 from __future__ import annotations
