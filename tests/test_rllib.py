@@ -203,3 +203,28 @@ def test_the_learner_updates_as_sb3_does():
                 assert learners[module]["num_module_steps_trained"] == PPO_N_EPOCHS * rows
         finally:
             algo.stop()
+
+
+def test_a_seed_gives_the_same_starting_modules_in_every_process():
+    """RLlib builds the producers' modules one after another from one seeded generator;
+    their order must not depend on Python's string hashing."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import ray, torch\n"
+        "from agents.rl import TrainConfig\n"
+        "from agents.rl.rllib import ppo_config\n"
+        "ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)\n"
+        f"config = TrainConfig(**{SMALL!r}, mode='independent', action_type='box')\n"
+        "algo = ppo_config(config).build_algo()\n"
+        "print([round(float(sum(p.sum() for p in algo.get_module(f'producer_{i}')"
+        ".parameters())), 5) for i in range(3)])\n"
+        "algo.stop()\n")
+    sums = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed,
+                                            "RAY_ADDRESS": ""}).stdout.splitlines()[-1]
+            for seed in ("0", "4")]  # two orders of the set of the producers' ids
+    assert sums[0] == sums[1]
+    assert len(set(eval(sums[0]))) == 3  # and the producers start apart

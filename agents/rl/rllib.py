@@ -125,7 +125,9 @@ def ppo_config(config: TrainConfig) -> Any:
         .environment(ENV_NAME, env_config=_env_config(config))
         .env_runners(num_env_runners=config.env_runners, num_envs_per_env_runner=config.n_envs,
                      rollout_fragment_length=PPO_N_STEPS * config.n_producers)
-        .multi_agent(policies=set(modules), policy_mapping_fn=_policy_mapping(config.mode),
+        # A list, not a set: RLlib builds the modules in this order from one seeded
+        # generator, and a set's order changes with PYTHONHASHSEED.
+        .multi_agent(policies=modules, policy_mapping_fn=_policy_mapping(config.mode),
                      count_steps_by="agent_steps")
         .rl_module(rl_module_spec=MultiRLModuleSpec(
             rl_module_specs={m: module for m in modules}))
