@@ -262,7 +262,8 @@ def steps_to(row: dict, goal: float) -> int | None:
 def compare(rows: list[dict], reference: list[dict], budgets: list[int], goal: float,
             factor: float = PAR_FACTOR) -> str:
     """Per configuration and budget: this backend against ``reference`` (another backend's
-    rows of the same settings): ``reference``'s slowest seed to ``goal``, and on how many
+    rows of the same settings, of the same budget or else its longest runs):
+    ``reference``'s slowest seed to ``goal``, and on how many
     seeds this backend is at ``goal`` at the end having got there within ``factor`` times
     that; with each seed's ratio of agent-steps to ``goal`` (this / reference, over the
     seeds where both got there after the start)."""
@@ -270,10 +271,14 @@ def compare(rows: list[dict], reference: list[dict], budgets: list[int], goal: f
     for name in CONFIGS:
         for budget in budgets:
             mine = {r["seed"]: r for r in rows if r["config"] == name and r.get("steps") == budget}
-            theirs = {r["seed"]: r for r in reference
-                      if r["config"] == name and r.get("steps") == budget}
-            if not mine or not theirs:
+            budgets_there = {r.get("steps") for r in reference if r["config"] == name}
+            if not mine or not budgets_there:
                 continue
+            # The reference's runs of the same budget, else its longest ones (the agent-steps
+            # to the goal are read off the evaluations, whatever the budget).
+            theirs_budget = budget if budget in budgets_there else max(budgets_there)
+            theirs = {r["seed"]: r for r in reference
+                      if r["config"] == name and r.get("steps") == theirs_budget}
             backend = next(iter(theirs.values())).get("backend", "sb3")
             reached = {seed: steps_to(r, goal) for seed, r in theirs.items()}
             if None in reached.values():
@@ -289,7 +294,8 @@ def compare(rows: list[dict], reference: list[dict], budgets: list[int], goal: f
             spread = (f"per seed {min(ratios):.2f}-{max(ratios):.2f}x, median "
                       f"{np.median(ratios):.2f}x {backend}'s agent-steps to {percent(goal)}, "
                       f"{len(ratios)} seeds" if ratios else "no seed to compare")
-            lines.append(f"{name} {budget:,}: {backend}'s slowest seed reaches {percent(goal)} "
+            lines.append(f"{name} {budget:,}: {backend}'s slowest seed ({theirs_budget:,}-step "
+                         f"runs) reaches {percent(goal)} "
                          f"at {max(reached.values()):,} agent-steps; here at <= {percent(goal)} "
                          f"at the end having got there within {factor:g}x that ({bound:,.0f}) "
                          f"on {par}/{len(mine)} seeds ({spread})")

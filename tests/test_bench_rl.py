@@ -37,7 +37,7 @@ def test_compare_bounds_by_the_reference_slowest_seed():
     mine = [row("rllib", 0, 30_000, 0.005),  # within 2 x 20,000 and at the goal: on par
             row("rllib", 1, 50_000, 0.0)]  # too slow
     text = bench.compare(mine, reference, [200_000], 0.01)
-    assert "sb3's slowest seed reaches 1% at 20,000 agent-steps" in text
+    assert "sb3's slowest seed (200,000-step runs) reaches 1% at 20,000 agent-steps" in text
     assert "within 2x that (40,000) on 1/2 seeds" in text
     assert "per seed 2.50-3.00x, median 2.75x" in text
     drifted = [row("rllib", 0, 30_000, 0.02), row("rllib", 1, 10_000, 0.0)]
@@ -45,10 +45,13 @@ def test_compare_bounds_by_the_reference_slowest_seed():
     never = [row("sb3", 0, None, 0.05), row("sb3", 1, 20_000, 0.0)]
     assert "sb3 does not reach 1% on every seed" in bench.compare(mine, never, [200_000],
                                                                    0.01)
+    # Runs of another budget are compared with the reference's longest runs.
+    shorter = [{**r, "steps": 100_000} for r in mine]
+    assert "on 1/2 seeds" in bench.compare(shorter, reference, [100_000], 0.01)
     assert bench.compare(mine, reference, [30_000], 0.01) == ""
     # The goal is read off the evaluations, so another goal moves every count.
     strict = bench.compare(mine, reference, [200_000], 0.001)
-    assert "slowest seed reaches 0.1% at 50,000 agent-steps" in strict
+    assert "reaches 0.1% at 50,000 agent-steps" in strict
     assert "within 2x that (100,000) on 1/2 seeds" in strict
     # A reference seed already at the goal at the start bounds, but has no ratio.
     started = [row("sb3", 0, 0, 0.0), row("sb3", 1, 20_000, 0.0)]
