@@ -38,6 +38,7 @@ Install with ``pip install "recgym[rllib]"`` (RLlib pins its own Gymnasium).
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from stable_baselines3 import PPO
 from tqdm import tqdm
 
 from agents.monitoring import RunFolder
@@ -64,9 +66,10 @@ ENV_NAME = "recgym_engagement_v0"
 #: neither are their advantages standardised; RLlib standardises each module's, and
 #: without the clipping 6 of 10 independent box runs drifted back above 1% NashConv
 #: between 10,000 and 100,000 agent-steps: ``benchmarks/bench_rl.py``.)
-PPO_CLIP = 0.2
-PPO_GAE_LAMBDA = 0.95
-PPO_MAX_GRAD_NORM = 0.5
+_SB3_PPO = inspect.signature(PPO).parameters
+PPO_CLIP = _SB3_PPO["clip_range"].default
+PPO_GAE_LAMBDA = _SB3_PPO["gae_lambda"].default
+PPO_MAX_GRAD_NORM = _SB3_PPO["max_grad_norm"].default
 #: Module of every producer in shared mode.
 SHARED_MODULE = "shared"
 RLLIB_MISSING = ('--backend rllib needs Ray RLlib: pip install "recgym[rllib]" '
@@ -140,6 +143,7 @@ def ppo_config(config: TrainConfig) -> Any:
                      count_steps_by="agent_steps")
         .rl_module(rl_module_spec=MultiRLModuleSpec(
             rl_module_specs={m: module for m in modules}))
+        # minibatch_size: RLlib requires one; the learner ignores it (whole-batch epochs).
         .training(train_batch_size_per_learner=batch, minibatch_size=batch,
                   num_epochs=PPO_N_EPOCHS, gamma=config.gamma, use_kl_loss=False,
                   clip_param=PPO_CLIP, lambda_=PPO_GAE_LAMBDA,
@@ -185,8 +189,7 @@ def rllib_policy(algo: Any, module_ids: list[str], action_space: spaces.Space
     ``policy(obs (n, obs_size))`` runs producer ``i``'s observation through module
     ``module_ids[i]`` and returns actions ``(n, d)`` in the action box (the
     Gaussian's mean or the mixture's heaviest component's mean, rescaled as RLlib's
-    env runners rescale samples) or feature
-    indices ``(n,)``.
+    env runners rescale samples) or feature indices ``(n,)``.
     """
     from ray.rllib.utils.spaces.space_utils import unsquash_action
 

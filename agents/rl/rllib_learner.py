@@ -74,10 +74,10 @@ class MaskedAdvantages(ConnectorV2):
                  **kwargs: Any) -> dict[str, Any]:
         for module_batch in batch.values():
             if Postprocessing.ADVANTAGES in module_batch and Columns.LOSS_MASK in module_batch:
-                mask = torch.as_tensor(module_batch[Columns.LOSS_MASK]).bool()
-                advantages = module_batch[Postprocessing.ADVANTAGES]
-                module_batch[Postprocessing.ADVANTAGES] = standardize(
-                    torch.as_tensor(advantages), mask.to(torch.as_tensor(advantages).device))
+                advantages = torch.as_tensor(module_batch[Postprocessing.ADVANTAGES])
+                mask = torch.as_tensor(module_batch[Columns.LOSS_MASK],
+                                       device=advantages.device).bool()
+                module_batch[Postprocessing.ADVANTAGES] = standardize(advantages, mask)
         return batch
 
 
